@@ -1,0 +1,21 @@
+"""The domain: tables, the encrypted cache, settings and pure domain rules.
+
+Importing `models` registers every table on `Base.metadata` (Alembic relies on it).
+"""
+
+from models.api_clients import ApiClient
+from models.audit import AuditLog
+from models.base import Base
+from models.consents import EnedisConsent
+from models.contributions import Contribution
+from models.ecowatt import EcoWattSignal
+from models.national_consumption import NationalConsumption
+from models.offers import Offer, Provider
+from models.tempo import TempoDay
+from models.usage_points import UsagePoint
+from models.users import Permission, Role, User
+
+__all__ = [
+    "ApiClient", "AuditLog", "Base", "Contribution", "EcoWattSignal", "EnedisConsent",
+    "NationalConsumption", "Offer", "Permission", "Provider", "Role", "TempoDay", "UsagePoint", "User",
+]

@@ -1,0 +1,31 @@
+"""The one DeclarativeBase, with a naming convention so every constraint has a stable name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Timestamped:
+    """Adds `created_at`, set by the database."""
+
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# PDL / PRM: exactly 14 digits, kept as text (leading zeros happen).
+PDL_CHECK = "~ '^[0-9]{14}$'"

@@ -1,0 +1,184 @@
+"""Settings read from the environment in one place and validated at start-up."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
+
+MODES = ("development", "production", "test")
+
+# The sandbox (`releve sandbox`, port 8800) stands in for both upstreams by default.
+SANDBOX_URL = "http://127.0.0.1:8800"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str):
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ConfigError(name, f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}, got {value!r}")
+    if not parts.netloc and not parts.query and parts.scheme not in ("unix",):
+        # postgresql+psycopg://user@/db?host=/socket/dir has no netloc but a host query.
+        raise ConfigError(name, f"URL has no host: {value!r}")
+    return value
+
+
+def _positive_number(name: str, raw: str, kind: type = float) -> float | int:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a positive number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(name, f"expected a positive number, got {raw!r}")
+    return value
+
+
+def decode_master_key(raw: str) -> bytes:
+    """Decode RELEVE_MASTER_KEY (32 bytes, urlsafe base64) or raise ConfigError."""
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (binascii.Error, ValueError):
+        raise ConfigError("RELEVE_MASTER_KEY", "not valid base64 (generate one with `releve gen-key`)") from None
+    if len(key) != 32:
+        raise ConfigError("RELEVE_MASTER_KEY", f"must decode to 32 bytes, got {len(key)} (generate one with `releve gen-key`)")
+    return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever the scheme spelling (postgres://, postgresql://)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the gateway; build it with `Settings.from_env()`."""
+
+    mode: str = "development"
+    database_url: str = ""
+    valkey_url: str = ""
+    celery_broker_url: str = ""
+    master_key: bytes = field(default=b"", repr=False)
+    secret_key: str = field(default="", repr=False)
+    enedis_api_url: str = SANDBOX_URL
+    enedis_consent_url: str = SANDBOX_URL + "/dataconnect/v1/oauth2/authorize"
+    enedis_client_id: str = "releve-dev"
+    enedis_client_secret: str = field(default="releve-dev-secret", repr=False)
+    enedis_redirect_uri: str = "http://127.0.0.1:8000/consent/callback"
+    enedis_rate_per_second: float = 5.0
+    enedis_rate_per_hour: int = 10000
+    rte_api_url: str = SANDBOX_URL
+    rte_token_url: str = SANDBOX_URL + "/token/oauth/"
+    rte_client_id: str = "releve-dev"
+    rte_client_secret: str = field(default="releve-dev-secret", repr=False)
+    cache_ttl_seconds: int = 86400
+    public_url: str = "http://127.0.0.1:8000"
+    flower_basic_auth: str = field(default="", repr=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    def redacted(self) -> dict[str, str]:
+        """The settings as text, secrets masked, for `releve check` and logs."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.repr:
+                value = "(set)" if value else "(not set)"
+            out[f.name] = str(value)
+        return out
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings; raise ConfigError naming the first bad variable."""
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        mode = get("RELEVE_ENV", "development")
+        if mode not in MODES:
+            raise ConfigError("RELEVE_ENV", f"expected one of {', '.join(MODES)}, got {mode!r}")
+        production = mode == "production"
+
+        required_in_production = [
+            "DATABASE_URL", "VALKEY_URL", "RELEVE_MASTER_KEY", "SECRET_KEY",
+            "ENEDIS_CLIENT_ID", "ENEDIS_CLIENT_SECRET", "ENEDIS_REDIRECT_URI",
+            "RTE_CLIENT_ID", "RTE_CLIENT_SECRET", "PUBLIC_URL",
+        ]
+        if production:
+            for name in required_in_production:
+                if not get(name):
+                    raise ConfigError(name, "is required when RELEVE_ENV=production")
+
+        database_url = get("DATABASE_URL")
+        if database_url:
+            database_url = _url("DATABASE_URL", normalise_database_url(database_url), ("postgresql+psycopg",))
+        valkey_url = get("VALKEY_URL")
+        if valkey_url:
+            _url("VALKEY_URL", valkey_url, ("redis", "rediss", "unix"))
+        broker = get("CELERY_BROKER_URL", valkey_url)
+        if broker:
+            _url("CELERY_BROKER_URL", broker, ("redis", "rediss", "redis+socket", "amqp"))
+
+        master_raw = get("RELEVE_MASTER_KEY")
+        master_key = decode_master_key(master_raw) if master_raw else b""
+        secret_key = get("SECRET_KEY")
+        if production and len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY", "must be at least 32 characters in production")
+
+        defaults = cls()
+        values = dict(
+            mode=mode,
+            database_url=database_url,
+            valkey_url=valkey_url,
+            celery_broker_url=broker,
+            master_key=master_key,
+            secret_key=secret_key,
+            enedis_api_url=_url("ENEDIS_API_URL", get("ENEDIS_API_URL", defaults.enedis_api_url), ("http", "https")).rstrip("/"),
+            enedis_consent_url=_url("ENEDIS_CONSENT_URL", get("ENEDIS_CONSENT_URL", defaults.enedis_consent_url), ("http", "https")),
+            enedis_client_id=get("ENEDIS_CLIENT_ID", defaults.enedis_client_id),
+            enedis_client_secret=get("ENEDIS_CLIENT_SECRET", defaults.enedis_client_secret),
+            enedis_redirect_uri=_url("ENEDIS_REDIRECT_URI", get("ENEDIS_REDIRECT_URI", defaults.enedis_redirect_uri), ("http", "https")),
+            enedis_rate_per_second=_positive_number("ENEDIS_RATE_PER_SECOND", get("ENEDIS_RATE_PER_SECOND", "5")),
+            enedis_rate_per_hour=_positive_number("ENEDIS_RATE_PER_HOUR", get("ENEDIS_RATE_PER_HOUR", "10000"), int),
+            rte_api_url=_url("RTE_API_URL", get("RTE_API_URL", defaults.rte_api_url), ("http", "https")).rstrip("/"),
+            rte_token_url=_url("RTE_TOKEN_URL", get("RTE_TOKEN_URL", defaults.rte_token_url), ("http", "https")),
+            rte_client_id=get("RTE_CLIENT_ID", defaults.rte_client_id),
+            rte_client_secret=get("RTE_CLIENT_SECRET", defaults.rte_client_secret),
+            cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
+            public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
+            flower_basic_auth=get("FLOWER_BASIC_AUTH"),
+        )
+        return cls(**values)
+
+    def require_runtime(self) -> Settings:
+        """Check what a running process needs (URLs and keys), naming what is missing."""
+        for name, value in (
+            ("DATABASE_URL", self.database_url),
+            ("VALKEY_URL", self.valkey_url),
+            ("RELEVE_MASTER_KEY", self.master_key),
+            ("SECRET_KEY", self.secret_key),
+        ):
+            if not value:
+                raise ConfigError(name, "is not set (run `releve dev` for embedded defaults, or set it)")
+        return self
+
+
+def load() -> Settings:
+    """Settings of this process, validated (the one place the environment is read)."""
+    return Settings.from_env()

@@ -1,0 +1,91 @@
+"""Accounts: users, roles and permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, Timestamped
+
+_hasher = PasswordHasher()  # argon2id, memory-hard
+
+role_permissions = Table(
+    "role_permissions",
+    Base.metadata,
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission_id", ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True),
+)
+
+user_roles = Table(
+    "user_roles",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Permission(Base):
+    __tablename__ = "permissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, lazy="selectin")
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email) AND position('@' in email) > 1", name="email_normalised"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    email_verified_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def has_permission(self, name: str) -> bool:
+        return any(p.name == name for role in self.roles for p in role.permissions)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# Seeded by `releve db upgrade` / `releve dev`: role -> permissions.
+DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": ("admin.access", "admin.users", "admin.offers", "admin.contributions", "data.read_own"),
+    "user": ("data.read_own",),
+}
+PERMISSION_DESCRIPTIONS = {
+    "admin.access": "Accéder à l'administration",
+    "admin.users": "Gérer les comptes",
+    "admin.offers": "Gérer les offres et fournisseurs",
+    "admin.contributions": "Modérer les contributions",
+    "data.read_own": "Lire ses propres données",
+}
+
+__all__ = ["Permission", "Role", "User", "normalise_email", "DEFAULT_ROLES", "PERMISSION_DESCRIPTIONS"]

@@ -1,0 +1,1 @@
+"""The `releve` command and the embedded servers behind `make run`."""

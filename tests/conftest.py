@@ -1,0 +1,211 @@
+"""Shared fixtures: real PostgreSQL (built by the migrations) and real Valkey/Redis.
+
+Where they come from, in order: TEST_DATABASE_URL / TEST_VALKEY_URL; else the servers on
+127.0.0.1 (5432, 6379) when they answer; else the embedded servers `make run` uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from models.settings import Settings, normalise_database_url
+from releve import embedded
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `tests_helpers`
+from tests_helpers import free_port, shared_tmp_dir  # noqa: E402
+TEST_DB_NAME = "releve_test"
+LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+LOCAL_VALKEY = "redis://127.0.0.1:6379/15"
+
+
+def _pg_reachable(url: str) -> bool:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not usable here"
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A migrated, empty database for this test session."""
+    from releve.cli import run_migrations
+
+    stop = None
+    if os.environ.get("TEST_DATABASE_URL"):
+        url = normalise_database_url(os.environ["TEST_DATABASE_URL"])
+        engine = create_engine(url)
+        with engine.begin() as conn:  # start from nothing: the migrations build the schema
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        if _pg_reachable(LOCAL_PG):
+            server_url = LOCAL_PG
+        else:
+            pg = embedded.EmbeddedPostgres(root=shared_tmp_dir("releve-pg-"))
+            server_url = pg.start().replace(f"/{pg.database}?", "/postgres?")
+            stop = pg.stop
+        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB_NAME} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {TEST_DB_NAME}"))
+        admin.dispose()
+        url = make_url(server_url).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
+    run_migrations(url)
+    yield url
+    if stop:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    """A connection inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session(connection):
+    """An ORM session whose commits become savepoints of the test's transaction."""
+    with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def valkey_url():
+    if os.environ.get("TEST_VALKEY_URL"):
+        yield os.environ["TEST_VALKEY_URL"]
+        return
+    try:
+        redis.Redis.from_url(LOCAL_VALKEY, socket_connect_timeout=1).ping()
+        yield LOCAL_VALKEY
+        return
+    except redis.RedisError:
+        pass
+    server = embedded.EmbeddedValkey(root=shared_tmp_dir("releve-valkey-"), port=free_port())
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def valkey(valkey_url):
+    """A client on an emptied test database."""
+    client = redis.Redis.from_url(valkey_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def env_for(database_url, valkey_url):
+    """Build an environment dict for a process talking to the test servers."""
+
+    def build(**overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "RELEVE_", "ENEDIS_", "RTE_"))}
+        env.update(
+            RELEVE_ENV="test",
+            DATABASE_URL=database_url,
+            VALKEY_URL=valkey_url,
+            RELEVE_MASTER_KEY=embedded.new_master_key(),
+            SECRET_KEY="test-secret-key-" + "x" * 32,
+        )
+        env.update(overrides)
+        return env
+
+    return build
+
+
+@pytest.fixture
+def settings(env_for):
+    return Settings.from_env(env_for())
+
+
+@pytest.fixture
+def app(settings, connection):
+    from webapp import create_app
+
+    return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def celery_app(settings):
+    """The pipeline's Celery app configured for the test servers."""
+    from pipeline import app as celery
+    from pipeline.celery_app import celery_config
+
+    celery.conf.update(celery_config(settings))
+    yield celery
+
+
+@pytest.fixture
+def spawn():
+    """Start `releve …` subprocesses (real processes); all are stopped after the test."""
+    import signal
+    import subprocess
+
+    procs: list[subprocess.Popen] = []
+    releve = str(Path(sys.executable).parent / "releve")
+
+    def start(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen([releve, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True, **kwargs)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture():
+    return wait_until

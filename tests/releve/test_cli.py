@@ -1,0 +1,92 @@
+"""The `releve` command, run as a real process."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models import User
+
+RELEVE = str(Path(sys.executable).parent / "releve")
+
+
+def run(args, env, **kwargs):
+    return subprocess.run([RELEVE, *args], env=env, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_check_reports_each_service(env_for):
+    result = run(["check"], env_for())
+    assert result.returncode == 0, result.stderr
+    assert "ok   PostgreSQL: server" in result.stdout
+    assert "ok   Valkey: server" in result.stdout
+    assert "All checks passed." in result.stdout
+
+
+def test_check_names_an_unreachable_database_without_traceback(env_for):
+    result = run(["check"], env_for(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nope"))
+    assert result.returncode == 1
+    assert "FAIL PostgreSQL:" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_bad_database_url_is_one_clear_line(env_for):
+    result = run(["db", "upgrade"], env_for(DATABASE_URL="mysql://root@localhost/releve"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: DATABASE_URL: expected a URL starting with postgresql+psycopg://, got 'mysql://root@localhost/releve'"
+    ]
+
+
+def test_unreachable_database_is_one_clear_line(env_for):
+    result = run(["db", "upgrade"], env_for(DATABASE_URL="postgresql://postgres@127.0.0.1:1/releve"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Database error (DATABASE_URL): ")
+    assert "Traceback" not in result.stderr
+
+
+def test_production_without_master_key_is_one_clear_line(env_for):
+    env = env_for(RELEVE_ENV="production", ENEDIS_CLIENT_ID="a", ENEDIS_CLIENT_SECRET="b",
+                  ENEDIS_REDIRECT_URI="https://x.example/cb", RTE_CLIENT_ID="c", RTE_CLIENT_SECRET="d",
+                  PUBLIC_URL="https://x.example")
+    del env["RELEVE_MASTER_KEY"]
+    for command in (["web"], ["worker"], ["db", "upgrade"]):
+        result = run(command, env)
+        assert result.returncode == 2, command
+        assert result.stderr.strip().splitlines() == [
+            "Configuration error: RELEVE_MASTER_KEY: is required when RELEVE_ENV=production"
+        ], command
+
+
+def test_db_upgrade_and_create_admin(env_for, engine):
+    env = env_for()
+    assert run(["db", "upgrade"], env).stdout.strip() == "Database is up to date."
+    email = "Root@Example.org"
+    result = run(["create-admin", email], env)
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.split(" / ")[1].split()[0]
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        user = session.scalar(select(User).where(User.email == "root@example.org"))
+        try:
+            assert user.check_password(password)
+            assert user.has_permission("admin.access")
+        finally:
+            session.delete(user)  # this test commits through a real process: clean up
+            session.commit()
+
+
+def test_create_admin_rejects_a_non_email(env_for):
+    result = run(["create-admin", "not-an-email"], env_for())
+    assert result.returncode == 2
+    assert "is not an email address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gen_key_is_a_valid_master_key():
+    from models.settings import decode_master_key
+
+    result = subprocess.run([RELEVE, "gen-key"], capture_output=True, text=True, timeout=30)
+    assert len(decode_master_key(result.stdout.strip())) == 32

@@ -1,0 +1,58 @@
+"""Procfile and docker-compose.yml run real `releve` commands that exist and parse."""
+
+import shlex
+
+import click
+import yaml
+from click.testing import CliRunner
+
+from releve.cli import REPO_ROOT, cli
+
+
+def parses(argv: list[str]) -> None:
+    """Fail unless `releve argv…` names a command and options that click accepts (nothing runs)."""
+    assert argv[0] == "releve", argv
+    args, command = list(argv[1:]), cli
+    while isinstance(command, click.Group):
+        command = command.get_command(None, args.pop(0))
+        assert command is not None, f"unknown command: {argv}"
+    command.make_context(command.name, args)  # raises UsageError on an unknown option
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (REPO_ROOT / "Procfile").read_text().splitlines()
+    return {name: shlex.split(cmd.replace("${PORT:-8000}", "8000").replace("${FLOWER_PORT:-5555}", "5555"))
+            for name, cmd in (line.split(":", 1) for line in lines if line.strip())}
+
+
+def test_procfile_has_every_process_and_valid_commands():
+    procs = procfile()
+    assert set(procs) == {"release", "web", "worker", "beat", "flower"}
+    assert procs["release"] == ["releve", "db", "upgrade"]
+    for argv in procs.values():
+        parses(argv)
+
+
+def test_compose_services_and_commands():
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "valkey", "migrate", "web", "worker", "beat", "flower"}
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["valkey"]["image"] == "valkey/valkey:8"
+    assert set(compose["volumes"]) == {"postgres-data", "valkey-data"}
+    for name in ("postgres", "valkey", "web", "worker", "flower"):
+        assert "healthcheck" in services[name], name
+    for name in ("migrate", "web", "worker", "beat", "flower"):
+        parses(services[name]["command"])
+        assert services[name]["environment"]["RELEVE_ENV"] == "production"
+    assert services["migrate"]["command"] == ["releve", "db", "upgrade"]
+    # Application services wait for the migration; the migration only for PostgreSQL.
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "migrate" not in services["migrate"]["depends_on"]
+
+
+def test_help_of_every_command_runs():
+    runner = CliRunner()
+    for args in (["--help"], ["dev", "--help"], ["db", "upgrade", "--help"], ["check", "--help"], ["sandbox", "--help"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0 and "Usage:" in result.output, args

@@ -1,0 +1,55 @@
+"""The Flask web app: user pages, admin and the JSON read API, served off the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+
+from models.db import session_factory
+from models.settings import Settings, load
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides (tests pass RELEVE_SETTINGS and DB_BIND)."""
+    app = Flask(__name__)
+    config = dict(config or {})
+    settings: Settings = config.pop("RELEVE_SETTINGS", None) or load().require_runtime()
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        RELEVE_SETTINGS=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+
+    bind = app.config.get("DB_BIND")  # a test connection inside a transaction
+    make_session = session_factory(settings.database_url) if bind is None else None
+
+    def db_session():
+        if "db" not in g:
+            if bind is not None:
+                from sqlalchemy.orm import Session
+
+                g.db = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            else:
+                g.db = make_session()
+        return g.db
+
+    app.extensions["releve_db"] = db_session
+
+    @app.teardown_appcontext
+    def _close_db(exc):
+        session = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    from webapp import health, main
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(main.bp)
+    return app

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import PDL_CHECK, Base, Timestamped
 
 POINT_KINDS = ("consumption", "production", "unknown")
+# active: fetched on schedule; consent_needed: Enedis refused (ADAM-DC-0007/0008), waiting
+# for the household to renew its consent; nothing is fetched until then.
+POINT_STATUSES = ("active", "consent_needed")
 
 
 class UsagePoint(Timestamped, Base):
@@ -17,6 +20,7 @@ class UsagePoint(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(f"pdl {PDL_CHECK}", name="pdl_14_digits"),
         CheckConstraint(f"kind IN {POINT_KINDS!r}", name="kind_known"),
+        CheckConstraint(f"status IN {POINT_STATUSES!r}", name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,5 +29,7 @@ class UsagePoint(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     kind: Mapped[str] = mapped_column(String(16), default="unknown", server_default="unknown")
     load_curve_enabled: Mapped[bool] = mapped_column(default=True, server_default="true")
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    status_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     activation_date: Mapped[date | None]
     last_refreshed_at: Mapped[datetime | None]

@@ -1,0 +1,205 @@
+"""The encrypted, expiring cache of personal readings in Valkey.
+
+Every value is sealed with AES-GCM under a key derived (HKDF-SHA256) from
+`RELEVE_MASTER_KEY` and the owner's user id. The associated data binds the Valkey key
+and the user id, so an entry copied under another key or another user's name fails to
+authenticate; it is then treated as a miss, and logged.
+
+Layout of a stored value: format byte (1), key-version byte, 12-byte nonce, ciphertext
+with its 16-byte tag. The key version selects which master key sealed the entry, so a
+new master key can be rolled in while entries sealed under the old one stay readable
+until their TTL runs out (`EncryptedCache(client, {2: new_key, 1: old_key})`). Key names
+are derived from the oldest configured key: retiring it turns what is left into misses,
+which the pipeline fetches again.
+
+Key names never contain a PDL: a point is named by an HMAC tag of its number, so the
+keyspace reveals nothing a reader of Valkey could link to a meter.
+
+    releve:c:{user_id}:{point tag or "-"}:{name}
+
+A day of a series is one key (`{series}:{YYYY-MM-DD}`): a range read is one MGET, and a
+day fetched again replaces itself (a partial day is never there twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import redis
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+PREFIX = "releve:c"
+NONCE_BYTES = 12
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _hkdf(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+@dataclass
+class RangeResult:
+    """A range read: the cached days, the days still to fetch, and where history starts."""
+
+    days: dict[date, Any] = field(default_factory=dict)
+    missing: list[date] = field(default_factory=list)   # absent, expired, unreadable, or not final yet
+    partial: list[date] = field(default_factory=list)   # present but not final (D-1, D-2): shown, fetched again
+    history_start: date | None = None                   # upstream serves nothing before this day
+
+
+class EncryptedCache:
+    """Personal readings sealed per user, with a TTL, read a range at a time."""
+
+    def __init__(self, client: redis.Redis, master_key: bytes | Mapping[int, bytes], *, ttl_seconds: int = 86400):
+        keys = dict(master_key) if isinstance(master_key, Mapping) else {1: master_key}
+        if not keys or any(len(k) < 32 for k in keys.values()):
+            raise ValueError("master keys must be at least 32 bytes")
+        if any(not 0 < v < 256 for v in keys):
+            raise ValueError("key versions are 1..255")
+        self.client = client
+        self.masters = keys
+        self.version = max(keys)
+        self.ttl = int(ttl_seconds)
+        # Names come from the oldest key still configured, so they survive a rotation until it retires.
+        self._names_key = _hkdf(keys[min(keys)], b"releve-cache:names")
+        self._user_key = lru_cache(maxsize=4096)(self._derive_user_key)
+
+    # -- keys -------------------------------------------------------------------------
+
+    def _derive_user_key(self, version: int, user_id: int) -> AESGCM:
+        return AESGCM(_hkdf(self.masters[version], f"releve-cache:v{version}:user:{user_id}".encode()))
+
+    def point_tag(self, pdl: str) -> str:
+        return hmac.new(self._names_key, f"pdl:{pdl}".encode(), hashlib.sha256).hexdigest()[:20]
+
+    def key(self, user_id: int, name: str, pdl: str | None = None) -> str:
+        return f"{PREFIX}:{int(user_id)}:{self.point_tag(pdl) if pdl else '-'}:{name}"
+
+    # -- sealing ----------------------------------------------------------------------
+
+    def seal(self, user_id: int, key: str, value: Any) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        plaintext = json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+        aad = f"{key}|{user_id}".encode()
+        return bytes((FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
+
+    def open(self, user_id: int, key: str, blob: bytes | None) -> Any | None:
+        """The value, or None for a miss (absent, unknown format or key, or failing authentication)."""
+        if blob is None:
+            return None
+        if len(blob) < 2 + NONCE_BYTES + 16 or blob[0] != FORMAT or blob[1] not in self.masters:
+            log.warning("cache: unreadable entry %s (format or key version unknown), treated as a miss", key)
+            return None
+        nonce, sealed = blob[2:2 + NONCE_BYTES], blob[2 + NONCE_BYTES:]
+        try:
+            plaintext = self._user_key(blob[1], user_id).decrypt(nonce, sealed, f"{key}|{user_id}".encode())
+        except InvalidTag:
+            log.warning("cache: entry %s failed authentication for user %s (moved or tampered), treated as a miss",
+                        key, user_id)
+            return None
+        return json.loads(plaintext)
+
+    # -- single entries ---------------------------------------------------------------
+
+    def put(self, user_id: int, name: str, value: Any, *, pdl: str | None = None, ttl: int | None = None) -> None:
+        key = self.key(user_id, name, pdl)
+        self.client.set(key, self.seal(user_id, key, value), ex=ttl or self.ttl)
+
+    def get(self, user_id: int, name: str, *, pdl: str | None = None) -> Any | None:
+        key = self.key(user_id, name, pdl)
+        return self.open(user_id, key, self.client.get(key))
+
+    def get_many(self, user_id: int, names: Iterable[tuple[str, str | None]]) -> list[Any | None]:
+        """Several entries `(name, pdl)` in one round trip."""
+        keys = [self.key(user_id, name, pdl) for name, pdl in names]
+        if not keys:
+            return []
+        return [self.open(user_id, k, blob) for k, blob in zip(keys, self.client.mget(keys))]
+
+    def delete(self, user_id: int, name: str, *, pdl: str | None = None) -> None:
+        self.client.delete(self.key(user_id, name, pdl))
+
+    # -- series of days -----------------------------------------------------------------
+
+    @staticmethod
+    def day_name(series: str, day: date) -> str:
+        return f"{series}:{day.isoformat()}"
+
+    def put_days(self, user_id: int, pdl: str, series: str, days: Mapping[date, Any],
+                 final: Mapping[date, bool] | None = None) -> None:
+        """Store one entry per day (one round trip); a day not final is fetched again later."""
+        if not days:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for day, value in days.items():
+            key = self.key(user_id, self.day_name(series, day), pdl)
+            record = {"v": value, "f": bool((final or {}).get(day, True))}
+            pipe.set(key, self.seal(user_id, key, record), ex=self.ttl)
+        pipe.execute()
+
+    def set_history_start(self, user_id: int, pdl: str, series: str, first_day: date) -> None:
+        """Remember that upstream serves nothing before `first_day`, so it is not asked again."""
+        self.put(user_id, f"{series}:history-start", first_day.isoformat(), pdl=pdl)
+
+    def read_range(self, user_id: int, pdl: str, series: str, start: date, end: date) -> RangeResult:
+        """Days of [start, end) in one round trip, with what is still missing."""
+        n = (end - start).days
+        days = [start + timedelta(days=i) for i in range(max(0, n))]
+        keys = [self.key(user_id, self.day_name(series, d), pdl) for d in days]
+        history_key = self.key(user_id, f"{series}:history-start", pdl)
+        blobs = self.client.mget(keys + [history_key])
+        first = self.open(user_id, history_key, blobs[-1])
+        result = RangeResult(history_start=date.fromisoformat(first) if first else None)
+        for day, key, blob in zip(days, keys, blobs):
+            record = self.open(user_id, key, blob)
+            if record is None:
+                if result.history_start is None or day >= result.history_start:
+                    result.missing.append(day)
+                continue
+            result.days[day] = record["v"]
+            if not record["f"]:
+                result.partial.append(day)
+                result.missing.append(day)
+        return result
+
+    # -- forgetting -----------------------------------------------------------------------
+
+    def _unlink_matching(self, pattern: str) -> int:
+        removed = 0
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                removed += self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            removed += self.client.unlink(*batch)
+        return removed
+
+    def delete_point(self, user_id: int, pdl: str) -> int:
+        """Every cached entry of one point of one user (the PDL moved to another account)."""
+        return self._unlink_matching(f"{PREFIX}:{int(user_id)}:{self.point_tag(pdl)}:*")
+
+    def delete_user(self, user_id: int) -> int:
+        """Every cached entry of a user (account deleted)."""
+        return self._unlink_matching(f"{PREFIX}:{int(user_id)}:*")

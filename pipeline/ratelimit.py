@@ -1,0 +1,246 @@
+"""One rate limiter for the whole cluster, atomic in Valkey.
+
+Every upstream call (retries and token requests included) first takes a slot here. The
+state lives in Valkey and one Lua script decides on the **server clock**, so any number
+of workers on any number of machines together stay under the upstream quota:
+
+- `per_second`: at most ⌊rate⌋ calls in any window of ⌊rate⌋/rate seconds plus a safety
+  margin (network jitter between our send and upstream's arrival must not make six
+  calls land inside one of Enedis's one-second windows);
+- `per_hour`: at most that many calls in any sliding hour;
+- `min_interval`: at least that many seconds between two calls (EcoWatt: 15 minutes);
+- `block(seconds)`: a 429 pauses every worker until the announced time.
+
+Sliding logs (sorted sets of call times) rather than GCRA: they bound the count in every
+window exactly, which is what upstream enforces, and an hour of Enedis calls is at most
+10,000 small members.
+
+When Valkey is unreachable the limiter raises `LimiterUnavailable`: callers wait and
+retry, they never call upstream unguarded.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import redis
+
+MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
+DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
+
+
+class RateLimitWait(Exception):
+    """No slot within the caller's budget; try again in `wait` seconds."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"rate limited for {wait:.2f} s")
+        self.wait = wait
+
+
+class LimiterUnavailable(Exception):
+    """Valkey could not be asked: the caller must not call upstream now."""
+
+
+# KEYS: second-log, hour-log, last-call, blocked-until, strikes
+# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member
+# Returns the wait in ms (0: slot taken, or free when peeking).
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mode, n_sec, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local n_hour, min_interval = tonumber(ARGV[4]), tonumber(ARGV[5])
+local wait = 0
+local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')
+if blocked > now then wait = blocked - now end
+if n_sec > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[1]) >= n_sec then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now + 1)
+  end
+end
+if n_hour > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600000)
+  local count = redis.call('ZCARD', KEYS[2])
+  if count >= n_hour then
+    local oldest = redis.call('ZRANGE', KEYS[2], count - n_hour, count - n_hour, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + 3600000 - now + 1)
+  end
+end
+if min_interval > 0 then
+  local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
+  if last >= 0 and last + min_interval > now then wait = math.max(wait, last + min_interval - now) end
+end
+if wait > 0 or mode == 'peek' then return wait end
+local member = ARGV[6] .. ':' .. now
+if n_sec > 0 then
+  redis.call('ZADD', KEYS[1], now, member)
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+end
+if n_hour > 0 then
+  redis.call('ZADD', KEYS[2], now, member)
+  redis.call('PEXPIRE', KEYS[2], 3600000 + 1000)
+end
+if min_interval > 0 then
+  redis.call('SET', KEYS[3], now, 'PX', min_interval + 1000)
+end
+return 0
+"""
+
+# KEYS: blocked-until, strikes; ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1)
+# "block" pauses for ms; "backoff" counts a strike and pauses base·2^(strikes-1), capped, jittered.
+# Returns the pause in ms; an existing later pause is kept.
+_BLOCK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ms = tonumber(ARGV[2])
+if ARGV[1] == 'backoff' then
+  local strikes = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 600000)
+  ms = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ (strikes - 1))
+  ms = math.floor(ms * (0.5 + 0.5 * tonumber(ARGV[5])))
+end
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + ms > current then
+  redis.call('SET', KEYS[1], now + ms, 'PX', ms + 1000)
+  return ms
+end
+return current - now
+"""
+
+
+class RateLimiter:
+    """The cluster-wide limiter for one upstream quota (`name`: "enedis", "rte", "ecowatt"…)."""
+
+    def __init__(self, client: redis.Redis, name: str, *, per_second: float | None = None,
+                 per_hour: int | None = None, min_interval: float | None = None, margin: float = DEFAULT_MARGIN,
+                 backoff_base: float = 2.0, backoff_cap: float = 300.0, sleep=time.sleep):
+        self.client = client
+        self.name = name
+        prefix = f"releve:ratelimit:{name}"
+        self.keys = [f"{prefix}:second", f"{prefix}:hour", f"{prefix}:last", f"{prefix}:blocked", f"{prefix}:strikes"]
+        if per_second:
+            self.n_second = max(1, math.floor(per_second))
+            self.window_ms = round((self.n_second / per_second + margin) * 1000)
+        else:
+            self.n_second, self.window_ms = 0, 0
+        self.n_hour = int(per_hour or 0)
+        self.min_interval_ms = round((min_interval or 0) * 1000)
+        self.backoff_base_ms = round(backoff_base * 1000)
+        self.backoff_cap_ms = round(backoff_cap * 1000)
+        self.sleep = sleep
+        self._acquire = client.register_script(_ACQUIRE)
+        self._block = client.register_script(_BLOCK)
+        self._member = f"{random.getrandbits(48):012x}"
+        self._sequence = 0
+
+    def _run(self, mode: str) -> float:
+        self._sequence += 1
+        try:
+            waited = self._acquire(keys=self.keys, args=[mode, self.n_second, self.window_ms, self.n_hour,
+                                                         self.min_interval_ms, f"{self._member}:{self._sequence}"])
+        except redis.RedisError as exc:
+            raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return int(waited) / 1000
+
+    def try_acquire(self) -> float:
+        """Take a slot now (0.0) or return the seconds to wait without taking one."""
+        return self._run("take")
+
+    def blocked_for(self) -> float:
+        """Seconds before a slot would be free (0.0: free now); takes nothing."""
+        return self._run("peek")
+
+    def acquire(self, max_wait: float = 5.0) -> None:
+        """Take a slot, sleeping for short waits; raise RateLimitWait when the wait exceeds `max_wait`."""
+        deadline = time.monotonic() + max_wait
+        while True:
+            wait = self.try_acquire()
+            if wait <= 0:
+                return
+            if time.monotonic() + wait > deadline:
+                raise RateLimitWait(wait)
+            self.sleep(wait + random.uniform(0, 0.02))  # a little jitter: waiters do not wake in lockstep
+
+    def block(self, seconds: float) -> float:
+        """Pause every worker for `seconds` (a later pause already set is kept); returns the pause."""
+        return self._pause("block", seconds)
+
+    def backoff(self) -> float:
+        """A 429 that announced no wait: pause everyone 2 s, 4 s, 8 s … (capped, jittered)."""
+        return self._pause("backoff", 0)
+
+    def _pause(self, mode: str, seconds: float) -> float:
+        try:
+            ms = self._block(keys=[self.keys[3], self.keys[4]],
+                             args=[mode, round(seconds * 1000), self.backoff_base_ms, self.backoff_cap_ms, random.random()])
+        except redis.RedisError as exc:
+            raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return int(ms) / 1000
+
+    def reset(self) -> None:
+        """Forget every call and pause (tests and benchmarks)."""
+        self.client.delete(*self.keys)
+
+
+# -- reading upstream's announced waits ------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds or an HTTP date; capped at an hour; None when absent or unreadable."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_ANNOUNCED_WAIT)
+
+
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+# WSO2 gateways write "2026-Nov-25 10:00:01+0000 UTC"; others ISO 8601 or epoch milliseconds.
+_WSO2 = re.compile(r"(\d{4})-([A-Za-z]{3})-(\d{1,2})[ T](\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?\s*([+-]\d{4})?")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_EPOCH_MS = re.compile(r"\b1\d{12}\b")
+
+
+def parse_next_access_time(text: str | int | None) -> datetime | None:
+    """The moment in Enedis's `nextAccessTime` (alone or inside a message), as an aware datetime."""
+    if text is None:
+        return None
+    if isinstance(text, (int, float)):
+        text = str(int(text))
+    if match := _WSO2.search(text):
+        year, month, day, hour, minute, second, offset = match.groups()
+        if month.lower() not in _MONTHS:
+            return None
+        when = datetime(int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        if offset:
+            sign = 1 if offset[0] == "+" else -1
+            when -= sign * (int(offset[1:3]) * 3600 + int(offset[3:5]) * 60) * timedelta(seconds=1)
+        return when
+    if match := _ISO.search(text):
+        stamp = match.group(0).replace(" ", "T").replace("Z", "+00:00")
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if match := _EPOCH_MS.search(text):
+        return datetime.fromtimestamp(int(match.group(0)) / 1000, UTC)
+    return None
+

@@ -13,7 +13,7 @@ from pipeline.schedules import BEAT_SCHEDULE
 VISIBILITY_TIMEOUT = 3600
 QUEUES = ("interactive", "refresh", "backfill", "rte", "default")
 
-app = Celery("releve", include=["pipeline.tasks.maintenance"])
+app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte"])
 
 
 def celery_config(settings: Settings) -> dict:

@@ -1,0 +1,113 @@
+"""What Relevé fetches from Enedis, and how history is cut into windows (pure functions)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.clients.enedis import DailyValue, EnedisClient, LoadPoint, MaxPower, to_json
+
+PARIS = ZoneInfo("Europe/Paris")
+# D-1 and D-2 may be partial and corrected later: they are fetched again until older.
+SETTLED_AFTER_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    kind: str  # "consumption" or "production": the point kind it exists for
+    window_days: int
+    history_months: int
+    load_curve: bool = False
+
+    def fetch(self, client: EnedisClient, pdl: str, start: date, end: date) -> list[DailyValue | LoadPoint | MaxPower]:
+        if self.name == "daily_consumption":
+            return client.daily_consumption(pdl, start, end)
+        if self.name == "max_power":
+            return client.max_power(pdl, start, end)
+        if self.name == "daily_production":
+            return client.daily_production(pdl, start, end)
+        return client.load_curve(pdl, start, end, production=self.kind == "production")
+
+
+SERIES: dict[str, Series] = {
+    s.name: s
+    for s in (
+        Series("daily_consumption", "consumption", 365, 36),
+        Series("max_power", "consumption", 365, 36),
+        Series("load_curve", "consumption", 7, 24, load_curve=True),
+        Series("daily_production", "production", 365, 36),
+        Series("production_load_curve", "production", 7, 24, load_curve=True),
+    )
+}
+
+
+def series_for(kind: str, load_curve_enabled: bool = True) -> list[Series]:
+    """The series of a point of this kind (an unknown kind is tried as consumption first)."""
+    kind = "consumption" if kind == "unknown" else kind
+    return [s for s in SERIES.values() if s.kind == kind and (load_curve_enabled or not s.load_curve)]
+
+
+def months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    for d in (day.day, 30, 29, 28):  # clamp 31 March minus one month to 28/29 February
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def history_start(series: Series, today: date, activation: date | None = None) -> date:
+    """First day Enedis may still serve: N months + 15 days back, not before activation."""
+    limit = months_before(today, series.history_months) - timedelta(days=15)
+    # A day of margin: upstream counts the limit from its own clock, which may differ from ours.
+    limit += timedelta(days=1)
+    return max(limit, activation) if activation else limit
+
+
+def plan_windows(series: Series, first: date, end: date) -> list[tuple[date, date]]:
+    """Windows [start, end) covering [first, end), newest first, each at most window_days long."""
+    windows = []
+    while end > first:
+        start = max(first, end - timedelta(days=series.window_days))
+        windows.append((start, end))
+        end = start
+    return windows
+
+
+def day_minutes(day: date) -> int:
+    # Through UTC: Python subtracts two datetimes of the same tzinfo by wall clock.
+    start = datetime.combine(day, time(0), PARIS).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), PARIS).astimezone(UTC)
+    return int((end - start).total_seconds() // 60)  # 1380 / 1440 / 1500 around DST
+
+
+def group_by_day(series: Series, items: list, start: date, end: date, today: date) -> tuple[dict[date, Any], dict[date, bool]]:
+    """Cache payloads per day for [start, end) and whether each day is final.
+
+    A day is final when it is settled (older than D-3), or when its load curve covers the
+    whole day. Settled days with nothing are cached as empty (a known gap, not asked again).
+    """
+    days: dict[date, Any] = {}
+    by_day: dict[date, list] = defaultdict(list)
+    for item in items:
+        by_day[item.day].append(item)
+    complete: dict[date, bool] = {}
+    for offset in range((end - start).days):
+        day = start + timedelta(days=offset)
+        found = by_day.get(day, [])
+        settled = (today - day).days >= SETTLED_AFTER_DAYS
+        if not found and not settled:
+            continue  # recent and empty: leave it missing, ask again later
+        if series.load_curve:
+            days[day] = [to_json(p) for p in found]
+            complete[day] = settled or sum(p.minutes for p in found) >= day_minutes(day)
+        else:
+            days[day] = to_json(found[0]) if found else None
+            complete[day] = settled
+    return days, complete

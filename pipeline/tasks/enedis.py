@@ -1,0 +1,248 @@
+"""Enedis tasks: onboard a point, backfill its history, refresh it every morning."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from models.usage_points import UsagePoint
+from models.valkey import get_client
+from pipeline.celery_app import app
+from pipeline.clients.base import (
+    ConsentNeeded,
+    HistoryExhausted,
+    LoadCurveNotActivated,
+    PermanentError,
+    Throttled,
+    Unavailable,
+    WrongPointKind,
+)
+from pipeline.series import SERIES, history_start, plan_windows, group_by_day, series_for
+from pipeline.tasks.base import ReleveTask, once
+
+log = logging.getLogger(__name__)
+PARIS = ZoneInfo("Europe/Paris")
+PUBLISHED_AT_HOUR = 8  # day D is published from about 08:00 Paris on D+1
+REFRESH_DAYS = 3  # the morning refresh looks at D-3 … D-1 (D-1, D-2 may be partial)
+
+
+def today_paris(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(PARIS).date()
+
+
+def progress_key(point_id: int) -> str:
+    return f"releve:progress:{point_id}"
+
+
+def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
+    """Backfill progress of a point: windows planned and done (for the pages)."""
+    raw = get_client(valkey_url).hgetall(progress_key(point_id))
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+# -- fetching one window into the cache ----------------------------------------------------
+
+
+def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, start: date, end: date) -> dict[str, Any]:
+    """Fetch [start, end) of one series into the cache; change the point's state on permanent errors.
+
+    Returns a small JSON summary. Raises Throttled/Unavailable for the caller to reschedule.
+    """
+    series = SERIES[series_name]
+    svc = task.services
+    today = today_paris()
+    end = min(end, today)  # Enedis refuses an end after today
+    if start >= end:
+        return {"status": "empty-window"}
+    try:
+        items = series.fetch(svc.enedis, point.pdl, start, end)
+    except HistoryExhausted as exc:
+        return _search_history(task, point, series_name, start, end, exc)
+    except ConsentNeeded as exc:
+        point.status, point.status_reason = "consent_needed", exc.code
+        log.warning("point %s: consent needed (%s)", point.id, exc.code)
+        return {"status": "consent-needed", "code": exc.code}
+    except WrongPointKind:
+        wrong = series.kind
+        point.kind = "production" if wrong == "consumption" else "consumption"
+        log.info("point %s is a %s point", point.id, point.kind)
+        return {"status": "wrong-kind", "kind": point.kind}
+    except LoadCurveNotActivated:
+        point.load_curve_enabled = False
+        return {"status": "no-load-curve"}
+    except PermanentError as exc:
+        log.error("point %s %s %s..%s: permanent error %s", point.id, series_name, start, end, exc.code)
+        return {"status": "permanent-error", "code": exc.code}
+    if point.kind == "unknown":
+        point.kind = series.kind
+    days, complete = group_by_day(series, items, start, end, today)
+    svc.cache.put_days(point.user_id, point.pdl, series_name, days, complete)
+    point.last_refreshed_at = datetime.now(UTC)
+    return {"status": "ok", "days": len(days), "final": sum(complete.values())}
+
+
+def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]:
+    """The window reaches before what Enedis keeps: find the first day it serves.
+
+    Halving the window keeps this to ~log2(365) calls; the answer is cached so it is not asked again.
+    """
+    if (end - start).days <= 1:
+        task.services.cache.set_history_start(point.user_id, point.pdl, series_name, end)
+        return {"status": "history-ends", "first_day": end.isoformat(), "code": exc.code}
+    middle = start + (end - start) // 2
+    return fetch_into_cache(task, point, series_name, middle, end) | {"searched_from": start.isoformat()}
+
+
+def _load_point(task: ReleveTask, session, point_id: int) -> UsagePoint | None:
+    point = session.get(UsagePoint, point_id, with_for_update=False)
+    if point is None:
+        log.info("point %s no longer exists", point_id)  # deleted account or transferred PDL
+    return point
+
+
+@app.task(bind=True, base=ReleveTask, name="releve.enedis.fetch_window")
+def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str, backfill: bool = False,
+                 attempt: int = 0) -> dict[str, Any]:
+    """Fetch one window of one series of a point into the cache (idempotent)."""
+    kwargs = dict(point_id=point_id, series=series, start=start, end=end, backfill=backfill, attempt=attempt)
+    try:
+        with self.session() as session:
+            point = _load_point(self, session, point_id)
+            if point is None or point.status != "active":
+                return {"status": "skipped"}
+            result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
+    except (Throttled, Unavailable) as exc:
+        self.reschedule(exc, kwargs)
+    if backfill:
+        _count_done(self, point_id, f"{series}:{start}:{end}")
+    return result
+
+
+def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
+    client = get_client(task.settings.valkey_url)
+    key = progress_key(point_id)
+    # SADD answers 1 only the first time: a window run twice (acks_late) is counted once.
+    if client.sadd(key + ":done", window):
+        client.hincrby(key, "done", 1)
+    client.expire(key + ":done", 7 * 86400)
+    client.expire(key, 7 * 86400)
+
+
+def enqueue_window(point_id: int, series: str, start: date, end: date, *, queue: str, backfill: bool = False,
+                   settings=None, dedupe_seconds: int = 300) -> bool:
+    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`."""
+    from pipeline.celery_app import settings_of
+
+    settings = settings or settings_of()
+    if not once(settings, f"fetch:{point_id}:{series}:{start}:{end}", dedupe_seconds):
+        return False
+    fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
+                                         end=end.isoformat(), backfill=backfill), queue=queue)
+    return True
+
+
+# -- onboarding and backfill ----------------------------------------------------------------
+
+
+@app.task(bind=True, base=ReleveTask, name="releve.enedis.onboard")
+def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+    """After consent: contract and address, the point's kind, then its history at backfill priority."""
+    kwargs = dict(point_id=point_id, attempt=attempt)
+    svc = self.services
+    try:
+        with self.session() as session:
+            point = _load_point(self, session, point_id)
+            if point is None or point.status != "active":
+                return {"status": "skipped"}
+            today = today_paris()
+            # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
+            probe = fetch_into_cache(self, point, "daily_consumption", today - timedelta(days=7), today)
+            if point.status != "active":
+                return probe
+            if point.kind == "consumption":
+                try:
+                    contract = svc.enedis.contract(point.pdl)
+                    svc.cache.put(point.user_id, "contract", contract, pdl=point.pdl)
+                    if contract.get("last_activation_date"):
+                        point.activation_date = date.fromisoformat(contract["last_activation_date"])
+                    svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
+                except ConsentNeeded as exc:
+                    point.status, point.status_reason = "consent_needed", exc.code
+                    return {"status": "consent-needed"}
+                except PermanentError as exc:  # customer data exists for consumption points only
+                    log.info("point %s: no customer data (%s)", point.id, exc.code)
+            plan = plan_backfill(point, today)
+    except (Throttled, Unavailable) as exc:
+        self.reschedule(exc, kwargs)
+    start_backfill(self, point_id, plan)
+    return {"status": "ok", "kind": point.kind, "windows": len(plan)}
+
+
+def plan_backfill(point: UsagePoint, today: date) -> list[tuple[str, date, date]]:
+    """Every window of every series of the point, newest first across series."""
+    plan = []
+    for series in series_for(point.kind, point.load_curve_enabled):
+        first = history_start(series, today, point.activation_date)
+        plan += [(series.name, s, e) for s, e in plan_windows(series, first, today)]
+    return sorted(plan, key=lambda w: w[2], reverse=True)
+
+
+def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, date]]) -> None:
+    client = get_client(task.settings.valkey_url)
+    key = progress_key(point_id)
+    client.delete(key, key + ":done")
+    client.hset(key, mapping={"total": len(plan), "done": 0})
+    for series, start, end in plan:
+        enqueue_window(point_id, series, start, end, queue="backfill", backfill=True, settings=task.settings,
+                       dedupe_seconds=3600)
+
+
+# -- the morning refresh ------------------------------------------------------------------------
+
+
+@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_point")
+def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+    """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
+    kwargs = dict(point_id=point_id, attempt=attempt)
+    svc = self.services
+    results = {}
+    try:
+        with self.session() as session:
+            point = _load_point(self, session, point_id)
+            if point is None or point.status != "active":
+                return {"status": "skipped"}
+            today = today_paris()
+            start = today - timedelta(days=REFRESH_DAYS)
+            for series in series_for(point.kind, point.load_curve_enabled):
+                missing = svc.cache.read_range(point.user_id, point.pdl, series.name, start, today).missing
+                if missing:
+                    results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
+                                                            max(missing) + timedelta(days=1))
+                    if point.status != "active":
+                        break
+    except (Throttled, Unavailable) as exc:
+        self.reschedule(exc, kwargs)
+    return results
+
+
+@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_all")
+def refresh_all(self: ReleveTask, now: str | None = None) -> int:
+    """Enqueue a refresh of every active point, once per publication pass (beat calls it)."""
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    local = moment.astimezone(PARIS)
+    if local.hour < PUBLISHED_AT_HOUR:
+        return 0  # yesterday is not published yet
+    if not once(self.settings, f"refresh_all:{local.date()}:{local.hour}", 3 * 3600):
+        return 0
+    count = 0
+    with self.session() as session:
+        # Ids only, in one pass: the limiter, not the broker, sets the pace of the fetches.
+        for point_id in session.scalars(select(UsagePoint.id).where(UsagePoint.status == "active").order_by(UsagePoint.id)):
+            refresh_point.apply_async(kwargs={"point_id": point_id}, queue="refresh")
+            count += 1
+    log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), count)
+    return count

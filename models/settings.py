@@ -7,6 +7,7 @@ import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from urllib.parse import urlsplit
 
 MODES = ("development", "production", "test")
@@ -42,6 +43,15 @@ def _positive_number(name: str, raw: str, kind: type = float) -> float | int:
     if value <= 0:
         raise ConfigError(name, f"expected a positive number, got {raw!r}")
     return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
 
 
 def decode_master_key(raw: str) -> bytes:
@@ -87,6 +97,13 @@ class Settings:
     cache_ttl_seconds: int = 86400
     public_url: str = "http://127.0.0.1:8000"
     flower_basic_auth: str = field(default="", repr=False)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = True
+    mail_from: str = "Relevé <no-reply@releve.local>"
+    mail_outbox_dir: str = "var/outbox"
 
     @property
     def is_production(self) -> bool:
@@ -163,6 +180,13 @@ class Settings:
             cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
             flower_basic_auth=get("FLOWER_BASIC_AUTH"),
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=_positive_number("SMTP_PORT", get("SMTP_PORT", "587"), int),
+            smtp_username=get("SMTP_USERNAME"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=_boolean("SMTP_STARTTLS", get("SMTP_STARTTLS", "true")),
+            mail_from=get("MAIL_FROM", defaults.mail_from),
+            mail_outbox_dir=get("MAIL_OUTBOX_DIR", str(Path(get("RELEVE_VAR_DIR", "var")) / "outbox")),
         )
         return cls(**values)
 

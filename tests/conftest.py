@@ -41,7 +41,7 @@ def _pg_reachable(url: str) -> bool:
 @pytest.fixture(scope="session")
 def database_url():
     """A migrated, empty database for this test session."""
-    from releve.cli import run_migrations
+    from releve.cli import run_migrations, seed_roles
 
     stop = None
     if os.environ.get("TEST_DATABASE_URL"):
@@ -64,6 +64,7 @@ def database_url():
         admin.dispose()
         url = make_url(server_url).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
     run_migrations(url)
+    seed_roles(url)  # as `releve db upgrade` does
     yield url
     if stop:
         stop()
@@ -161,6 +162,7 @@ def celery_app(settings):
     from pipeline.celery_app import celery_config
 
     celery.conf.update(celery_config(settings))
+    celery.loader.import_default_modules()  # register the tasks, as a worker does at start
     yield celery
 
 

@@ -48,8 +48,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 session.rollback()
             session.close()
 
-    from webapp import health, main
+    from flask_wtf.csrf import CSRFError
+
+    from webapp import auth, health, main
+    from webapp.extensions import csrf, login_manager
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(health.bp)  # GET only; probes carry no session
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        from flask import render_template
+
+        return render_template("error.html", title="Formulaire expiré",
+                               message="Le formulaire a expiré ou n'est pas valide. Rechargez la page et réessayez."), 400
 
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
     return app

@@ -1,0 +1,172 @@
+"""Account views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from models.users import Role, User, normalise_email
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
+from webapp.db import db
+from webapp.extensions import login_manager
+from webapp.mail import send_mail
+from webapp.security import Throttle, make_token, read_token, safe_next
+
+# Verifying a password costs the same whether the account exists or not (no user enumeration).
+_DUMMY = User(email="dummy@invalid")
+_DUMMY.set_password("not-a-real-password")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    uid, _, fingerprint = user_id.partition(".")
+    if not uid.isdigit():
+        return None
+    user = db().get(User, int(uid))
+    if user is None or not user.is_active or user.session_fingerprint() != fingerprint:
+        return None
+    return user
+
+
+def _get_user(uid) -> User | None:
+    return db().get(User, int(uid)) if isinstance(uid, int) else None
+
+
+def _send(user: User, purpose: str) -> None:
+    settings = current_app.config["RELEVE_SETTINGS"]
+    token = make_token(user, purpose)
+    if purpose == "verify":
+        link = settings.public_url + url_for("auth.verify", token=token)
+        send_mail(settings, user.email, "Relevé : confirmez votre adresse e-mail",
+                  f"Bonjour,\n\nPour confirmer votre adresse, ouvrez ce lien (valable 48 heures) :\n{link}\n\n"
+                  "Si vous n'avez pas créé de compte Relevé, ignorez ce message.\n")
+    else:
+        link = settings.public_url + url_for("auth.reset", token=token)
+        send_mail(settings, user.email, "Relevé : nouveau mot de passe",
+                  f"Bonjour,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 1 heure, une seule fois) :\n"
+                  f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
+
+
+@bp.route("/inscription", methods=["GET", "POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        email = normalise_email(form.email.data)
+        session = db()
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            form.email.errors.append("Un compte existe déjà avec cette adresse.")
+        else:
+            user = User(email=email)
+            user.set_password(form.password.data)
+            user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
+            session.add(user)
+            session.commit()
+            _send(user, "verify")
+            login_user(user)
+            flash("Compte créé. Un e-mail de confirmation vous a été envoyé.", "success")
+            return redirect(url_for("main.dashboard"))
+    return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = normalise_email(form.email.data)
+        throttle = Throttle(email, request.remote_addr or "unknown")
+        wait = throttle.retry_after()
+        if wait:
+            minutes = (wait + 59) // 60
+            flash(f"Trop de tentatives. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.", "error")
+            return render_template("auth/login.html", form=form), 429
+        user = db().scalar(select(User).where(User.email == email))
+        if (user or _DUMMY).check_password(form.password.data) and user is not None and user.is_active:
+            throttle.succeeded()
+            user.last_login_at = datetime.now(UTC)
+            db().commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(safe_next(request.args.get("next")))
+        throttle.failed()
+        flash("Adresse e-mail ou mot de passe incorrect.", "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/deconnexion")
+@login_required
+def logout():
+    logout_user()
+    flash("Vous êtes déconnecté.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.get("/verifier/<token>")
+def verify(token: str):
+    user = read_token(token, "verify", _get_user)
+    if user is None:
+        flash("Ce lien n'est plus valable. Demandez-en un nouveau depuis vos paramètres.", "error")
+        return redirect(url_for("main.index"))
+    user.email_verified_at = datetime.now(UTC)
+    db().commit()
+    flash("Adresse e-mail confirmée. Merci !", "success")
+    return redirect(url_for("main.dashboard") if current_user.is_authenticated else url_for("auth.login"))
+
+
+@bp.post("/verifier/renvoyer")
+@login_required
+def resend_verification():
+    if current_user.email_verified_at is None:
+        _send(current_user, "verify")
+        flash("Un nouvel e-mail de confirmation vous a été envoyé.", "info")
+    return redirect(url_for("main.dashboard"))
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = db().scalar(select(User).where(User.email == normalise_email(form.email.data)))
+        if user is not None and user.is_active:
+            _send(user, "reset")
+        # Same answer whether the account exists or not.
+        flash("Si un compte existe pour cette adresse, un lien vient de lui être envoyé.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/nouveau-mot-de-passe/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    user = read_token(token, "reset", _get_user)
+    if user is None:
+        flash("Ce lien n'est plus valable. Demandez-en un nouveau.", "error")
+        return redirect(url_for("auth.reset_request"))
+    form = ResetForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data)
+        db().commit()
+        logout_user()
+        flash("Mot de passe changé. Connectez-vous avec le nouveau.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form)
+
+
+@bp.app_errorhandler(404)
+def not_found(_exc):
+    return render_template("error.html", title="Page introuvable", message="Cette page n'existe pas."), 404
+
+
+@bp.app_errorhandler(403)
+def forbidden(_exc):
+    return render_template("error.html", title="Accès refusé", message="Vous n'avez pas accès à cette page."), 403
+
+
+def require_permission(name: str) -> None:
+    if not current_user.is_authenticated or not current_user.has_permission(name):
+        abort(403)

@@ -1,0 +1,77 @@
+"""Login throttling, safe redirects and signed single-use tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from models.users import User
+from models.valkey import get_client
+
+# Failed logins allowed per window, per account and per address.
+ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_SECONDS = 5, 30, 15 * 60
+
+
+class Throttle:
+    """Counts failed logins in Valkey, per account and per client address."""
+
+    def __init__(self, email: str, address: str):
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
+        self.keys = {f"releve:login:acct:{digest}": ACCOUNT_FAILURES, f"releve:login:addr:{address}": ADDRESS_FAILURES}
+        self.client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+
+    def retry_after(self) -> int:
+        """Seconds until a new attempt is allowed (0 when allowed)."""
+        waits = [max(self.client.ttl(k), 1) for k, limit in self.keys.items() if int(self.client.get(k) or 0) >= limit]
+        return max(waits, default=0)
+
+    def failed(self) -> None:
+        pipe = self.client.pipeline()
+        for key in self.keys:
+            # SET NX EX then INCR: the window starts at the first failure (works on Redis 6.2).
+            pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
+            pipe.incr(key)
+        pipe.execute()
+
+    def succeeded(self) -> None:
+        self.client.delete(next(iter(self.keys)))  # the account's counter; the address keeps its own
+
+
+def safe_next(target: str | None) -> str:
+    """`next` only ever leads to a path on this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith(("//", "/\\")):
+            return target
+    return url_for("main.dashboard")
+
+
+TOKEN_AGES = {"verify": 48 * 3600, "reset": 3600}
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"releve-{purpose}")
+
+
+def _state(user: User, purpose: str) -> str:
+    # Single use: the token carries the state it changes (the password, or "not verified yet").
+    return user.session_fingerprint() if purpose == "reset" else f"unverified:{user.email}"
+
+
+def make_token(user: User, purpose: str) -> str:
+    return _serializer(purpose).dumps({"uid": user.id, "s": _state(user, purpose)})
+
+
+def read_token(token: str, purpose: str, load_user) -> User | None:
+    """The user a still-valid, unused token was made for, else None."""
+    try:
+        data = _serializer(purpose).loads(token, max_age=TOKEN_AGES[purpose])
+    except (SignatureExpired, BadSignature):
+        return None
+    user = load_user(data.get("uid"))
+    if user is None or (purpose == "verify" and user.email_verified_at is not None):
+        return None
+    return user if _state(user, purpose) == data.get("s") else None

@@ -36,6 +36,8 @@ class Environment:
             settings.require_runtime()
             self.settings = settings
             return
+        # Absolute, so every child process writes mails where `releve dev` reads them.
+        self.env.setdefault("MAIL_OUTBOX_DIR", str(embedded.var_dir() / "outbox"))
         if not self.env.get("RELEVE_MASTER_KEY"):
             self.env["RELEVE_MASTER_KEY"] = embedded.read_or_create_secret("master.key", embedded.new_master_key)
         if not self.env.get("SECRET_KEY"):
@@ -199,6 +201,8 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         sup.start()
+        if not settings.smtp_host:
+            threading.Thread(target=print_outbox, args=(Path(settings.mail_outbox_dir), sup, stop), daemon=True).start()
         click.secho(
             f"Relevé runs on http://127.0.0.1:{port}  ·  health /healthz  ·  Flower http://127.0.0.1:{flower_port} "
             f"(user admin, password in var/flower.password)  ·  Ctrl-C stops everything",
@@ -211,6 +215,21 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         click.echo("Stopped.", err=True)
     if exited is not None:
         sys.exit(1)
+
+
+def print_outbox(outbox: Path, sup: Supervisor, stop: threading.Event) -> None:
+    """Development: show each mail written to the outbox (there is no SMTP server)."""
+    from email import message_from_bytes
+
+    outbox.mkdir(parents=True, exist_ok=True)
+    seen = set(outbox.glob("*.eml"))
+    while not stop.wait(1.0):
+        for path in sorted(set(outbox.glob("*.eml")) - seen):
+            seen.add(path)
+            mail = message_from_bytes(path.read_bytes())
+            sup.print("mail", f"To: {mail['To']}  Subject: {mail['Subject']}")
+            for line in mail.get_payload(decode=True).decode(errors="replace").splitlines():
+                sup.print("mail", line)
 
 
 @cli.group()

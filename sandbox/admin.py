@@ -1,0 +1,75 @@
+"""The sandbox's own admin API under `/_sandbox/`: clock, faults and the call log.
+
+Tests and benchmarks drive the sandbox through it over HTTP (or, in-process, through
+`SandboxState` directly). It is a development tool with no authentication: never expose
+the sandbox beyond localhost.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from sandbox.core import FAULT_KINDS, call_as_dict, fault_as_dict, json_error, parse_moment, state
+
+bp = Blueprint("sandbox_admin", __name__, url_prefix="/_sandbox")
+
+
+@bp.get("/clock")
+def get_clock():
+    s = state()
+    return jsonify(now=s.now().isoformat(), frozen=s.frozen_at is not None)
+
+
+@bp.post("/clock")
+def set_clock():
+    """Body `{"now": ISO 8601, "frozen": bool}` moves the clock; `{"reset": true}` restores it."""
+    body = request.get_json(silent=True) or {}
+    try:
+        when = None if body.get("reset") else parse_moment(str(body["now"]))
+    except (KeyError, ValueError):
+        return json_error(400, {"error": "invalid_request", "error_description": "give now (ISO 8601) or reset"})
+    state().set_clock(when, frozen=bool(body.get("frozen")))
+    return get_clock()
+
+
+@bp.get("/faults")
+def list_faults():
+    return jsonify(faults=[fault_as_dict(f) for f in state().faults], kinds=list(FAULT_KINDS))
+
+
+@bp.post("/faults")
+def add_fault():
+    """Body `{"kind", "api", "calls", "seconds", "retry_after", "delay", "path", "prm"}`."""
+    body = request.get_json(silent=True) or {}
+    options = {k: body[k] for k in ("api", "calls", "retry_after", "delay", "path", "prm") if k in body}
+    try:
+        fault = state().add_fault(str(body.get("kind", "")), seconds=body.get("seconds"), **options)
+    except (TypeError, ValueError) as exc:
+        return json_error(400, {"error": "invalid_request", "error_description": str(exc)})
+    return jsonify(fault_as_dict(fault)), 201
+
+
+@bp.delete("/faults")
+def clear_faults():
+    state().clear_faults()
+    return "", 204
+
+
+@bp.get("/calls")
+def list_calls():
+    """The call log (time, api, client, path, status), from `since` (epoch seconds)."""
+    since = request.args.get("since", type=float, default=0.0)
+    return jsonify(calls=[call_as_dict(c) for c in state().calls_since(since)])
+
+
+@bp.delete("/calls")
+def clear_calls():
+    with state().lock:
+        state().calls.clear()
+    return "", 204
+
+
+@bp.post("/reset")
+def reset():
+    state().reset()
+    return "", 204

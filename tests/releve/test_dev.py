@@ -1,0 +1,82 @@
+"""`releve dev` on embedded defaults: healthy quickly, and Ctrl-C leaves no process behind."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests_helpers import free_port, shared_tmp_dir
+
+RELEVE = str(Path(sys.executable).parent / "releve")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process whose parent chain leads to `pid`, read from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines that mention `path` (the embedded servers run detached from `releve dev`)."""
+    hits = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(path) in cmd:
+                hits.append(f"{entry}: {cmd}")
+    return hits
+
+
+@pytest.mark.slow
+def test_dev_serves_healthz_and_stops_cleanly(wait_until):
+    workdir = shared_tmp_dir("releve-dev-")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "VALKEY_URL", "CELERY_", "RELEVE_", "TEST_", "ENEDIS_", "RTE_"))}
+    env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()))
+    web_port = free_port()
+    proc = subprocess.Popen(
+        [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()), "--flower-port", str(free_port())],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        def healthy():
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                response = requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=3)
+            except (requests.ConnectionError, requests.Timeout):  # still starting
+                return None
+            return response if response.status_code == 200 else None
+
+        body = wait_until(healthy, timeout=60, interval=0.5).json()
+        assert body["status"] == "ok" and body["down"] == []
+        children = descendants(proc.pid)
+        assert len(children) >= 5  # sandbox, web, worker, beat, flower (and their own children)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "First admin created: admin@releve.local / " in output
+    assert "Stopped." in output
+    left = [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+    assert left == [], output
+    assert processes_using(workdir) == []  # the embedded PostgreSQL and Valkey stopped too
+    assert (workdir / "var" / "master.key").stat().st_mode & 0o777 == 0o600

@@ -323,11 +323,12 @@ def web(bind: str, workers: int) -> None:
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
 @click.option("--queues", default="interactive,refresh,backfill,rte,default", show_default=True)
-def worker(concurrency: int, queues: str) -> None:
+@click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
+def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""
     _settings_or_exit()
     _exec("celery", "-A", "pipeline", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
-          "--queues", queues, "--without-mingle", "--without-gossip")
+          "--queues", queues, "--hostname", hostname, "--without-mingle", "--without-gossip")
 
 
 @cli.command()

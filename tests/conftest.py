@@ -21,7 +21,7 @@ from releve import embedded
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `tests_helpers`
-from tests_helpers import free_port, shared_tmp_dir  # noqa: E402
+from tests_helpers import Processes, free_port, shared_tmp_dir  # noqa: E402
 TEST_DB_NAME = "releve_test"
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCAL_VALKEY = "redis://127.0.0.1:6379/15"
@@ -119,7 +119,7 @@ def valkey(valkey_url):
     client.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def env_for(database_url, valkey_url):
     """Build an environment dict for a process talking to the test servers."""
 
@@ -158,40 +158,33 @@ def client(app):
 @pytest.fixture
 def celery_app(settings):
     """The pipeline's Celery app configured for the test servers."""
+    yield configure_celery(settings)
+
+
+def configure_celery(settings: Settings):
+    """Point the pipeline's global Celery app at these settings' servers, dropping cached connections."""
     from pipeline import app as celery
     from pipeline.celery_app import celery_config
 
+    previous = celery.conf.broker_url if "releve_settings" in celery.conf else None
     celery.conf.update(celery_config(settings))
+    if previous and previous != settings.celery_broker_url:
+        # Connection and producer pools are bound to the previous broker.
+        from kombu import pools
+
+        pools.reset()
+        celery._pool = None
+        celery.amqp._producer_pool = None
     celery.loader.import_default_modules()  # register the tasks, as a worker does at start
-    yield celery
+    return celery
 
 
 @pytest.fixture
 def spawn():
     """Start `releve …` subprocesses (real processes); all are stopped after the test."""
-    import signal
-    import subprocess
-
-    procs: list[subprocess.Popen] = []
-    releve = str(Path(sys.executable).parent / "releve")
-
-    def start(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen([releve, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True, **kwargs)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+    processes = Processes()
+    yield processes.start
+    processes.stop_all()
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):

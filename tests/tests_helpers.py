@@ -18,3 +18,45 @@ def shared_tmp_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     return path
+
+
+class Processes:
+    """`releve …` subprocesses in their own process groups, all stopped by `stop_all()`."""
+
+    def __init__(self):
+        import subprocess
+        import sys
+
+        self._subprocess = subprocess
+        self.releve = str(Path(sys.executable).parent / "releve")
+        self.procs = []
+
+    def start(self, args: list[str], env: dict[str, str], **kwargs):
+        proc = self._subprocess.Popen([self.releve, *args], env=env, stdout=self._subprocess.PIPE,
+                                      stderr=self._subprocess.STDOUT, text=True, start_new_session=True, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        import os
+        import signal
+
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except self._subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process (Linux)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []

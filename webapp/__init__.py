@@ -50,7 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import auth, health, main
+    from webapp import account, auth, consent, health, main, pages
     from webapp.extensions import csrf, login_manager
 
     login_manager.init_app(app)
@@ -67,4 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(consent.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(pages.bp)
     return app

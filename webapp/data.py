@@ -1,0 +1,64 @@
+"""What the pages read and ask for: the caller's own points, the cache, interactive fetches.
+
+Every page and JSON endpoint goes through `own_point()` / `own_points()`: a PDL that is
+not the current user's answers 404, exactly like a PDL that does not exist, so nobody
+learns which meters other accounts hold. The web app never calls upstream itself: when a
+day is missing it enqueues an interactive fetch and the page says it is on its way.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from functools import lru_cache
+
+from flask import abort, current_app
+from flask_login import current_user
+from sqlalchemy import select
+
+from models.cache import EncryptedCache
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.valkey import get_client
+from pipeline.series import SERIES, plan_windows
+from pipeline.tasks.enedis import enqueue_window
+from webapp.db import db
+
+
+def settings() -> Settings:
+    return current_app.config["RELEVE_SETTINGS"]
+
+
+@lru_cache(maxsize=8)
+def _cache(valkey_url: str, master_key: bytes, ttl: int, pid: int) -> EncryptedCache:
+    return EncryptedCache(get_client(valkey_url), master_key, ttl_seconds=ttl)
+
+
+def cache() -> EncryptedCache:
+    s = settings()
+    return _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, os.getpid())
+
+
+def own_points() -> list[UsagePoint]:
+    """The current user's points, by name then PDL."""
+    return list(db().scalars(select(UsagePoint).where(UsagePoint.user_id == current_user.id)
+                             .order_by(UsagePoint.name, UsagePoint.pdl)))
+
+
+def own_point(pdl: str) -> UsagePoint:
+    """The current user's point with this PDL, or 404 (never 403: ownership is not revealed)."""
+    point = db().scalar(select(UsagePoint).where(UsagePoint.pdl == pdl, UsagePoint.user_id == current_user.id))
+    if point is None:
+        abort(404)
+    return point
+
+
+def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
+    """Enqueue an interactive fetch of the missing days (deduplicated); True when one was sent."""
+    if not missing or point.status != "active":
+        return False
+    sent = False
+    first, last = min(missing), max(missing)
+    for start, end in plan_windows(SERIES[series], first, last + timedelta(days=1)):
+        sent |= enqueue_window(point.id, series, start, end, queue="interactive", settings=settings())
+    return sent

@@ -161,6 +161,10 @@ class EncryptedCache:
         """Remember that upstream serves nothing before `first_day`, so it is not asked again."""
         self.put(user_id, f"{series}:history-start", first_day.isoformat(), pdl=pdl)
 
+    def history_start(self, user_id: int, pdl: str, series: str) -> date | None:
+        value = self.get(user_id, f"{series}:history-start", pdl=pdl)
+        return date.fromisoformat(value) if value else None
+
     def read_range(self, user_id: int, pdl: str, series: str, start: date, end: date) -> RangeResult:
         """Days of [start, end) in one round trip, with what is still missing."""
         n = (end - start).days

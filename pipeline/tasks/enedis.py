@@ -58,6 +58,12 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
     end = min(end, today)  # Enedis refuses an end after today
     if start >= end:
         return {"status": "empty-window"}
+    if series.load_curve and not point.load_curve_enabled:
+        return {"status": "no-load-curve"}
+    first = svc.cache.history_start(point.user_id, point.pdl, series_name)
+    if first is not None and end <= first:
+        return {"status": "before-history", "first_day": first.isoformat()}  # known: not asked again
+    start = max(start, first) if first is not None else start
     try:
         items = series.fetch(svc.enedis, point.pdl, start, end)
     except HistoryExhausted as exc:
@@ -88,13 +94,39 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
 def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]:
     """The window reaches before what Enedis keeps: find the first day it serves.
 
-    Halving the window keeps this to ~log2(365) calls; the answer is cached so it is not asked again.
+    One call tells whether the window's newest day is served; if not, the whole window is
+    before history. Otherwise a binary search over single days (~log2(365) calls) finds the
+    first one. The answer is cached, so older windows are never asked.
     """
-    if (end - start).days <= 1:
-        task.services.cache.set_history_start(point.user_id, point.pdl, series_name, end)
+    series = SERIES[series_name]
+    cache = task.services.cache
+
+    def served(day: date) -> bool:
+        try:
+            series.fetch(task.services.enedis, point.pdl, day, day + timedelta(days=1))
+            return True
+        except HistoryExhausted:
+            return False
+
+    def history_starts(first: date) -> None:
+        known = cache.history_start(point.user_id, point.pdl, series_name)
+        if known is None or first > known:  # another window may have found a later bound
+            cache.set_history_start(point.user_id, point.pdl, series_name, first)
+
+    last = end - timedelta(days=1)
+    if last <= start or not served(last):
+        history_starts(end)
         return {"status": "history-ends", "first_day": end.isoformat(), "code": exc.code}
-    middle = start + (end - start) // 2
-    return fetch_into_cache(task, point, series_name, middle, end) | {"searched_from": start.isoformat()}
+    not_served, first = start, last
+    while (first - not_served).days > 1:
+        middle = not_served + (first - not_served) // 2
+        if served(middle):
+            first = middle
+        else:
+            not_served = middle
+    history_starts(first)
+    log.info("point %s %s: history starts %s (%s)", point.id, series_name, first, exc.code)
+    return fetch_into_cache(task, point, series_name, first, end) | {"history_start": first.isoformat()}
 
 
 def _load_point(task: ReleveTask, session, point_id: int) -> UsagePoint | None:
@@ -175,11 +207,14 @@ def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]
                     return {"status": "consent-needed"}
                 except PermanentError as exc:  # customer data exists for consumption points only
                     log.info("point %s: no customer data (%s)", point.id, exc.code)
-            plan = plan_backfill(point, today)
+            if point.kind == "consumption" and point.load_curve_enabled:
+                # One day of load curve tells whether it is collected (ERR0075), before planning 100 windows.
+                fetch_into_cache(self, point, "load_curve", today - timedelta(days=2), today - timedelta(days=1))
+            plan, kind = plan_backfill(point, today), point.kind
     except (Throttled, Unavailable) as exc:
         self.reschedule(exc, kwargs)
     start_backfill(self, point_id, plan)
-    return {"status": "ok", "kind": point.kind, "windows": len(plan)}
+    return {"status": "ok", "kind": kind, "windows": len(plan)}
 
 
 def plan_backfill(point: UsagePoint, today: date) -> list[tuple[str, date, date]]:

@@ -243,3 +243,66 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, 
     # It ran again: the second call answered first; the held one is logged when the sandbox lets it go.
     wait_until(lambda: len([c for c in enedis_calls(upstream, since) if window in c.query]) >= 2, timeout=15)
     assert all(w.poll() is None for w in cluster.workers)
+
+
+def onboard_and_wait(cluster, point: UsagePoint, wait_until, timeout=120):
+    from pipeline.tasks.enedis import onboard, read_progress
+
+    result = onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive").get(timeout=timeout)
+
+    def finished():
+        progress = read_progress(cluster.settings.valkey_url, point.id)
+        return progress if progress and progress["done"] >= progress["total"] else None
+
+    progress = wait_until(finished, timeout=timeout, interval=0.5) if result["status"] == "ok" else None
+    return result, progress
+
+
+def reload(database_url, point: UsagePoint) -> UsagePoint:
+    with session_scope(database_url) as session:
+        fresh = session.get(UsagePoint, point.id)
+        session.expunge(fresh)
+        return fresh
+
+
+def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstream, make_points, database_url,
+                                                                 wait_until):
+    no_curve, production, revoked = make_points(["32320647321714", "24880057139941", "26584978546985"])
+    since = time.time()
+
+    result, progress = onboard_and_wait(cluster, no_curve, wait_until)
+    fresh = reload(database_url, no_curve)
+    assert (fresh.kind, fresh.load_curve_enabled, fresh.status) == ("consumption", False, "active")
+    assert progress["total"] == result["windows"] >= 6  # daily energy and max power, 36 months each
+    contract = cluster.cache.get(no_curve.user_id, "contract", pdl=no_curve.pdl)
+    assert contract and contract["subscribed_power"]
+    lc_calls = [c for c in enedis_calls(upstream, since) if c.path.endswith("consumption_load_curve")]
+    assert len(lc_calls) == 1  # ERR0075 once, then no load-curve window is ever asked
+
+    result, _ = onboard_and_wait(cluster, production, wait_until)
+    assert reload(database_url, production).kind == "production" and result["kind"] == "production"
+    end = paris_today() - timedelta(days=1)
+    cached = cluster.cache.read_range(production.user_id, production.pdl, "daily_production", end - timedelta(days=5), end)
+    assert len(cached.days) == 5
+
+    result, progress = onboard_and_wait(cluster, revoked, wait_until)
+    fresh = reload(database_url, revoked)
+    assert (result["status"], fresh.status, fresh.status_reason) == ("consent-needed", "consent_needed", "ADAM-DC-0008")
+    assert progress is None
+
+
+def test_backfill_stops_cleanly_at_the_consent_start(cluster, upstream, make_points, database_url, wait_until):
+    (point,) = make_points(made_up_pdls(1))
+    consent_start = paris_today() - timedelta(days=40)
+    upstream.app.config["CONSENT_STARTS"] = {point.pdl: consent_start.isoformat()}
+    since = time.time()
+    result, progress = onboard_and_wait(cluster, point, wait_until, timeout=180)
+    assert progress["done"] == progress["total"] == result["windows"]
+    for series in ("daily_consumption", "max_power", "load_curve"):
+        assert cluster.cache.history_start(point.user_id, point.pdl, series) == consent_start
+    cached = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", consent_start - timedelta(days=30),
+                                      paris_today() - timedelta(days=3))
+    assert min(cached.days) == consent_start and cached.missing == []
+    refused = [c for c in enedis_calls(upstream, since) if c.status == 403]
+    # The halving search costs a few calls per series; the ~100 older windows are never asked.
+    assert len(refused) < 30

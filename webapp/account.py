@@ -1,10 +1,182 @@
-"""Account settings (placeholder: being written)."""
+"""Account settings: password, API credentials, account deletion.
 
-from flask import Blueprint
+Every action looks rows up by id AND the current user's id: another account's row is a 404,
+exactly like a row that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import delete, select
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import EqualTo, Length, Optional
+
+from models.api_clients import ApiClient
+from models.audit import AuditLog
+from models.usage_points import UsagePoint
+from models.users import User
+from models.valkey import get_client
+from pipeline.tasks.enedis import progress_key
+from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
+from webapp.data import cache, settings as releve_settings
+from webapp.db import db
+from webapp.security import Throttle
 
 bp = Blueprint("account", __name__)
 
 
-@bp.get("/parametres")
+class PasswordForm(FlaskForm):
+    current = PasswordField("Mot de passe actuel", validators=[REQUIRED], render_kw=AC_CURRENT)
+    password = PasswordField("Nouveau mot de passe", validators=[REQUIRED, PASSWORD_RULE], render_kw=AC_NEW)
+    confirm = PasswordField("Confirmer", validators=[REQUIRED, EqualTo("password", message="Les mots de passe ne correspondent pas.")],
+                            render_kw=AC_NEW)
+    submit = SubmitField("Changer le mot de passe")
+
+
+class ApiClientForm(FlaskForm):
+    name = StringField("Nom (facultatif, ex. « Home Assistant »)", validators=[Optional(), Length(max=100)])
+    submit = SubmitField("Créer des identifiants")
+
+
+class DeleteForm(FlaskForm):
+    confirm_password = PasswordField("Mot de passe", validators=[REQUIRED], render_kw=AC_CURRENT)
+    submit = SubmitField("Supprimer définitivement mon compte")
+
+
+def me() -> User:
+    return current_user._get_current_object()
+
+
+def own_clients() -> list[ApiClient]:
+    return list(db().scalars(select(ApiClient).where(ApiClient.user_id == current_user.id, ApiClient.revoked_at.is_(None))
+                             .order_by(ApiClient.created_at, ApiClient.id)))
+
+
+def own_client(pk: int) -> ApiClient:
+    client = db().scalar(select(ApiClient).where(ApiClient.id == pk, ApiClient.user_id == current_user.id,
+                                                 ApiClient.revoked_at.is_(None)))
+    if client is None:
+        abort(404)
+    return client
+
+
+def audit(action: str, target: str = "", actor_id: int | None = None, **details) -> None:
+    db().add(AuditLog(actor_id=current_user.id if actor_id is None else actor_id, action=action, target=target,
+                      ip_address=request.remote_addr or None, details=details))
+
+
+def page(password_form=None, api_form=None, delete_form=None, new_secret=None, status=200):
+    """The settings page; a freshly issued secret is shown once and never stored nor cached."""
+    response = make_response(render_template(
+        "account/settings.html", password_form=password_form or PasswordForm(),
+        api_form=api_form or ApiClientForm(), delete_form=delete_form or DeleteForm(),
+        clients=own_clients(), new_secret=new_secret), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def checked(password: str) -> bool | None:
+    """Whether `password` is the current user's; None when too many failures (throttled)."""
+    throttle = Throttle(current_user.email, request.remote_addr or "unknown")
+    if throttle.retry_after():
+        return None
+    if me().check_password(password):
+        throttle.succeeded()
+        return True
+    throttle.failed()
+    return False
+
+
+@bp.route("/parametres", methods=["GET", "POST"])
+@login_required
 def settings():
-    return "À venir", 501
+    form = PasswordForm()
+    if request.method == "POST" and form.validate_on_submit():
+        ok = checked(form.current.data)
+        if ok is None:
+            flash("Trop de tentatives. Réessayez plus tard.", "error")
+            return page(password_form=form, status=429)
+        if not ok:
+            form.current.errors.append("Mot de passe incorrect.")
+            return page(password_form=form, status=400)
+        user = me()
+        user.set_password(form.password.data)
+        audit("account.password_changed")
+        db().commit()
+        # The fingerprint changed: every other session is signed out; this one is renewed.
+        login_user(user)
+        flash("Mot de passe changé. Vos autres sessions ont été déconnectées.", "success")
+        return redirect(url_for("account.settings"))
+    return page(password_form=form, status=400 if request.method == "POST" else 200)
+
+
+def _issue(name: str) -> tuple[ApiClient, str]:
+    client, secret = ApiClient.issue(current_user.id, name=name)
+    db().add(client)
+    return client, secret
+
+
+@bp.post("/parametres/api")
+@login_required
+def create_client():
+    form = ApiClientForm()
+    if not form.validate_on_submit():
+        return page(api_form=form, status=400)
+    client, secret = _issue((form.name.data or "").strip())
+    db().flush()
+    audit("api_client.created", client.client_id)
+    db().commit()
+    return page(new_secret=(client, secret))
+
+
+@bp.post("/parametres/api/<int:pk>/regenerer")
+@login_required
+def regenerate_client(pk: int):
+    old = own_client(pk)
+    old.revoked_at = datetime.now(UTC)
+    client, secret = _issue(old.name)
+    audit("api_client.regenerated", client.client_id, replaces=old.client_id)
+    db().commit()
+    return page(new_secret=(client, secret))
+
+
+@bp.post("/parametres/api/<int:pk>/revoquer")
+@login_required
+def revoke_client(pk: int):
+    client = own_client(pk)
+    client.revoked_at = datetime.now(UTC)
+    audit("api_client.revoked", client.client_id)
+    db().commit()
+    flash("Identifiants révoqués : ils ne donnent plus accès à vos données.", "success")
+    return redirect(url_for("account.settings"))
+
+
+@bp.post("/parametres/supprimer")
+@login_required
+def delete_account():
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        return page(delete_form=form, status=400)
+    ok = checked(form.confirm_password.data)
+    if not ok:
+        form.confirm_password.errors.append("Trop de tentatives. Réessayez plus tard." if ok is None else "Mot de passe incorrect.")
+        return page(delete_form=form, status=429 if ok is None else 400)
+    uid, s = current_user.id, db()
+    point_ids = list(s.scalars(select(UsagePoint.id).where(UsagePoint.user_id == uid)))
+    # PostgreSQL cascades to points, consents, API clients, roles; the audit keeps a row without the actor.
+    s.execute(delete(User).where(User.id == uid))
+    s.add(AuditLog(actor_id=None, action="account.deleted", target=f"user:{uid}", ip_address=request.remote_addr or None))
+    s.commit()
+    s.expunge_all()
+    # Cached readings go at once, not at their TTL.
+    cache().delete_user(uid)
+    if point_ids:
+        keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
+        get_client(releve_settings().valkey_url).delete(*keys)
+    logout_user()
+    flash("Votre compte et toutes vos données ont été supprimés.", "success")
+    return redirect(url_for("main.index"))

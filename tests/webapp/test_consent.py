@@ -1,0 +1,298 @@
+"""The Enedis consent flow, end to end against the sandbox over HTTP, and the dashboard it fills."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from models.audit import AuditLog
+from models.consents import EnedisConsent
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.users import User
+from sandbox.testing import running_sandbox
+from webapp.main import PARIS
+
+CUSTOMER_7 = ["64975835695673", "63695879465986", "22315546958763"]
+CUSTOMER_0 = "22516914714270"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with running_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(env_for, outbox, sandbox):
+    return Settings.from_env(env_for(ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize",
+                                     MAIL_OUTBOX_DIR=str(outbox)))
+
+
+def start(auth, customer: int | None = None) -> str:
+    """Press "Ajouter mon compteur"; the consent page's URL at the sandbox."""
+    response = auth.post_form("/compteurs/ajouter", {"customer": str(customer)} if customer is not None else {})
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def at_sandbox(consent_url: str, decision: str = "approve", customer: int | None = None) -> str:
+    """The household decides at the sandbox (its automatic path); where the browser is sent back."""
+    extra = {"auto": decision, **({"customer": str(customer)} if customer is not None else {})}
+    response = requests.get(f"{consent_url}&{urlencode(extra)}", allow_redirects=False, timeout=10)
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def back(client, location: str):
+    parts = urlsplit(location)
+    assert parts.path == "/consent/callback"
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def state_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["state"][0]
+
+
+def points(session, email="alice@example.org") -> dict[str, UsagePoint]:
+    session.expire_all()
+    rows = session.scalars(select(UsagePoint).join(User, User.id == UsagePoint.user_id).where(User.email == email))
+    return {p.pdl: p for p in rows}
+
+
+def consents(session) -> list[EnedisConsent]:
+    session.expire_all()
+    return list(session.scalars(select(EnedisConsent).order_by(EnedisConsent.id)))
+
+
+def queued(valkey, queue="interactive") -> list[tuple[str, dict]]:
+    """(task name, kwargs) of the messages waiting in a broker queue."""
+    out = []
+    for raw in valkey.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], kwargs))
+    return out
+
+
+def test_start_page_explains_and_offers_the_sandbox_customers(client, auth):
+    assert client.get("/compteurs/ajouter").status_code == 302  # login first
+    auth.signup()
+    page = client.get("/compteurs/ajouter").get_data(as_text=True)
+    assert "Continuer vers Enedis" in page and "10 minutes" in page
+    assert page.count('<option value="') == 10  # « Au hasard » and the nine customers
+
+
+def test_start_sends_the_browser_to_enedis_with_a_fresh_state(client, auth, session, settings):
+    auth.signup()
+    url = start(auth, customer=3)
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == settings.enedis_consent_url
+    assert query["client_id"] == settings.enedis_client_id and query["response_type"] == "code"
+    assert query["duration"] == "P1Y" and query["redirect_uri"] == "http://127.0.0.1:8000/consent/callback"
+    state = query["state"]
+    assert len(state) <= 100 and state[-1] == "3" and len(state) > 40
+    [consent] = consents(session)
+    # Only the hash is stored.
+    assert consent.state_hash == hashlib.sha256(state.encode()).hexdigest() and state not in consent.state_hash
+    assert consent.status == "pending" and consent.state_used_at is None
+    assert timedelta(minutes=9) < consent.state_expires_at - datetime.now(UTC) <= timedelta(minutes=10)
+    assert state_of(start(auth)) != state  # a new state each time
+
+
+def test_approving_customer_7_adds_three_points_and_starts_their_onboarding(client, auth, session, valkey, celery_app):
+    auth.signup()
+    location = at_sandbox(start(auth, customer=7))
+    response = back(client, location)
+    assert response.status_code == 302 and response.headers["Location"] == "/tableau-de-bord"
+    mine = points(session)
+    assert sorted(mine) == sorted(CUSTOMER_7)
+    assert all(p.status == "active" and p.kind == "unknown" for p in mine.values())
+    [consent] = consents(session)
+    assert consent.status == "active" and consent.prms == CUSTOMER_7 and consent.state_used_at is not None
+    assert timedelta(days=364) < consent.expires_at - consent.started_at <= timedelta(days=366)
+    jobs = queued(valkey)
+    assert sorted(jobs, key=lambda j: j[1]["point_id"]) == sorted(
+        [("releve.enedis.onboard", {"point_id": p.id}) for p in mine.values()], key=lambda j: j[1]["point_id"])
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "3 compteurs ajoutés" in page
+    for pdl in CUSTOMER_7:
+        assert f'data-pdl="{pdl}"' in page
+    assert "en cours de récupération" in page and f"valable jusqu'au {consent.expires_at.astimezone(PARIS).strftime('%d/%m/%Y')}" in page
+
+
+def test_refusing_adds_nothing(client, auth, session, valkey):
+    auth.signup()
+    consent_url = start(auth, customer=7)
+    location = at_sandbox(consent_url, decision="refuse")
+    assert parse_qs(urlsplit(location).query)["error"] == ["access_denied"]
+    assert state_of(location) == state_of(consent_url)  # the state comes back as sent
+    response = back(client, location)
+    assert response.status_code == 302 and response.headers["Location"] == "/tableau-de-bord"
+    assert "Vous avez refusé" in client.get("/tableau-de-bord").get_data(as_text=True)
+    assert points(session) == {}
+    assert [c.status for c in consents(session)] == ["refused"]
+    assert valkey.llen("interactive") == 0
+
+
+def test_a_forged_state_is_refused(client, auth, session):
+    auth.signup()
+    start(auth, customer=0)
+    response = client.get(f"/consent/callback?code=x&state=forged{'1' * 40}&usage_point_id={CUSTOMER_0}")
+    assert response.status_code == 400
+    assert "ne correspond à aucune demande" in response.get_data(as_text=True)
+    assert points(session) == {}
+
+
+def test_a_state_works_once(client, auth, session, celery_app):
+    auth.signup()
+    location = at_sandbox(start(auth, customer=0))
+    assert back(client, location).status_code == 302
+    again = back(client, location)
+    assert again.status_code == 400
+    assert list(points(session)) == [CUSTOMER_0]
+
+
+def test_a_state_is_not_reusable_from_the_same_browser_either(client, auth, session):
+    """Even with the state back in the session (a stolen cookie), the database says it was used."""
+    auth.signup()
+    location = at_sandbox(start(auth, customer=0), decision="refuse")
+    assert back(client, location).status_code == 302
+    with client.session_transaction() as s:
+        s["enedis_consent_state"] = state_of(location)
+    assert back(client, location).status_code == 400
+
+
+def test_another_users_state_is_refused(app, client, auth, session):
+    auth.signup()
+    location = at_sandbox(start(auth, customer=0))  # Alice's state
+    bob = app.test_client()
+    bob_auth = type(auth)(bob)
+    bob_auth.signup(email="bob@example.org")
+    start(bob_auth, customer=0)  # Bob has a state of his own in his session
+    assert back(bob, location).status_code == 400
+    assert points(session, "bob@example.org") == {} and points(session) == {}
+
+
+def test_an_expired_state_is_refused(client, auth, session):
+    auth.signup()
+    location = at_sandbox(start(auth, customer=0))
+    [consent] = consents(session)
+    consent.state_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    session.commit()
+    response = back(client, location)
+    assert response.status_code == 400 and "expiré" in response.get_data(as_text=True)
+    assert points(session) == {} and consents(session)[0].status == "expired"
+
+
+def test_comma_separated_prms_are_accepted(client, auth, session, celery_app):
+    auth.signup()
+    state = state_of(start(auth))
+    response = client.get(f"/consent/callback?code=x&state={state}&usage_point_id=12345678901234,10284856584123")
+    assert response.status_code == 302
+    assert sorted(points(session)) == ["10284856584123", "12345678901234"]
+
+
+@pytest.mark.parametrize("prms", ["1234567890123", "12345678901234;abc", "", "12345678901234;;"])
+def test_malformed_prms_are_refused(client, auth, session, prms):
+    auth.signup()
+    state = state_of(start(auth))
+    response = client.get(f"/consent/callback?code=x&state={state}&usage_point_id={prms}")
+    assert response.status_code == 400 and "14 chiffres" in response.get_data(as_text=True)
+    assert points(session) == {}
+
+
+def test_a_meter_moves_to_its_new_household(app, client, auth, session, valkey, celery_app):
+    from webapp.data import _cache
+
+    auth.signup()
+    assert back(client, at_sandbox(start(auth, customer=0))).status_code == 302
+    alice = session.scalar(select(User).where(User.email == "alice@example.org"))
+    s = app.config["RELEVE_SETTINGS"]
+    cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
+    cache.put(alice.id, "contract", {"subscribed_power": "9 kVA"}, pdl=CUSTOMER_0)
+    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) is not None
+
+    bob = app.test_client()
+    bob_auth = type(auth)(bob)
+    bob_auth.signup(email="bob@example.org")
+    assert back(bob, at_sandbox(start(bob_auth, customer=0))).status_code == 302
+    assert points(session) == {} and list(points(session, "bob@example.org")) == [CUSTOMER_0]
+    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) is None
+    assert valkey.keys(f"*{cache.point_tag(CUSTOMER_0)}*") == []
+    moved = session.scalar(select(AuditLog).where(AuditLog.action == "usage_point.transferred"))
+    assert moved.target == CUSTOMER_0 and moved.details["from_user"] == alice.id
+
+
+def test_renewing_reactivates_the_users_own_point(client, auth, session, celery_app):
+    auth.signup()
+    assert back(client, at_sandbox(start(auth, customer=0))).status_code == 302
+    point = points(session)[CUSTOMER_0]
+    point.status, point.status_reason, point.name = "consent_needed", "ADAM-DC-0008", "Maison"
+    session.commit()
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "expiré ou a été retiré" in page and "Renouveler mon consentement" in page
+    assert back(client, at_sandbox(start(auth, customer=0))).status_code == 302
+    point = points(session)[CUSTOMER_0]
+    assert point.status == "active" and point.status_reason == "" and point.name == "Maison"
+
+
+def test_starting_needs_the_csrf_token(client, auth, session):
+    auth.signup()
+    assert client.post("/compteurs/ajouter", data={"customer": "0"}).status_code == 400
+    assert consents(session) == []
+
+
+def test_dashboard_explains_a_moved_meter_and_escapes_names(client, auth, session):
+    auth.signup()
+    alice = session.scalar(select(User).where(User.email == "alice@example.org"))
+    session.add(UsagePoint(pdl=CUSTOMER_0, user_id=alice.id, name="<script>alert(1)</script>",
+                           status="consent_needed", status_reason="ADAM-DC-0007"))
+    session.commit()
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "plus titulaire" in page and "Renouveler mon consentement" in page
+
+
+def test_state_json_lists_only_own_points_with_progress_and_contract(app, client, auth, session, valkey):
+    from pipeline.tasks.enedis import progress_key
+    from webapp.data import _cache
+
+    auth.signup()
+    bob = app.test_client()
+    bob_auth = type(auth)(bob)
+    bob_auth.signup(email="bob@example.org")
+    users = {u.email: u for u in session.scalars(select(User))}
+    mine = UsagePoint(pdl=CUSTOMER_0, user_id=users["alice@example.org"].id, kind="consumption")
+    theirs = UsagePoint(pdl=CUSTOMER_7[0], user_id=users["bob@example.org"].id)
+    session.add_all([mine, theirs])
+    session.commit()
+    s = app.config["RELEVE_SETTINGS"]
+    _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0).put(
+        mine.user_id, "contract", {"subscribed_power": "9 kVA", "offpeak_hours": "HC (22H00-6H00)",
+                                   "distribution_tariff": "BTINFCUST"}, pdl=CUSTOMER_0)
+    valkey.hset(progress_key(mine.id), mapping={"total": 50, "done": 21})
+
+    state = client.get("/tableau-de-bord/etat.json").get_json()
+    assert state["pending"] is True
+    [point] = state["points"]
+    assert point["pdl"] == CUSTOMER_0 and point["status"] == "active"
+    assert point["progress"] == {"total": 50, "done": 21, "percent": 42}
+    assert point["contract"]["subscribed_power"] == "9 kVA"
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "Historique : 42 %" in page and 'class="subscribed-power">9 kVA<' in page
+    assert 'data-pending="true"' in page
+
+    valkey.hset(progress_key(mine.id), mapping={"total": 50, "done": 50})
+    state = client.get("/tableau-de-bord/etat.json").get_json()
+    assert state["pending"] is False and state["points"][0]["progress"]["percent"] == 100
+    assert 'data-pending="false"' in client.get("/tableau-de-bord").get_data(as_text=True)
+    assert [p["pdl"] for p in bob.get("/tableau-de-bord/etat.json").get_json()["points"]] == [CUSTOMER_7[0]]

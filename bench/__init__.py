@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` prints measured numbers (see __main__.py)."""

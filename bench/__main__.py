@@ -1,0 +1,168 @@
+"""`make bench` (`python -m bench`): measured numbers for the pipeline, on this machine.
+
+1. Upstream-limit utilisation during a backfill: N points onboarded at once by two real
+   `releve worker` processes against the sandbox over HTTP; achieved Enedis calls per
+   second (as the sandbox logged them) divided by ENEDIS_RATE_PER_SECOND.
+2. A cached two-year load-curve range read (730 days, 48 points a day, decrypted and
+   decoded) against a raw Valkey MGET of the same bytes.
+
+Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
+(database `releve_bench`, Redis database 12), which the bench empties first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import redis
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import make_url
+
+from models.cache import EncryptedCache
+from models.db import session_scope
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.users import User
+from releve import embedded
+from releve.cli import run_migrations
+from sandbox.testing import running_sandbox
+
+PARIS = ZoneInfo("Europe/Paris")
+RELEVE = str(Path(sys.executable).parent / "releve")
+
+
+def servers() -> tuple[str, str]:
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS releve_bench WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE releve_bench"))
+        admin.dispose()
+        database_url = "postgresql+psycopg://postgres@127.0.0.1:5432/releve_bench"
+    valkey_url = os.environ.get("VALKEY_URL", "redis://127.0.0.1:6379/12")
+    redis.Redis.from_url(valkey_url).flushdb()
+    run_migrations(database_url)
+    return make_url(database_url).render_as_string(hide_password=False), valkey_url
+
+
+def backfill_utilisation(database_url: str, valkey_url: str, points: int, seconds: float, rate: float) -> None:
+    import subprocess
+
+    with running_sandbox() as sandbox:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ENEDIS_", "RTE_", "RELEVE_"))}
+        env.update(RELEVE_ENV="test", DATABASE_URL=database_url, VALKEY_URL=valkey_url,
+                   RELEVE_MASTER_KEY=embedded.new_master_key(), SECRET_KEY="bench-" + "x" * 40,
+                   ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
+                   ENEDIS_RATE_PER_SECOND=str(rate))
+        settings = Settings.from_env(env)
+        from pipeline import app as celery
+        from pipeline.celery_app import celery_config
+
+        celery.conf.update(celery_config(settings))
+        celery.loader.import_default_modules()
+        from pipeline.tasks.enedis import onboard, read_progress
+
+        workers = [subprocess.Popen([RELEVE, "worker", "--concurrency", "2", "--hostname", f"bench{i}@%h"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                   for i in (1, 2)]
+        try:
+            while len(celery.control.ping(timeout=0.5)) < 2:
+                time.sleep(0.2)
+            with session_scope(database_url) as session:
+                user = User(email=f"bench-{random.getrandbits(32):x}@example.org", password_hash="-")
+                session.add(user)
+                session.flush()
+                rows = [UsagePoint(pdl=f"98{random.randrange(10**12):012d}", user_id=user.id) for _ in range(points)]
+                session.add_all(rows)
+                session.flush()
+                ids, user_id = [r.id for r in rows], user.id
+            start = time.time()
+            for point_id in ids:
+                onboard.apply_async(kwargs={"point_id": point_id}, queue="interactive")
+            deadline = start + seconds
+            while time.time() < deadline:
+                progress = [read_progress(valkey_url, i) for i in ids]
+                if all(p and p.get("done", 0) >= p.get("total", 1) for p in progress):
+                    break
+                time.sleep(1)
+            end = time.time()
+            calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
+            progress = [read_progress(valkey_url, i) for i in ids]
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(timeout=30)
+            with session_scope(database_url) as session:
+                session.execute(delete(User).where(User.id == user_id))
+    times = sorted(c.t for c in calls)
+    span = times[-1] - times[0] if len(times) > 1 else 0
+    achieved = (len(times) - 1) / span if span else 0.0
+    busiest = max((sum(1 for t in times if s <= t < s + 1) for s in times), default=0)
+    done = sum(p.get("done", 0) for p in progress)
+    total = sum(p.get("total", 0) for p in progress)
+    print(f"backfill of {points} points, 2 workers x 2 processes, limit {rate:g}/s, measured over {end - start:.0f} s:")
+    print(f"  Enedis calls logged by the sandbox: {len(times)} ({sum(1 for c in calls if c.status == 429)} were 429)")
+    print(f"  achieved {achieved:.2f} calls/s -> utilisation {achieved / rate:.1%}; busiest 1-s window {busiest}")
+    print(f"  backfill windows done {done}/{total}")
+
+
+def range_read(valkey_url: str, repeat: int) -> None:
+    client = redis.Redis.from_url(valkey_url)
+    cache = EncryptedCache(client, os.urandom(32), ttl_seconds=3600)
+    end = date(2026, 11, 25)
+    first = end - timedelta(days=730)
+    days = {}
+    for i in range(730):
+        day = first + timedelta(days=i)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=PARIS)
+        days[day] = [{"start": (midnight + timedelta(minutes=30 * k)).isoformat(), "minutes": 30,
+                      "watts": 400 + k * 10, "wh": 200 + k * 5} for k in range(48)]
+    cache.put_days(1, "22516914714270", "load_curve", days)
+    keys = [cache.key(1, cache.day_name("load_curve", d), "22516914714270") for d in days]
+
+    def timed(fn) -> float:
+        samples = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples) * 1000
+
+    raw_bytes = sum(len(b) for b in client.mget(keys))
+    cached = timed(lambda: cache.read_range(1, "22516914714270", "load_curve", first, end))
+    raw = timed(lambda: client.mget(keys))
+    print(f"two-year load-curve range read (730 days, {raw_bytes / 1e6:.2f} MB sealed), median of {repeat}:")
+    print(f"  EncryptedCache.read_range (1 MGET + decrypt + JSON): {cached:.1f} ms")
+    print(f"  raw MGET of the same keys:                            {raw:.1f} ms  (x{cached / raw:.1f})")
+    client.flushdb()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
+    parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", choices=("backfill", "cache"))
+    args = parser.parse_args()
+    database_url, valkey_url = servers()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
+    if args.only in (None, "cache"):
+        range_read(valkey_url, args.repeat)
+    if args.only in (None, "backfill"):
+        backfill_utilisation(database_url, valkey_url, args.points, args.seconds, args.rate)
+
+
+if __name__ == "__main__":
+    main()

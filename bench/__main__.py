@@ -13,6 +13,7 @@ Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -156,6 +157,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--only", choices=("backfill", "cache"))
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     database_url, valkey_url = servers()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
     if args.only in (None, "cache"):

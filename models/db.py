@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
 
-@lru_cache(maxsize=8)
+
 def get_engine(url: str) -> Engine:
     """One engine (and pool) per URL per process."""
-    return create_engine(url, pool_pre_ping=True, future=True)
+    with _lock:
+        if url not in _engines:
+            _engines[url] = create_engine(url, pool_pre_ping=True, future=True)
+        return _engines[url]
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (tests and shutdown)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

@@ -66,6 +66,9 @@ def database_url():
     run_migrations(url)
     seed_roles(url)  # as `releve db upgrade` does
     yield url
+    from models.db import dispose_engines
+
+    dispose_engines()  # pools opened by apps and tasks under test
     if stop:
         stop()
 

@@ -69,10 +69,23 @@ def is_sandbox() -> bool:
     return not s.is_production and not (host == "enedis.fr" or host.endswith(".enedis.fr"))
 
 
-def sandbox_customers() -> list[tuple[int, str]]:
-    from sandbox.enedis_data import CUSTOMERS
+# Enedis's test customers, selected by the last digit of `state` (docs/upstream-apis.md).
+# Written out here: the web app never imports the sandbox package.
+SANDBOX_CUSTOMERS = [
+    (0, "consommation, courbe de charge, sans trou"),
+    (1, "comme 0, compteur actif depuis le 27/08/2019"),
+    (2, "consommation, courbe de charge non activée"),
+    (3, "un point de consommation et un de production"),
+    (4, "consommation, trous chaque mardi et mercredi"),
+    (5, "production seule"),
+    (6, "autoconsommation"),
+    (7, "trois points de consommation"),
+    (8, "consent puis révoque aussitôt (ADAM-DC-0008)"),
+]
 
-    return [(c.digit, f"{c.digit} : {c.behaviour} ({', '.join(p.prm for p in c.points)})") for c in CUSTOMERS]
+
+def sandbox_customers() -> list[tuple[int, str]]:
+    return [(digit, f"{digit} : {label}") for digit, label in SANDBOX_CUSTOMERS]
 
 
 def refuse(message: str):

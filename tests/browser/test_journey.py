@@ -1,0 +1,123 @@
+"""A person's first visit, in headless Chromium (Debian's, driven by Playwright).
+
+Everything is real: the web app serves HTTP from a thread, a `releve worker` process
+fetches from the sandbox over HTTP, PostgreSQL and Valkey are the test servers. The
+screenshot is kept in `artifacts/` (ignored by git, kept by CI).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import delete
+
+from conftest import configure_celery
+from models.db import session_scope
+from models.settings import Settings
+from models.users import User
+from sandbox.testing import running_sandbox
+from tests_helpers import Processes, free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+PDL = "22516914714270"  # sandbox customer 0: consumption, load curve on
+
+
+@pytest.fixture
+def gateway(env_for, valkey_url, database_url, tmp_path):
+    from werkzeug.serving import make_server
+
+    from webapp import create_app
+
+    base, _, _ = valkey_url.rpartition("/")
+    url = f"{base}/11"
+    redis.Redis.from_url(url).flushdb()
+    port = free_port()
+    with running_sandbox() as sandbox:
+        env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
+                      RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
+                      ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize",
+                      ENEDIS_REDIRECT_URI=f"http://127.0.0.1:{port}/consent/callback",
+                      PUBLIC_URL=f"http://127.0.0.1:{port}", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
+        settings = Settings.from_env(env)
+        configure_celery(settings)
+        processes = Processes()
+        worker = processes.start(["worker", "--concurrency", "2", "--hostname", "browser@%h"], env)
+        server = make_server("127.0.0.1", port, create_app({"RELEVE_SETTINGS": settings}), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        email = f"navigateur-{random.getrandbits(32):x}@example.org"
+        try:
+            yield f"http://127.0.0.1:{port}", email, worker
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            processes.stop_all()
+            with session_scope(database_url) as session:
+                session.execute(delete(User).where(User.email == email))
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        message = "chromium is not installed (apt-get install chromium; .ci/run does it)"
+        if os.environ.get("RELEVE_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+def test_sign_up_consent_dashboard_and_chart(gateway, browser):
+    base, email, worker = gateway
+    password = "un mot de passe solide"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(30_000)
+
+    page.goto(f"{base}/inscription")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=confirm]", password)
+    page.click("form [type=submit]")
+    page.wait_for_url(f"{base}/tableau-de-bord")
+
+    page.click("button:has-text('Se déconnecter')")
+    page.goto(f"{base}/connexion")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form [type=submit]")
+    page.wait_for_url(f"{base}/tableau-de-bord")
+
+    page.goto(f"{base}/compteurs/ajouter")
+    page.select_option("select[name=customer]", "0")
+    page.click("button:has-text('Continuer vers Enedis')")
+    page.wait_for_url("**/dataconnect/v1/oauth2/authorize**")  # the sandbox's consent page
+    page.click("button:has-text(\"J'accepte\")")
+    page.wait_for_url(f"{base}/tableau-de-bord**")
+
+    card = page.locator(f"[data-pdl='{PDL}']")
+    card.wait_for()
+    # The card fills in by itself once the worker has fetched the contract (no reload by the test).
+    page.locator(f"[data-pdl='{PDL}'] .subscribed-power:has-text('kVA')").wait_for(timeout=90_000)
+    assert worker.poll() is None
+
+    page.goto(f"{base}/consommation?pdl={PDL}")
+    page.locator(".chart .main-svg").first.wait_for(timeout=90_000)  # plotly drew a chart
+    assert "Consommation" in page.title()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "parcours-consommation.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000

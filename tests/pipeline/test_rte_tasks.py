@@ -1,0 +1,88 @@
+"""RTE tasks run in-process (their functions, no worker) against the sandbox over HTTP and real PostgreSQL."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from conftest import configure_celery
+from models.db import session_scope
+from models.ecowatt import EcoWattSignal
+from models.national_consumption import NationalConsumption
+from models.settings import Settings
+from models.tempo import TempoDay
+from sandbox import rte_data
+from sandbox.testing import running_sandbox
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def rte(env_for, valkey, database_url):
+    with running_sandbox() as sandbox:
+        settings = Settings.from_env(env_for(RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
+                                             ENEDIS_API_URL=sandbox.url))
+        configure_celery(settings)
+        yield sandbox
+    with session_scope(database_url) as session:  # the tasks commit: public tables are emptied after
+        for model in (TempoDay, EcoWattSignal, NationalConsumption):
+            session.execute(delete(model))
+
+
+def count(database_url, model) -> int:
+    with session_scope(database_url) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_tempo_season_stores_the_sandbox_colours_idempotently(rte, database_url, valkey):
+    from pipeline.tasks.rte import tempo_season
+
+    stored = tempo_season.apply().get()
+    assert stored > 60 and count(database_url, TempoDay) == stored
+    with session_scope(database_url) as session:
+        rows = {d.day: d.colour for d in session.scalars(select(TempoDay))}
+    for day, colour in rows.items():
+        assert colour == rte_data.tempo_colour(day)
+    assert tempo_season.apply().get() == 0  # once per day: the second beat tick does nothing
+    valkey.delete(*valkey.keys("releve:once:tempo_season:*"))
+    assert tempo_season.apply().get() == stored and count(database_url, TempoDay) == stored  # upsert
+
+
+def test_tempo_tomorrow_waits_for_half_past_ten(rte, database_url):
+    from pipeline.tasks.rte import tempo_tomorrow
+
+    today = datetime.now(PARIS).date()
+    early = datetime.combine(today, datetime.min.time(), PARIS).replace(hour=10, minute=29)
+    assert tempo_tomorrow.apply(kwargs={"now": early.isoformat()}).get() == "too-early"
+    later = early.replace(minute=31)
+    rte.state.set_clock(later, frozen=True)
+    assert tempo_tomorrow.apply(kwargs={"now": later.isoformat()}).get() == "stored 2"
+    with session_scope(database_url) as session:
+        tomorrow = session.get(TempoDay, today + timedelta(days=1))
+        assert tomorrow.colour == rte_data.tempo_colour(today + timedelta(days=1))
+    assert tempo_tomorrow.apply(kwargs={"now": later.isoformat()}).get() == "known"
+
+
+def test_ecowatt_is_asked_at_most_once_per_quarter_hour(rte, database_url):
+    from pipeline.tasks.rte import fetch_ecowatt
+
+    assert fetch_ecowatt.apply().get() == 4
+    assert fetch_ecowatt.apply().get() == 0  # the cluster-wide limiter says it is fresh: no call at all
+    calls = [c for c in rte.state.calls_since(0) if "ecowatt" in c.path]
+    assert len(calls) == 1 and calls[0].status == 200
+    with session_scope(database_url) as session:
+        for signal in session.scalars(select(EcoWattSignal)):
+            assert len(signal.hvalues) == 24 and signal.dvalue == max(max(signal.hvalues), 1)
+
+
+def test_national_consumption_upserts_on_series_and_start(rte, database_url):
+    from pipeline.tasks.rte import fetch_national_consumption
+
+    stored = fetch_national_consumption.apply().get()
+    assert stored > 0 and count(database_url, NationalConsumption) == stored
+    assert fetch_national_consumption.apply().get() == stored
+    assert count(database_url, NationalConsumption) == stored
+    with session_scope(database_url) as session:
+        values = list(session.scalars(select(NationalConsumption.value_mw)))
+    assert 20_000 < min(values) and max(values) < 100_000

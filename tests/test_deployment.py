@@ -27,7 +27,9 @@ def procfile() -> dict[str, list[str]]:
 
 def test_procfile_has_every_process_and_valid_commands():
     procs = procfile()
-    assert set(procs) == {"release", "web", "worker", "beat", "flower"}
+    assert set(procs) == {"release", "web", "worker", "interactive", "beat", "flower"}
+    queues = {name: argv[argv.index("--queues") + 1].split(",") for name, argv in procs.items() if "--queues" in argv}
+    assert "interactive" in queues["interactive"] and "interactive" not in queues["worker"]
     assert procs["release"] == ["releve", "db", "upgrade"]
     for argv in procs.values():
         parses(argv)
@@ -36,13 +38,18 @@ def test_procfile_has_every_process_and_valid_commands():
 def test_compose_services_and_commands():
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "valkey", "migrate", "web", "worker", "beat", "flower"}
+    assert set(services) == {"postgres", "valkey", "migrate", "web", "worker", "worker-interactive", "beat",
+                             "flower"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["valkey"]["image"] == "valkey/valkey:8"
     assert set(compose["volumes"]) == {"postgres-data", "valkey-data"}
-    for name in ("postgres", "valkey", "web", "worker", "flower"):
+    for name in ("postgres", "valkey", "web", "worker", "worker-interactive", "flower"):
         assert "healthcheck" in services[name], name
-    for name in ("migrate", "web", "worker", "beat", "flower"):
+    for name in ("worker", "worker-interactive"):  # the health check pings the node name the worker runs as
+        command = services[name]["command"]
+        node = command[command.index("--hostname") + 1].replace("%h", "$$HOSTNAME")
+        assert f"-d {node} " in services[name]["healthcheck"]["test"][1], name
+    for name in ("migrate", "web", "worker", "worker-interactive", "beat", "flower"):
         parses(services[name]["command"])
         assert services[name]["environment"]["RELEVE_ENV"] == "production"
     assert services["migrate"]["command"] == ["releve", "db", "upgrade"]

@@ -45,7 +45,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from sandbox import enedis_data as data
-from sandbox.core import bearer_token, json_error, state
+from sandbox.core import bearer_token, days, json_error, state
 
 bp = Blueprint("enedis", __name__)
 
@@ -286,7 +286,7 @@ def metering(resource: str, kind: str, load_curve: bool, history_months: int, hi
         return error(400, "ADAM-ERR0123",
                      f"The start date is before the last activation of the meter ({point.activation.isoformat()}).")
     now = state().now()
-    available = [d for d in _days(start, end) if data.published(d, now) and not data.is_gap_day(point, d)]
+    available = [d for d in days(start, end) if data.published(d, now) and not data.is_gap_day(point, d)]
     items: list[dict[str, str]] = []
     for day in available:
         if resource == "daily":
@@ -313,13 +313,6 @@ def metering(resource: str, kind: str, load_curve: bool, history_months: int, hi
         "reading_type": reading_type,
         "interval_reading": items,
     })
-
-
-def _days(start: date, end: date):
-    day = start
-    while day < end:
-        yield day
-        day += timedelta(days=1)
 
 
 @bp.get(DATA_PATHS["daily_consumption"])

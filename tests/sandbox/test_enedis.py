@@ -21,9 +21,8 @@ from sandbox import enedis_data
 from sandbox.testing import running_sandbox
 
 PARIS = ZoneInfo("Europe/Paris")
-SWAGGER = Path("/work/shared/reference/enedis-openapi")
-if not SWAGGER.is_dir():  # the repo may carry its own copy
-    SWAGGER = Path(__file__).resolve().parents[2] / "docs" / "reference" / "enedis-openapi"
+# Enedis's own Swagger files, copied from the shared reference so a fresh clone has them.
+SWAGGER = Path(__file__).resolve().parents[2] / "docs" / "reference" / "enedis-openapi"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=PARIS)
 CONSENT_START_PRM = "64975835695673"
 CONFIG = {"RATE_PER_SECOND": 100_000, "CONSENT_STARTS": {CONSENT_START_PRM: "2026-01-01"}}

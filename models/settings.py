@@ -45,6 +45,12 @@ def _positive_number(name: str, raw: str, kind: type = float) -> float | int:
     return value
 
 
+def _count(name: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise ConfigError(name, f"expected 0 or a positive whole number, got {raw!r}")
+    return int(raw)
+
+
 def _boolean(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -104,6 +110,7 @@ class Settings:
     smtp_starttls: bool = True
     mail_from: str = "Relevé <no-reply@releve.local>"
     mail_outbox_dir: str = "var/outbox"
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -187,6 +194,7 @@ class Settings:
             smtp_starttls=_boolean("SMTP_STARTTLS", get("SMTP_STARTTLS", "true")),
             mail_from=get("MAIL_FROM", defaults.mail_from),
             mail_outbox_dir=get("MAIL_OUTBOX_DIR", str(Path(get("RELEVE_VAR_DIR", "var")) / "outbox")),
+            trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0")),
         )
         return cls(**values)
 

@@ -317,7 +317,12 @@ def web(bind: str, workers: int) -> None:
     # between every instance of the same user.
     _settings_or_exit()
     _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
-          "--access-logfile", "-", "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
+          "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+          "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
+
+
+# The path without its query string (%(U)s): states, codes and PDL numbers stay out of the log.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 @cli.command()

@@ -121,12 +121,32 @@ def start():
     return redirect(url, code=303)
 
 
+# A household's consent covers a handful of meters; a longer list is a tampered URL.
+MAX_PRMS = 10
+
+
 def parse_prms(raw: str) -> list[str] | None:
     """The PRMs of `usage_point_id` (`;` or `,` separated), or None when one is not 14 digits."""
     prms = [p.strip() for p in re.split(r"[;,]", raw)]
     if not raw or not all(PRM_RE.match(p) for p in prms):
         return None
-    return list(dict.fromkeys(prms))  # once each, in order
+    prms = list(dict.fromkeys(prms))  # once each, in order
+    return prms if len(prms) <= MAX_PRMS else None
+
+
+def tell_previous_holder(user_id: int, prm: str) -> None:
+    """Mail the account that held a transferred meter: a move is expected, a surprise is reported."""
+    from models.users import User
+    from webapp.mail import send_mail
+
+    user = db().get(User, user_id)
+    if user is None:
+        return
+    send_mail(settings(), user.email, "Relevé : un compteur a été rattaché à un autre compte",
+              f"Bonjour,\n\nLe compteur {prm} vient d'être ajouté à un autre compte Relevé, avec un "
+              f"consentement donné chez Enedis. Il a été retiré de votre compte et ses relevés effacés.\n\n"
+              f"Si vous avez déménagé, c'est normal. Sinon, répondez à ce message : un administrateur "
+              f"vérifiera ce rattachement.\n")
 
 
 @bp.get("/consent/callback")
@@ -195,6 +215,7 @@ def callback():
     # After the commit: a failed transfer must not have wiped anything, and a task must find its row.
     for old_user, prm in dropped:
         cache().delete_point(old_user, prm)
+        tell_previous_holder(old_user, prm)
     from pipeline.tasks.enedis import onboard
 
     for point in points:

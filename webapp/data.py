@@ -8,11 +8,15 @@ day is missing it enqueues an interactive fetch and the page says it is on its w
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from datetime import date, timedelta
 from functools import lru_cache
 
 from flask import abort, current_app
+from kombu.exceptions import KombuError
+from redis import RedisError
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,6 +27,10 @@ from models.valkey import get_client
 from pipeline.series import SERIES, plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
+
+log = logging.getLogger(__name__)
+PDL_RE = re.compile(r"[0-9]{14}")
+INTERACTIVE_BUDGET = 20
 
 
 def settings() -> Settings:
@@ -47,10 +55,23 @@ def own_points() -> list[UsagePoint]:
 
 def own_point(pdl: str) -> UsagePoint:
     """The current user's point with this PDL, or 404 (never 403: ownership is not revealed)."""
+    if not PDL_RE.fullmatch(pdl or ""):
+        abort(404)
     point = db().scalar(select(UsagePoint).where(UsagePoint.pdl == pdl, UsagePoint.user_id == current_user.id))
     if point is None:
         abort(404)
     return point
+
+
+def _within_budget(user_id: int) -> bool:
+    """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
+    quota is shared by every household, so one browser cannot spend it for all."""
+    client = get_client(settings().valkey_url)
+    key = f"releve:budget:{user_id}"
+    spent = client.incr(key)
+    if spent == 1:
+        client.expire(key, 300)
+    return spent <= INTERACTIVE_BUDGET
 
 
 def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
@@ -59,6 +80,12 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
         return False
     sent = False
     first, last = min(missing), max(missing)
-    for start, end in plan_windows(SERIES[series], first, last + timedelta(days=1)):
-        sent |= enqueue_window(point.id, series, start, end, queue="interactive", settings=settings())
+    try:
+        for start, end in plan_windows(SERIES[series], first, last + timedelta(days=1)):
+            if not _within_budget(point.user_id):
+                log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
+                break
+            sent |= enqueue_window(point.id, series, start, end, queue="interactive", settings=settings())
+    except (RedisError, KombuError) as exc:  # the page still shows what is cached
+        log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
     return sent

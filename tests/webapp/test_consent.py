@@ -210,7 +210,15 @@ def test_malformed_prms_are_refused(client, auth, session, prms):
     assert points(session) == {}
 
 
-def test_a_meter_moves_to_its_new_household(app, client, auth, session, valkey, celery_app):
+def test_a_tampered_list_of_many_prms_is_refused(client, auth, session):
+    auth.signup()
+    state = state_of(start(auth))
+    many = ";".join(f"{n:014d}" for n in range(11))
+    response = client.get(f"/consent/callback?code=x&state={state}&usage_point_id={many}")
+    assert response.status_code == 400 and points(session) == {}
+
+
+def test_a_meter_moves_to_its_new_household(app, client, auth, session, valkey, celery_app, mails):
     from webapp.data import _cache
 
     auth.signup()
@@ -230,6 +238,8 @@ def test_a_meter_moves_to_its_new_household(app, client, auth, session, valkey, 
     assert valkey.keys(f"*{cache.point_tag(CUSTOMER_0)}*") == []
     moved = session.scalar(select(AuditLog).where(AuditLog.action == "usage_point.transferred"))
     assert moved.target == CUSTOMER_0 and moved.details["from_user"] == alice.id
+    told = [m for m in mails.all() if m["To"] == "alice@example.org" and "autre compte" in m["Subject"]]
+    assert len(told) == 1  # the previous holder learns of it (a surprise can be reported)
 
 
 def test_renewing_reactivates_the_users_own_point(client, auth, session, celery_app):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -92,6 +93,7 @@ def login():
             throttle.succeeded()
             user.last_login_at = datetime.now(UTC)
             db().commit()
+            browser_session.clear()  # nothing of the anonymous session survives the login
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         throttle.failed()
@@ -103,6 +105,7 @@ def login():
 @login_required
 def logout():
     logout_user()
+    browser_session.clear()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("main.index"))
 

@@ -183,11 +183,24 @@ def configure_celery(settings: Settings):
 
 
 @pytest.fixture
-def spawn():
+def spawn(database_url):
     """Start `releve …` subprocesses (real processes); all are stopped after the test."""
     processes = Processes()
     yield processes.start
     processes.stop_all()
+    empty_public_tables(database_url)
+
+
+def empty_public_tables(database_url: str) -> None:
+    """Workers fetch RTE's public data when they start: leave no rows to the next tests."""
+    from models.db import session_scope
+    from models.ecowatt import EcoWattSignal
+    from models.national_consumption import NationalConsumption
+    from models.tempo import TempoDay
+
+    with session_scope(database_url) as session:
+        for model in (TempoDay, EcoWattSignal, NationalConsumption):
+            session.query(model).delete()
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):

@@ -229,8 +229,12 @@ def plan_backfill(point: UsagePoint, today: date) -> list[tuple[str, date, date]
 def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, date]]) -> None:
     client = get_client(task.settings.valkey_url)
     key = progress_key(point_id)
-    client.delete(key, key + ":done")
-    client.hset(key, mapping={"total": len(plan), "done": 0})
+    # Onboarding may run twice (a worker lost mid-task): windows already done stay counted,
+    # and those already enqueued are not enqueued again (enqueue_window dedupes).
+    windows = [f"{series}:{start.isoformat()}:{end.isoformat()}" for series, start, end in plan]
+    done = sum(client.smismember(key + ":done", windows)) if windows else 0
+    client.hset(key, mapping={"total": len(plan), "done": done})
+    client.expire(key, 7 * 86400)
     for series, start, end in plan:
         enqueue_window(point_id, series, start, end, queue="backfill", backfill=True, settings=task.settings,
                        dedupe_seconds=3600)

@@ -17,7 +17,7 @@ import pytest
 import redis
 from sqlalchemy import delete
 
-from conftest import configure_celery
+from conftest import configure_celery, empty_public_tables
 from models.db import session_scope
 from models.settings import Settings
 from models.users import User
@@ -61,6 +61,7 @@ def gateway(env_for, valkey_url, database_url, tmp_path):
             server.shutdown()
             thread.join(timeout=10)
             processes.stop_all()
+            empty_public_tables(database_url)
             with session_scope(database_url) as session:
                 session.execute(delete(User).where(User.email == email))
 

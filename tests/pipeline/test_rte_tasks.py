@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
-from conftest import configure_celery
+from conftest import configure_celery, empty_public_tables
 from models.db import session_scope
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
@@ -20,14 +20,13 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @pytest.fixture
 def rte(env_for, valkey, database_url):
+    empty_public_tables(database_url)
     with running_sandbox() as sandbox:
         settings = Settings.from_env(env_for(RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
                                              ENEDIS_API_URL=sandbox.url))
         configure_celery(settings)
         yield sandbox
-    with session_scope(database_url) as session:  # the tasks commit: public tables are emptied after
-        for model in (TempoDay, EcoWattSignal, NationalConsumption):
-            session.execute(delete(model))
+    empty_public_tables(database_url)  # the tasks commit: public tables are emptied after
 
 
 def count(database_url, model) -> int:

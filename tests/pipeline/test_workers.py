@@ -25,7 +25,7 @@ from models.usage_points import UsagePoint
 from models.users import User
 from sandbox import enedis_data
 from sandbox.testing import running_sandbox
-from conftest import configure_celery
+from conftest import configure_celery, empty_public_tables
 from tests_helpers import Processes, children_of
 
 pytestmark = pytest.mark.slow
@@ -64,6 +64,7 @@ def cluster(env_for, valkey_url, database_url, upstream):
         yield Cluster(settings, workers, EncryptedCache(redis.Redis.from_url(url), settings.master_key))
     finally:
         processes.stop_all()
+        empty_public_tables(database_url)
 
 
 class Cluster:
@@ -306,3 +307,20 @@ def test_backfill_stops_cleanly_at_the_consent_start(cluster, upstream, make_poi
     refused = [c for c in enedis_calls(upstream, since) if c.status == 403]
     # The halving search costs a few calls per series; the ~100 older windows are never asked.
     assert len(refused) < 30
+
+
+def test_starting_workers_fetch_the_public_data_once(cluster, upstream, database_url, wait_until):
+    from sqlalchemy import func, select
+
+    from models.ecowatt import EcoWattSignal
+    from models.tempo import TempoDay
+
+    def stored():
+        with session_scope(database_url) as session:
+            tempo = session.scalar(select(func.count()).select_from(TempoDay))
+            ecowatt = session.scalar(select(func.count()).select_from(EcoWattSignal))
+        return tempo > 0 and ecowatt == 4
+
+    wait_until(stored, timeout=60)
+    ecowatt_calls = [c for c in upstream.state.calls_since(0) if "ecowatt" in c.path]
+    assert [c.status for c in ecowatt_calls] == [200]  # two workers started, one call: the limiter held

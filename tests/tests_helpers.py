@@ -32,8 +32,15 @@ class Processes:
         self.procs = []
 
     def start(self, args: list[str], env: dict[str, str], **kwargs):
-        proc = self._subprocess.Popen([self.releve, *args], env=env, stdout=self._subprocess.PIPE,
-                                      stderr=self._subprocess.STDOUT, text=True, start_new_session=True, **kwargs)
+        """Start `releve *args`; its output goes to a file (`proc.log`), never to a pipe nobody reads
+        (a full pipe blocks the child's next log line, and with it the task it is running)."""
+        import tempfile
+
+        log = tempfile.NamedTemporaryFile(prefix=f"releve-{args[0]}-", suffix=".log", delete=False)
+        proc = self._subprocess.Popen([self.releve, *args], env=env, stdout=log, stderr=self._subprocess.STDOUT,
+                                      start_new_session=True, **kwargs)
+        log.close()
+        proc.log = Path(log.name)
         self.procs.append(proc)
         return proc
 
@@ -49,8 +56,7 @@ class Processes:
                 except self._subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
+            proc.log.unlink(missing_ok=True)
 
 
 def children_of(pid: int) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,13 @@ def consent_expiries(user_id: int) -> dict[str, datetime]:
     return expiries
 
 
+RENEW_BEFORE = timedelta(days=30)  # the dashboard offers renewal this long before a consent ends
+
+
+def expiring_soon(expires_at: datetime | None, now: datetime | None = None) -> bool:
+    return expires_at is not None and expires_at - (now or datetime.now(UTC)) < RENEW_BEFORE
+
+
 def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
     """What the dashboard shows of one point (also the JSON the page polls)."""
     contract = cache().get(point.user_id, "contract", pdl=point.pdl) or None
@@ -71,6 +78,7 @@ def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
             "distribution_tariff": contract.get("distribution_tariff"),
         },
         "consent_expires": _local(expiries.get(point.pdl), "%d/%m/%Y"),
+        "consent_expiring": active and expiring_soon(expiries.get(point.pdl)),
         "last_refreshed": _local(point.last_refreshed_at, "%d/%m/%Y à %H:%M"),
         "progress": {"total": total, "done": done, "percent": percent},
         "pending": pending,

@@ -58,7 +58,7 @@ def cluster(env_for, valkey_url, database_url, upstream):
     workers = [processes.start(["worker", "--concurrency", "2", "--hostname", f"w{i}@%h"], env) for i in (1, 2)]
     deadline = time.monotonic() + 60
     while len(celery.control.ping(timeout=0.5)) < 2:
-        assert all(w.poll() is None for w in workers), workers[0].stdout.read()
+        assert all(w.poll() is None for w in workers), workers[0].log.read_text()
         assert time.monotonic() < deadline, "workers did not start"
     try:
         yield Cluster(settings, workers, EncryptedCache(redis.Redis.from_url(url), settings.master_key))

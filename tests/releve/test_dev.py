@@ -53,13 +53,16 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
            if not k.startswith(("DATABASE_URL", "VALKEY_URL", "CELERY_", "RELEVE_", "TEST_", "ENEDIS_", "RTE_"))}
     env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()))
     web_port = free_port()
-    proc = subprocess.Popen(
-        [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()), "--flower-port", str(free_port())],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    # Output to a file: a pipe read only at the end would fill up and block every child's logging.
+    with (workdir / "dev.log").open("w") as log:
+        proc = subprocess.Popen(
+            [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()),
+             "--flower-port", str(free_port())],
+            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     try:
         def healthy():
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, (workdir / "dev.log").read_text()
             try:
                 response = requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=3)
             except (requests.ConnectionError, requests.Timeout):  # still starting
@@ -72,7 +75,8 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
         assert len(children) >= 5  # sandbox, web, worker, beat, flower (and their own children)
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    output = (workdir / "dev.log").read_text()
     assert proc.returncode == 0, output
     assert "First admin created: admin@releve.local / " in output
     assert "Stopped." in output

@@ -306,3 +306,24 @@ def test_state_json_lists_only_own_points_with_progress_and_contract(app, client
     assert state["pending"] is False and state["points"][0]["progress"]["percent"] == 100
     assert 'data-pending="false"' in client.get("/tableau-de-bord").get_data(as_text=True)
     assert [p["pdl"] for p in bob.get("/tableau-de-bord/etat.json").get_json()["points"]] == [CUSTOMER_7[0]]
+
+
+def test_dashboard_offers_renewal_when_the_consent_ends_within_a_month(client, auth, session):
+    from datetime import UTC, datetime, timedelta
+
+    from models.consents import EnedisConsent
+
+    auth.signup()
+    alice = session.scalar(select(User).where(User.email == "alice@example.org"))
+    now = datetime.now(UTC)
+    session.add(UsagePoint(pdl=CUSTOMER_0, user_id=alice.id))
+    session.add(EnedisConsent(user_id=alice.id, state_hash="a" * 64, status="active", prms=[CUSTOMER_0],
+                              started_at=now - timedelta(days=350), expires_at=now + timedelta(days=15),
+                              state_expires_at=now - timedelta(days=350)))
+    session.commit()
+    page = client.get("/tableau-de-bord").get_data(as_text=True)
+    assert "se termine le" in page and "Renouveler mon consentement" in page
+    consent = session.scalar(select(EnedisConsent).where(EnedisConsent.user_id == alice.id))
+    consent.expires_at = now + timedelta(days=200)
+    session.commit()
+    assert "Renouveler mon consentement" not in client.get("/tableau-de-bord").get_data(as_text=True)

@@ -68,6 +68,7 @@ def apply_fault(api: str) -> Response | None:
     if fault is None:
         return None
     log.info("sandbox fault %s on %s %s", fault.kind, api, request.path)
+    g.fault = fault  # faults shaping the answer itself (partial, revoke) are read by the blueprints
     if fault.kind.startswith("429"):
         return throttled(api, fault.kind, fault.retry_after)
     if fault.kind == "500":

@@ -39,9 +39,9 @@ def list_faults():
 
 @bp.post("/faults")
 def add_fault():
-    """Body `{"kind", "api", "calls", "seconds", "retry_after", "delay", "path", "prm"}`."""
+    """Body `{"kind", "api", "calls", "seconds", "retry_after", "delay", "path", "prm", "points"}`."""
     body = request.get_json(silent=True) or {}
-    options = {k: body[k] for k in ("api", "calls", "retry_after", "delay", "path", "prm") if k in body}
+    options = {k: body[k] for k in ("api", "calls", "retry_after", "delay", "path", "prm", "points") if k in body}
     try:
         fault = state().add_fault(str(body.get("kind", "")), seconds=body.get("seconds"), **options)
     except (TypeError, ValueError) as exc:

@@ -31,6 +31,8 @@ FAULT_KINDS = (
     "malformed",        # 200 with a body that is not JSON
     "expired-token",    # 401 gateway fault 900901 whatever the token
     "revoke",           # ADAM-DC-0008 on every data call for `prm` (consent revoked mid-life)
+    "partial",          # the newest day of a metering answer is late: its load curve stops after
+                        # `points` intervals, its daily value and max power are missing (corrected later)
 )
 
 
@@ -46,6 +48,7 @@ class Fault:
     delay: float = 35.0               # seconds for slow and timeout
     path: str = ""                    # only paths starting with this
     prm: str = ""                     # for revoke: the point whose consent goes
+    points: int = 24                  # for partial: intervals of the newest day still served
     id: int = 0
 
     def matches(self, api: str, path: str, now: float) -> bool:

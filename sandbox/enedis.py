@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 
 from sandbox import enedis_data as data
 from sandbox.core import bearer_token, days, json_error, state
@@ -297,6 +297,9 @@ def metering(resource: str, kind: str, load_curve: bool, history_months: int, hi
         else:
             items.extend({"date": stamp, "value": str(watts), "interval_length": "PT30M", "measure_type": "B"}
                          for stamp, watts in data.curve(point.prm, day, kind))
+    fault = g.get("fault")
+    if fault is not None and fault.kind == "partial" and available:
+        items = late_newest_day(resource, items, available[-1], fault.points)
     if not items:
         return error(404, "no_data_found", "No data found for the requested period.")
     if resource == "daily":
@@ -313,6 +316,16 @@ def metering(resource: str, kind: str, load_curve: bool, history_months: int, hi
         "reading_type": reading_type,
         "interval_reading": items,
     })
+
+
+def late_newest_day(resource: str, items: list[dict[str, str]], newest: date, points: int) -> list[dict[str, str]]:
+    """The newest day as a late meter sends it: its curve cut after `points` intervals, its
+    daily value and max power not there yet. Asked again without the fault, it is complete."""
+    if resource != "curve":
+        return [i for i in items if not i["date"].startswith(newest.isoformat())]
+    first_label = (datetime.combine(newest, datetime.min.time()) + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%S")
+    start = next(n for n, i in enumerate(items) if i["date"] == first_label)
+    return items[:start + points]
 
 
 @bp.get(DATA_PATHS["daily_consumption"])

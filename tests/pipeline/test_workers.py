@@ -324,3 +324,24 @@ def test_starting_workers_fetch_the_public_data_once(cluster, upstream, database
     wait_until(stored, timeout=60)
     ecowatt_calls = [c for c in upstream.state.calls_since(0) if "ecowatt" in c.path]
     assert [c.status for c in ecowatt_calls] == [200]  # two workers started, one call: the limiter held
+
+
+def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, make_points, wait_until):
+    (point,) = make_points(made_up_pdls(1))
+    now = datetime.now(PARIS)
+    newest = now.date() - timedelta(days=1 if now.hour >= 8 else 2)  # day D is published at 08:00 on D+1
+    start, end = newest - timedelta(days=1), newest + timedelta(days=1)
+    upstream.state.add_fault("partial", api="enedis", calls=1, points=20, path="/metering_data_clc")
+    enqueue(point, "load_curve", start, end)
+
+    def partial_cached():
+        result = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end)
+        return result if newest in result.days else None
+
+    first = wait_until(partial_cached, timeout=60)
+    assert len(first.days[newest]) == 20 and first.partial == [newest] and first.missing == [newest]
+    enqueue(point, "load_curve", newest, end)  # what the next refresh pass asks for: the missing day
+    wait_until(lambda: not cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end).missing,
+               timeout=60)
+    final = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end).days[newest]
+    assert [p["watts"] for p in final] == [w for _, w in enedis_data.curve(point.pdl, newest, "consumption")]

@@ -429,6 +429,19 @@ def test_customer_4_gaps(enedis):
     assert empty.status_code == 404 and error_code(empty) == "no_data_found"
 
 
+def test_a_late_day_is_partial_then_corrected(enedis, shared):
+    prm = "22516914714270"
+    start, end = date(2026, 11, 16), date(2026, 11, 18)
+    shared.state.add_fault("partial", api="enedis", calls=3, points=20)
+    late_curve = enedis.get("consumption_load_curve", prm, start, end).json()["meter_reading"]["interval_reading"]
+    late_daily = enedis.get("daily_consumption", prm, start, end).json()["meter_reading"]["interval_reading"]
+    late_peak = enedis.get("daily_consumption_max_power", prm, start, end).json()["meter_reading"]["interval_reading"]
+    assert len(late_curve) == 48 + 20 and late_curve[-1]["date"] == "2026-11-17 10:00:00"
+    assert [d["date"] for d in late_daily] == ["2026-11-16"] and len(late_peak) == 1
+    full = enedis.get("consumption_load_curve", prm, start, end).json()["meter_reading"]["interval_reading"]
+    assert len(full) == 96 and full[:68] == late_curve  # what was served was right, only incomplete
+
+
 def test_publication_at_eight(enedis):
     prm = "22516914714270"
     enedis.state.set_clock(datetime(2026, 11, 20, 7, 59, 59, tzinfo=PARIS), frozen=True)

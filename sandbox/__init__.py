@@ -64,7 +64,7 @@ def throttled(api: str, kind: str, retry_after: int) -> Response:
 
 
 def apply_fault(api: str) -> Response | None:
-    fault = state().take_fault(api, request.path)
+    fault = state().take_fault(api, request.path, bearer=bool(bearer_token()))
     if fault is None:
         return None
     log.info("sandbox fault %s on %s %s", fault.kind, api, request.path)

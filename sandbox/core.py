@@ -51,9 +51,11 @@ class Fault:
     points: int = 24                  # for partial: intervals of the newest day still served
     id: int = 0
 
-    def matches(self, api: str, path: str, now: float) -> bool:
+    def matches(self, api: str, path: str, now: float, bearer: bool = True) -> bool:
         if self.api not in ("all", api) or not path.startswith(self.path):
             return False
+        if self.kind == "expired-token" and not bearer:
+            return False  # only calls that carry a token can have an expired one
         if self.until is not None and now >= self.until:
             return False
         return self.calls is None or self.calls > 0
@@ -167,13 +169,13 @@ class SandboxState:
             self.faults.clear()
             self.revoked.clear()
 
-    def take_fault(self, api: str, path: str) -> Fault | None:
+    def take_fault(self, api: str, path: str, bearer: bool = True) -> Fault | None:
         """The first active fault for this call, its count spent; expired ones are dropped."""
         now = self.time()
         with self.lock:
             self.faults = [f for f in self.faults if not f.expired(now)]
             for fault in self.faults:
-                if fault.matches(api, path, now):
+                if fault.matches(api, path, now, bearer):
                     if fault.calls is not None:
                         fault.calls -= 1
                     return fault

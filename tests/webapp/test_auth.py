@@ -112,3 +112,11 @@ def test_session_cookie_flags(auth):
     response = auth.signup()
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_landing_invites_to_sign_up_then_leads_to_the_dashboard(client, auth):
+    page = client.get("/").get_data(as_text=True)
+    assert "Vos relevés Linky" in page and 'href="/inscription"' in page
+    auth.signup()
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/tableau-de-bord"' in page and "Créer un compte" not in page

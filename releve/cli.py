@@ -219,17 +219,28 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
 
 def print_outbox(outbox: Path, sup: Supervisor, stop: threading.Event) -> None:
     """Development: show each mail written to the outbox (there is no SMTP server)."""
-    from email import message_from_bytes
+    for path in new_mails(outbox, stop):
+        for line in describe_mail(path):
+            sup.print("mail", line)
 
+
+def new_mails(outbox: Path, stop: threading.Event):
+    """Mails written to the outbox after this call, as they arrive, until `stop` is set."""
     outbox.mkdir(parents=True, exist_ok=True)
     seen = set(outbox.glob("*.eml"))
     while not stop.wait(1.0):
         for path in sorted(set(outbox.glob("*.eml")) - seen):
             seen.add(path)
-            mail = message_from_bytes(path.read_bytes())
-            sup.print("mail", f"To: {mail['To']}  Subject: {mail['Subject']}")
-            for line in mail.get_payload(decode=True).decode(errors="replace").splitlines():
-                sup.print("mail", line)
+            yield path
+
+
+def describe_mail(path: Path) -> list[str]:
+    """A mail as lines a person reads: headers decoded (no `=?utf-8?q?…?=`), then the body."""
+    from email import message_from_bytes, policy
+
+    mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = mail.get_body(preferencelist=("plain",))
+    return [f"To: {mail['To']}  Subject: {mail['Subject']}", *(body.get_content().splitlines() if body else [])]
 
 
 @cli.group()

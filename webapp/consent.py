@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from kombu.exceptions import KombuError
+from redis import RedisError
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
 
@@ -218,8 +220,12 @@ def callback():
         tell_previous_holder(old_user, prm)
     from pipeline.tasks.enedis import onboard
 
-    for point in points:
-        onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive")
+    try:
+        for point in points:
+            onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive")
+    except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
+        current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
+        flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")
     count = len(points)
     flash(f"{'Compteur ajouté' if count == 1 else f'{count} compteurs ajoutés'} : "
           f"{', '.join(prms)}. La récupération de l'historique a commencé.", "success")

@@ -280,8 +280,13 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     count = 0
     with self.session() as session:
         # Ids only, in one pass: the limiter, not the broker, sets the pace of the fetches.
-        for point_id in session.scalars(select(UsagePoint.id).where(UsagePoint.status == "active").order_by(UsagePoint.id)):
-            refresh_point.apply_async(kwargs={"point_id": point_id}, queue="refresh")
+        rows = session.execute(select(UsagePoint.id, UsagePoint.kind).where(UsagePoint.status == "active")
+                               .order_by(UsagePoint.id))
+        for point_id, kind in rows:
+            # A point still of unknown kind was never onboarded (the broker was down at consent,
+            # or onboarding gave up): this pass onboards it instead.
+            task = onboard if kind == "unknown" else refresh_point
+            task.apply_async(kwargs={"point_id": point_id}, queue="refresh")
             count += 1
     log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), count)
     return count

@@ -1,0 +1,55 @@
+"""The morning refresh pass: one message per active point, onboarding for points never onboarded."""
+
+import base64
+import json
+import random
+
+import pytest
+from sqlalchemy import delete
+
+from models.db import session_scope
+from models.usage_points import UsagePoint
+from models.users import User
+
+
+@pytest.fixture
+def committed_points(database_url):
+    """Points committed for real: the task reads them through its own session."""
+    with session_scope(database_url) as session:
+        user = User(email=f"refresh-{random.getrandbits(40):x}@example.org", password_hash="-")
+        session.add(user)
+        session.flush()
+        points = {
+            "new": UsagePoint(pdl="91000000000001", user_id=user.id),
+            "known": UsagePoint(pdl="91000000000002", user_id=user.id, kind="consumption"),
+            "revoked": UsagePoint(pdl="91000000000003", user_id=user.id, kind="consumption",
+                                  status="consent_needed", status_reason="ADAM-DC-0008"),
+        }
+        session.add_all(points.values())
+        session.flush()
+        ids = {name: p.id for name, p in points.items()}
+        user_id = user.id
+    yield ids
+    with session_scope(database_url) as session:
+        session.execute(delete(User).where(User.id == user_id))
+
+
+def queued(valkey, queue: str) -> list[tuple[str, int]]:
+    """(task name, point id) of the messages waiting in a queue."""
+    out = []
+    for raw in valkey.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], kwargs["point_id"]))
+    return sorted(out)
+
+
+def test_refresh_pass(celery_app, valkey, committed_points):
+    from pipeline.tasks.enedis import refresh_all
+
+    assert refresh_all.apply(kwargs={"now": "2026-11-25T07:30:00+01:00"}).get() == 0  # not published yet
+    assert refresh_all.apply(kwargs={"now": "2026-11-25T08:15:00+01:00"}).get() == 2
+    assert queued(valkey, "refresh") == sorted([("releve.enedis.onboard", committed_points["new"]),
+                                                ("releve.enedis.refresh_point", committed_points["known"])])
+    assert refresh_all.apply(kwargs={"now": "2026-11-25T08:40:00+01:00"}).get() == 0  # once per pass
+    assert valkey.llen("refresh") == 2

@@ -129,11 +129,12 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
     return fetch_into_cache(task, point, series_name, first, end) | {"history_start": first.isoformat()}
 
 
-def _load_point(task: ReleveTask, session, point_id: int) -> UsagePoint | None:
-    point = session.get(UsagePoint, point_id, with_for_update=False)
+def _active_point(session, point_id: int) -> UsagePoint | None:
+    """The point if it is still there and fetched; None means the task has nothing to do."""
+    point = session.get(UsagePoint, point_id)
     if point is None:
         log.info("point %s no longer exists", point_id)  # deleted account or transferred PDL
-    return point
+    return point if point is not None and point.status == "active" else None
 
 
 @app.task(bind=True, base=ReleveTask, name="releve.enedis.fetch_window")
@@ -143,8 +144,8 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
     kwargs = dict(point_id=point_id, series=series, start=start, end=end, backfill=backfill, attempt=attempt)
     try:
         with self.session() as session:
-            point = _load_point(self, session, point_id)
-            if point is None or point.status != "active":
+            point = _active_point(session, point_id)
+            if point is None:
                 return {"status": "skipped"}
             result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
     except (Throttled, Unavailable) as exc:
@@ -187,8 +188,8 @@ def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]
     svc = self.services
     try:
         with self.session() as session:
-            point = _load_point(self, session, point_id)
-            if point is None or point.status != "active":
+            point = _active_point(session, point_id)
+            if point is None:
                 return {"status": "skipped"}
             today = today_paris()
             # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
@@ -251,8 +252,8 @@ def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str
     results = {}
     try:
         with self.session() as session:
-            point = _load_point(self, session, point_id)
-            if point is None or point.status != "active":
+            point = _active_point(session, point_id)
+            if point is None:
                 return {"status": "skipped"}
             today = today_paris()
             start = today - timedelta(days=REFRESH_DAYS)

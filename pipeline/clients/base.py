@@ -97,6 +97,17 @@ class Response:
     headers: dict[str, str]
 
 
+def with_token(tokens: Any, send: Callable[[dict[str, str]], Response], what: str) -> Response:
+    """Send with the application's bearer token; on a 401, renew it once and send again."""
+    for renewed in (False, True):
+        token = tokens.renew() if renewed else tokens.get()
+        response = send({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        if response.status != 401:
+            break
+        log.warning("%s: 401, renewing the token once", what)
+    return response
+
+
 def normalise_code(code: Any) -> str:
     """`adam_err0069` and `ADAM-ERR0069` are the same code."""
     return str(code).strip().upper().replace("_", "-")

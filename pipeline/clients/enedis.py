@@ -31,6 +31,7 @@ from pipeline.clients.base import (
     WrongPointKind,
     normalise_code,
     short_retries,
+    with_token,
 )
 from pipeline.clients.tokens import SecretStore, TokenProvider
 
@@ -203,7 +204,7 @@ def parse_address(body: dict[str, Any]) -> dict[str, Any]:
 
 def retry_after_of(response: Response, now: datetime | None = None) -> float | None:
     """The wait a 429 announces: Retry-After (seconds or HTTP date), else nextAccessTime."""
-    from pipeline.ratelimit import parse_next_access_time, parse_retry_after
+    from pipeline.ratelimit import MAX_ANNOUNCED_WAIT, parse_next_access_time, parse_retry_after
 
     now = now or datetime.now(UTC)
     wait = parse_retry_after(response.headers.get("Retry-After"), now)
@@ -213,7 +214,7 @@ def retry_after_of(response: Response, now: datetime | None = None) -> float | N
                      response.body.get("error_description")):
             when = parse_next_access_time(text) if text else None
             if when is not None:
-                wait = max(0.0, (when - now).total_seconds())
+                wait = min(max(0.0, (when - now).total_seconds()), MAX_ANNOUNCED_WAIT)
                 break
     return wait
 
@@ -252,13 +253,8 @@ class EnedisClient:
         return short_retries(self._get_once)(path, params)
 
     def _get_once(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        for renewed in (False, True):
-            token = self.tokens.renew() if renewed else self.tokens.get()
-            response = self.http.request("GET", path, params=params,
-                                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-            if response.status != 401:
-                break
-            log.warning("enedis: 401 on %s, renewing the token once", path)
+        response = with_token(self.tokens, lambda headers: self.http.request("GET", path, params=params,
+                                                                             headers=headers), f"enedis {path}")
         return self._check(response, path)
 
     def _throttled(self, response: Response) -> None:
@@ -266,7 +262,6 @@ class EnedisClient:
         announced = wait is not None
         limiter = self.http.limiter
         if announced:
-            wait = min(wait, 3600.0)
             if limiter is not None:
                 limiter.block(wait)  # every worker pauses, not only this one
         elif limiter is not None:

@@ -19,6 +19,7 @@ from pipeline.clients.base import (
     Unavailable,
     normalise_code,
     short_retries,
+    with_token,
 )
 from pipeline.clients.tokens import SecretStore, TokenProvider
 
@@ -137,12 +138,8 @@ class RteClient:
         return short_retries(self._get_once)(path, params or {}, limiter)
 
     def _get_once(self, path: str, params: dict[str, str], limiter: Limiter | None) -> dict[str, Any]:
-        for renewed in (False, True):
-            token = self.tokens.renew() if renewed else self.tokens.get()
-            response = self.http.request("GET", self._path(path), params=params, limiter=limiter,
-                                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-            if response.status != 401:
-                break
+        response = with_token(self.tokens, lambda headers: self.http.request(
+            "GET", self._path(path), params=params, limiter=limiter, headers=headers), f"rte {path}")
         return self._check(response, path, limiter or self.http.limiter)
 
     def _check(self, response: Response, path: str, limiter: Limiter | None) -> dict[str, Any]:

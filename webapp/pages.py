@@ -30,13 +30,14 @@ from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
+from pipeline.tasks.enedis import PUBLISHED_AT_HOUR
+from pipeline.tasks.rte import season_start
 from webapp.data import cache, own_point, own_points, request_days
 from webapp.db import db
 
 bp = Blueprint("pages", __name__)
 
 PARIS = ZoneInfo("Europe/Paris")
-PUBLICATION_HOUR = 8  # day D is published from about 08:00 on D+1
 DAILY_DAYS = 30
 TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -65,7 +66,7 @@ def now_paris() -> datetime:
 def last_published_day(now: datetime | None = None) -> date:
     """The newest day Enedis should serve by now (D-1 after 08:00, else D-2)."""
     now = (now or now_paris()).astimezone(PARIS)
-    return now.date() - timedelta(days=1 if now.hour >= PUBLICATION_HOUR else 2)
+    return now.date() - timedelta(days=1 if now.hour >= PUBLISHED_AT_HOUR else 2)
 
 
 def fr_number(value: float | None, digits: int = 1) -> str:
@@ -507,7 +508,7 @@ def balance_json():
 
 def tempo_season(day: date) -> tuple[date, date]:
     """[1 September, 31 August] of the Tempo season holding `day`."""
-    first = date(day.year if day.month >= 9 else day.year - 1, 9, 1)
+    first = season_start(day)
     return first, date(first.year + 1, 8, 31)
 
 

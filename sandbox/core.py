@@ -91,7 +91,7 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _windows: dict[tuple[str, str], collections.deque] = field(default_factory=dict, repr=False)
+    _windows: dict[tuple[str, float], collections.deque] = field(default_factory=dict, repr=False)
     _last_ecowatt: dict[str, float] = field(default_factory=dict, repr=False)
     _next_fault_id: int = 1
 
@@ -132,14 +132,16 @@ class SandboxState:
         """Count one Enedis call for `client`; False when it is over 5/s or 10,000/h (real clock)."""
         now = time.time()
         with self.lock:
+            windows = []
             for span, limit in ((1.0, self.rate_per_second), (3600.0, self.rate_per_hour)):
-                window = self._windows.setdefault((client, str(span)), collections.deque())
+                window = self._windows.setdefault((client, span), collections.deque())
                 while window and window[0] <= now - span:
                     window.popleft()
                 if len(window) >= limit:
                     return False
-            for span in (1.0, 3600.0):
-                self._windows[(client, str(span))].append(now)
+                windows.append(window)
+            for window in windows:
+                window.append(now)
             return True
 
     def ecowatt_wait(self, client: str) -> int:

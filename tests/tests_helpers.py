@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from pathlib import Path
 
+from sandbox.testing import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port", "shared_tmp_dir", "Processes", "children_of"]
 
 
 def shared_tmp_dir(prefix: str) -> Path:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sandbox.testing import free_port
 
-__all__ = ["free_port", "shared_tmp_dir", "Processes", "children_of"]
+__all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of"]
+
+
+def with_db(url: str, db: int) -> str:
+    """The same Valkey/Redis server, another database (workers' brokers survive other tests' flushes)."""
+    base, _, last = url.rpartition("/")
+    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
 
 
 def shared_tmp_dir(prefix: str) -> Path:

@@ -22,7 +22,7 @@ from models.db import session_scope
 from models.settings import Settings
 from models.users import User
 from sandbox.testing import running_sandbox
-from tests_helpers import Processes, free_port
+from tests_helpers import Processes, free_port, with_db
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +37,7 @@ def gateway(env_for, valkey_url, database_url, tmp_path):
 
     from webapp import create_app
 
-    base, _, _ = valkey_url.rpartition("/")
-    url = f"{base}/11"
+    url = with_db(valkey_url, 11)
     redis.Redis.from_url(url).flushdb()
     port = free_port()
     with running_sandbox() as sandbox:

@@ -26,17 +26,12 @@ from models.users import User
 from sandbox import enedis_data
 from sandbox.testing import running_sandbox
 from conftest import configure_celery, empty_public_tables
-from tests_helpers import Processes, children_of
+from tests_helpers import Processes, children_of, with_db
 
 pytestmark = pytest.mark.slow
 
 PARIS = ZoneInfo("Europe/Paris")
 RATE = 5
-
-
-def with_db(url: str, db: int) -> str:
-    base, _, last = url.rpartition("/")
-    return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
 
 
 @pytest.fixture(scope="module")

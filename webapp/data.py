@@ -27,6 +27,7 @@ from models.valkey import get_client
 from pipeline.series import SERIES, plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
+from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
 PDL_RE = re.compile(r"[0-9]{14}")
@@ -66,11 +67,7 @@ def own_point(pdl: str) -> UsagePoint:
 def _within_budget(user_id: int) -> bool:
     """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
     quota is shared by every household, so one browser cannot spend it for all."""
-    client = get_client(settings().valkey_url)
-    key = f"releve:budget:{user_id}"
-    spent = client.incr(key)
-    if spent == 1:
-        client.expire(key, 300)
+    spent = count_in_window(get_client(settings().valkey_url), f"releve:budget:{user_id}", 300)
     return spent <= INTERACTIVE_BUDGET
 
 

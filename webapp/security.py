@@ -15,6 +15,18 @@ from models.valkey import get_client
 ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_SECONDS = 5, 30, 15 * 60
 
 
+def count_in_window(client, key: str, seconds: int) -> int:
+    """Count one event in a window that starts at the first one; the count so far.
+
+    SET NX EX then INCR in one round trip: the key always expires, even if this process
+    dies right after (works on Redis 6.2).
+    """
+    pipe = client.pipeline()
+    pipe.set(key, 0, ex=seconds, nx=True)
+    pipe.incr(key)
+    return pipe.execute()[1]
+
+
 class Throttle:
     """Counts failed logins in Valkey, per account and per client address."""
 
@@ -29,12 +41,8 @@ class Throttle:
         return max(waits, default=0)
 
     def failed(self) -> None:
-        pipe = self.client.pipeline()
         for key in self.keys:
-            # SET NX EX then INCR: the window starts at the first failure (works on Redis 6.2).
-            pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
-            pipe.incr(key)
-        pipe.execute()
+            count_in_window(self.client, key, WINDOW_SECONDS)
 
     def succeeded(self) -> None:
         self.client.delete(next(iter(self.keys)))  # the account's counter; the address keeps its own

@@ -23,7 +23,7 @@ from models.valkey import get_client
 from pipeline.tasks.enedis import progress_key
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
 from webapp.data import cache, settings as releve_settings
-from webapp.db import db
+from webapp.db import audit, db
 from webapp.security import Throttle
 
 bp = Blueprint("account", __name__)
@@ -62,11 +62,6 @@ def own_client(pk: int) -> ApiClient:
     if client is None:
         abort(404)
     return client
-
-
-def audit(action: str, target: str = "", actor_id: int | None = None, **details) -> None:
-    db().add(AuditLog(actor_id=current_user.id if actor_id is None else actor_id, action=action, target=target,
-                      ip_address=request.remote_addr or None, details=details))
 
 
 def page(password_form=None, api_form=None, delete_form=None, new_secret=None, status=200):

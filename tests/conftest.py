@@ -1,7 +1,13 @@
 """Shared fixtures: real PostgreSQL (built by the migrations) and real Valkey/Redis.
 
 Where they come from, in order: TEST_DATABASE_URL / TEST_VALKEY_URL; else the servers on
-127.0.0.1 (5432, 6379) when they answer; else the embedded servers `make run` uses.
+127.0.0.1 (5432, 6379) when they answer (TEST_EMBEDDED=1 skips them); else the embedded
+servers `make run` uses.
+
+Each run has servers' space of its own: a database named after its pid on PostgreSQL,
+leased databases on Valkey (`tests_helpers.ValkeyDatabases`), so nothing another run left
+behind can touch it. No process it starts outlives it: they run under `tests/guard.py`,
+and at the end any process still carrying this run's mark is killed and fails the run.
 """
 
 from __future__ import annotations
@@ -21,10 +27,14 @@ from releve import embedded
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `tests_helpers`
-from tests_helpers import Processes, free_port, shared_tmp_dir  # noqa: E402
-TEST_DB_NAME = "releve_test"
+from process_guard import pytest_configure, pytest_sessionfinish  # noqa: E402,F401 - this run's process hooks
+from tests_helpers import (  # noqa: E402
+    Processes, ValkeyDatabases, at_exit, free_port, guarded, pid_alive, shared_tmp_dir,
+)
+
+TEST_DB_PREFIX = "releve_test_"
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-LOCAL_VALKEY = "redis://127.0.0.1:6379/15"
+LOCAL_VALKEY = "redis://127.0.0.1:6379/0"
 
 
 def _pg_reachable(url: str) -> bool:
@@ -40,37 +50,55 @@ def _pg_reachable(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def database_url():
-    """A migrated, empty database for this test session."""
+    """A migrated, empty database for this test session, dropped at its end."""
+    from models.db import dispose_engines
     from releve.cli import run_migrations, seed_roles
 
-    stop = None
     if os.environ.get("TEST_DATABASE_URL"):
         url = normalise_database_url(os.environ["TEST_DATABASE_URL"])
         engine = create_engine(url)
         with engine.begin() as conn:  # start from nothing: the migrations build the schema
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
+        run_migrations(url)
+        seed_roles(url)
+        yield url
+        dispose_engines()
+        return
+
+    pg = None
+    if not os.environ.get("TEST_EMBEDDED") and _pg_reachable(LOCAL_PG):
+        server_url = LOCAL_PG
     else:
-        if _pg_reachable(LOCAL_PG):
-            server_url = LOCAL_PG
-        else:
-            pg = embedded.EmbeddedPostgres(root=shared_tmp_dir("releve-pg-"))
-            server_url = pg.start().replace(f"/{pg.database}?", "/postgres?")
-            stop = pg.stop
-        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB_NAME} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {TEST_DB_NAME}"))
-        admin.dispose()
-        url = make_url(server_url).set(database=TEST_DB_NAME).render_as_string(hide_password=False)
+        pg = embedded.EmbeddedPostgres(root=shared_tmp_dir("releve-pg-"))
+        server_url = pg.start().replace(f"/{pg.database}?", "/postgres?")
+        # PostgreSQL detaches itself: should this session be killed outright, a watchdog stops it.
+        Processes().run(pg.stop_argv(), dict(os.environ), pg.pgdata.parent / "watchdog.log", wrap=at_exit)
+    name = f"{TEST_DB_PREFIX}{os.getpid()}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        _drop_stale_databases(conn)
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     run_migrations(url)
     seed_roles(url)  # as `releve db upgrade` does
     yield url
-    from models.db import dispose_engines
-
     dispose_engines()  # pools opened by apps and tasks under test
-    if stop:
-        stop()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+    if pg:
+        pg.stop()
+
+
+def _drop_stale_databases(conn) -> None:
+    """Databases of earlier runs whose pytest process is gone (a run killed before its teardown)."""
+    names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"{TEST_DB_PREFIX}%"})
+    for (name,) in names.all():
+        pid = name.removeprefix(TEST_DB_PREFIX)
+        if pid.isdigit() and not pid_alive(int(pid)):
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(scope="session")
@@ -98,19 +126,32 @@ def session(connection):
 
 
 @pytest.fixture(scope="session")
-def valkey_url():
+def valkey_databases():
+    """Databases of a Valkey server leased to this run (`.lease()` gives one more, emptied)."""
+    server = None
     if os.environ.get("TEST_VALKEY_URL"):
-        yield os.environ["TEST_VALKEY_URL"]
-        return
-    try:
-        redis.Redis.from_url(LOCAL_VALKEY, socket_connect_timeout=1).ping()
-        yield LOCAL_VALKEY
-        return
-    except redis.RedisError:
-        pass
-    server = embedded.EmbeddedValkey(root=shared_tmp_dir("releve-valkey-"), port=free_port())
-    yield server.start()
-    server.stop()
+        server_url = os.environ["TEST_VALKEY_URL"]
+    else:
+        try:
+            if os.environ.get("TEST_EMBEDDED"):
+                raise redis.ConnectionError("embedded servers asked for")
+            redis.Redis.from_url(LOCAL_VALKEY, socket_connect_timeout=1).ping()
+            server_url = LOCAL_VALKEY
+        except redis.RedisError:
+            server = embedded.EmbeddedValkey(root=shared_tmp_dir("releve-valkey-"), port=free_port(),
+                                             launcher=guarded([]))
+            server_url = server.start()
+    databases = ValkeyDatabases(server_url)
+    yield databases
+    databases.release_all()
+    if server:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_url(valkey_databases):
+    """This run's main Valkey database (emptied before each test by the `valkey` fixture)."""
+    return valkey_databases.lease()
 
 
 @pytest.fixture

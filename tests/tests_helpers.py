@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+import uuid
 from pathlib import Path
+
+import redis
 
 from sandbox.testing import free_port
 
-__all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of"]
+__all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of", "survivors", "RUN_MARK",
+           "ValkeyDatabases", "guarded", "at_exit"]
+
+GUARD = Path(__file__).with_name("guard.py")
+# Every process this test run starts carries this variable (set in pytest_configure, inherited by
+# children and grandchildren): at the end of the run, any process still carrying it is a survivor.
+RUN_MARK = "PYTEST_RELEVE_RUN"
 
 
 def with_db(url: str, db: int) -> str:
-    """The same Valkey/Redis server, another database (workers' brokers survive other tests' flushes)."""
+    """The same Valkey/Redis server, another database."""
     base, _, last = url.rpartition("/")
     return f"{base}/{db}" if last.isdigit() else f"{url.rstrip('/')}/{db}"
 
@@ -23,49 +39,223 @@ def shared_tmp_dir(prefix: str) -> Path:
     return path
 
 
+def guarded(argv: list[str], grace: float = 15.0) -> list[str]:
+    """`argv` run under tests/guard.py: stopped with its whole process group when this process exits."""
+    return [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--grace", str(grace), "--", *argv]
+
+
+def at_exit(argv: list[str]) -> list[str]:
+    """A watchdog that runs `argv` once this process has exited (for servers that detach themselves)."""
+    return [sys.executable, str(GUARD), "--parent", str(os.getpid()), "--at-exit", "--", *argv]
+
+
 class Processes:
-    """`releve …` subprocesses in their own process groups, all stopped by `stop_all()`."""
+    """Subprocesses under a guard (tests/guard.py), each in its own process group, stopped by `stop_all()`.
 
-    def __init__(self):
-        import subprocess
-        import sys
+    The guard stops its command's whole group when asked, when this test process exits for
+    any reason (SIGKILL included), or when the command exits leaving pool processes behind.
+    `proc.pid` is the guard's; `proc.target` is the command's own pid.
+    """
 
-        self._subprocess = subprocess
+    started: list[subprocess.Popen] = []  # every guard of this test run, for the session's last sweep
+
+    def __init__(self, grace: float = 15.0):
         self.releve = str(Path(sys.executable).parent / "releve")
-        self.procs = []
+        self.grace = grace
+        self.procs: list[subprocess.Popen] = []
 
-    def start(self, args: list[str], env: dict[str, str], **kwargs):
+    def start(self, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
         """Start `releve *args`; its output goes to a file (`proc.log`), never to a pipe nobody reads
         (a full pipe blocks the child's next log line, and with it the task it is running)."""
-        import tempfile
-
         log = tempfile.NamedTemporaryFile(prefix=f"releve-{args[0]}-", suffix=".log", delete=False)
-        proc = self._subprocess.Popen([self.releve, *args], env=env, stdout=log, stderr=self._subprocess.STDOUT,
-                                      start_new_session=True, **kwargs)
         log.close()
-        proc.log = Path(log.name)
+        return self.run([self.releve, *args], env, Path(log.name), **kwargs)
+
+    def run(self, argv: list[str], env: dict[str, str], log: Path, wrap=None, **kwargs) -> subprocess.Popen:
+        """Start any command under a guard (or another `wrap`), its output appended to `log`."""
+        env = {**env, RUN_MARK: os.environ.get(RUN_MARK, "")}
+        command = wrap(argv) if wrap else guarded(argv, self.grace)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, **kwargs)
+        proc.log = log
+        proc.target = _first_child(proc)
         self.procs.append(proc)
+        Processes.started.append(proc)
         return proc
 
-    def stop_all(self) -> None:
-        import os
-        import signal
-
+    def stop_all(self, keep_logs: bool = False) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except self._subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            proc.log.unlink(missing_ok=True)
+            stop(proc, self.grace)
+            if not keep_logs:
+                proc.log.unlink(missing_ok=True)
+
+
+def _first_child(guard: subprocess.Popen, timeout: float = 10.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = children_of(guard.pid)
+        if children:
+            return children[0]
+        if guard.poll() is not None:
+            return None
+        time.sleep(0.01)
+    return None
+
+
+def stop(guard: subprocess.Popen, grace: float = 15.0) -> None:
+    """Ask a guard to stop its command's group; kill both if it does not finish in time."""
+    if guard.poll() is None:
+        guard.send_signal(signal.SIGTERM)
+        try:
+            guard.wait(timeout=grace + 10)
+        except subprocess.TimeoutExpired:
+            if guard.target:
+                _killpg(guard.target, signal.SIGKILL)
+            guard.kill()
+            guard.wait()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_every_guard() -> None:
+    for proc in Processes.started:
+        stop(proc)
 
 
 def children_of(pid: int) -> list[int]:
     """Direct children of a process (Linux)."""
+    found: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(p) for p in f.read().split()]
     except OSError:
-        return []
+        pass
+    return found
+
+
+def survivors(mark: str, exclude: int) -> dict[int, str]:
+    """Live processes (not zombies) whose environment holds RUN_MARK=mark, with their command lines."""
+    needle = f"{RUN_MARK}={mark}".encode() + b"\0"
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read() + b"\0":
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                found[int(entry)] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Lease: Lua compare-and-delete / compare-and-expire, so a run only ever touches its own leases.
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
+
+
+class ValkeyDatabases:
+    """Databases of one Valkey/Redis server leased to this test run, so that nothing left by another run
+    (a worker still attached to its broker, keys of a run that was killed) can touch this one.
+
+    A lease is a key `releve-test:lease:N` in database 0 holding `host:pid:run`, with a TTL renewed
+    while the run lives. A database is never leased while any client is connected to it (CLIENT LIST),
+    so even an orphaned worker of an earlier run keeps its database to itself.
+    """
+
+    TTL = 120
+    CANDIDATES = range(15, 0, -1)
+
+    def __init__(self, server_url: str, run_id: str | None = None):
+        self.server_url = server_url
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{run_id or uuid.uuid4().hex[:8]}"
+        self.client = redis.Redis.from_url(with_db(server_url, 0), socket_timeout=5)
+        self.held: list[int] = []
+        self._stop = threading.Event()
+        self._renewer = threading.Thread(target=self._renew, name="valkey-leases", daemon=True)
+        self._renewer.start()
+
+    def _key(self, db: int) -> str:
+        return f"releve-test:lease:{db}"
+
+    def _stale(self, holder: bytes | None) -> bool:
+        if holder is None:
+            return True
+        host, _, rest = holder.decode().partition(":")
+        pid = rest.partition(":")[0]
+        return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+
+    def lease(self) -> str:
+        """A URL on a database of our own, emptied."""
+        me = self.client.client_id()
+        busy = {int(c["db"]) for c in self.client.client_list() if int(c["id"]) != me}
+        for db in self.CANDIDATES:
+            if db in busy or db in self.held:
+                continue
+            key = self._key(db)
+            taken = self.client.set(key, self.owner, nx=True, ex=self.TTL)
+            if not taken and self._stale(self.client.get(key)):
+                with self.client.pipeline() as pipe:  # take over a dead run's lease, unless someone else just did
+                    try:
+                        pipe.watch(key)
+                        if self._stale(pipe.get(key)):
+                            pipe.multi()
+                            pipe.set(key, self.owner, ex=self.TTL)
+                            pipe.execute()
+                            taken = True
+                    except redis.WatchError:
+                        taken = False
+            if taken:
+                self.held.append(db)
+                url = with_db(self.server_url, db)
+                with redis.Redis.from_url(url) as c:
+                    c.flushdb()
+                return url
+        raise RuntimeError(f"no free database on {self.server_url} for this test run (busy: {sorted(busy)})")
+
+    def release(self, url: str) -> None:
+        db = int(url.rstrip("/").rpartition("/")[2])
+        if db in self.held:
+            with redis.Redis.from_url(url) as c:
+                c.flushdb()
+            self.client.eval(_RELEASE, 1, self._key(db), self.owner)
+            self.held.remove(db)
+
+    def release_all(self) -> None:
+        self._stop.set()
+        for db in list(self.held):
+            try:
+                self.release(with_db(self.server_url, db))
+            except redis.RedisError:
+                pass
+        self.client.close()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.TTL / 4):
+            for db in list(self.held):
+                try:
+                    self.client.eval(_RENEW, 1, self._key(db), self.owner, self.TTL)
+                except redis.RedisError:
+                    pass

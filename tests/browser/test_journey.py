@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import delete
 
 from conftest import configure_celery, empty_public_tables
@@ -22,7 +21,7 @@ from models.db import session_scope
 from models.settings import Settings
 from models.users import User
 from sandbox.testing import running_sandbox
-from tests_helpers import Processes, free_port, with_db
+from tests_helpers import Processes, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +31,12 @@ PDL = "22516914714270"  # sandbox customer 0: consumption, load curve on
 
 
 @pytest.fixture
-def gateway(env_for, valkey_url, database_url, tmp_path):
+def gateway(env_for, valkey_databases, database_url, tmp_path):
     from werkzeug.serving import make_server
 
     from webapp import create_app
 
-    url = with_db(valkey_url, 11)
-    redis.Redis.from_url(url).flushdb()
+    url = valkey_databases.lease()
     port = free_port()
     with running_sandbox() as sandbox:
         env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
@@ -61,6 +59,7 @@ def gateway(env_for, valkey_url, database_url, tmp_path):
             thread.join(timeout=10)
             processes.stop_all()
             empty_public_tables(database_url)
+            valkey_databases.release(url)
             with session_scope(database_url) as session:
                 session.execute(delete(User).where(User.email == email))
 

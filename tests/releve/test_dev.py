@@ -2,14 +2,13 @@
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests_helpers import free_port, shared_tmp_dir
+from tests_helpers import Processes, free_port, shared_tmp_dir
 
 RELEVE = str(Path(sys.executable).parent / "releve")
 
@@ -54,15 +53,13 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
     env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()))
     web_port = free_port()
     # Output to a file: a pipe read only at the end would fill up and block every child's logging.
-    with (workdir / "dev.log").open("w") as log:
-        proc = subprocess.Popen(
-            [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()),
-             "--flower-port", str(free_port())],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+    guard = Processes(grace=60).run(
+        [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()), "--flower-port", str(free_port())],
+        env, workdir / "dev.log", cwd=workdir)
+    dev = guard.target  # `releve dev` itself; the guard only stands by in case this test dies
     try:
         def healthy():
-            assert proc.poll() is None, (workdir / "dev.log").read_text()
+            assert guard.poll() is None, (workdir / "dev.log").read_text()
             try:
                 response = requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=3)
             except (requests.ConnectionError, requests.Timeout):  # still starting
@@ -71,13 +68,13 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
 
         body = wait_until(healthy, timeout=60, interval=0.5).json()
         assert body["status"] == "ok" and body["down"] == []
-        children = descendants(proc.pid)
+        children = descendants(dev)
         assert len(children) >= 5  # sandbox, web, worker, beat, flower (and their own children)
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        os.kill(dev, signal.SIGINT)  # Ctrl-C, as a person stops `make run`
+        guard.wait(timeout=60)
     output = (workdir / "dev.log").read_text()
-    assert proc.returncode == 0, output
+    assert guard.returncode == 0, output
     assert "First admin created: admin@releve.local / " in output
     assert "Stopped." in output
     left = [pid for pid in children if os.path.exists(f"/proc/{pid}")]

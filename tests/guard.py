@@ -43,7 +43,8 @@ def _parent_gone(parent: int) -> bool:
     return os.getppid() != parent
 
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process, from every thread's list (Linux)."""
     found: list[int] = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -74,7 +75,7 @@ def _group_alive(pgid: int) -> bool:
 def _reap_descendants() -> None:
     """Kill and reap whatever was reparented to this subreaper, until nothing is left."""
     for _ in range(100):
-        children = _children(os.getpid())
+        children = children_of(os.getpid())
         if not children:
             return
         for pid in children:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+from guard import children_of
 from sandbox.testing import free_port
 
 __all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of", "survivors", "RUN_MARK",
@@ -126,18 +127,6 @@ def _killpg(pgid: int, sig: int) -> None:
 def stop_every_guard() -> None:
     for proc in Processes.started:
         stop(proc)
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of a process (Linux)."""
-    found: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                found += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return found
 
 
 def survivors(mark: str, exclude: int) -> dict[int, str]:

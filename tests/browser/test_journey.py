@@ -85,6 +85,13 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
+    # Anything the Content-Security-Policy blocks: the browser's console message and the DOM event
+    # (reported through a binding, which survives navigations; init scripts are not subject to the CSP).
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.expose_function("reportCspViolation", lambda text: blocked.append(text))
+    page.add_init_script("document.addEventListener('securitypolicyviolation', function (e) {"
+                         " window.reportCspViolation(e.violatedDirective + ' ' + e.blockedURI); });")
 
     page.goto(f"{base}/inscription")
     page.fill("input[name=email]", email)
@@ -109,7 +116,9 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
 
     card = page.locator(f"[data-pdl='{PDL}']")
     card.wait_for()
-    # The card fills in by itself once the worker has fetched the contract (no reload by the test).
+    assert page.evaluate("document.getElementById('points').dataset.pending") == "true"
+    # The card fills in by itself once the worker has fetched the contract (no reload by the test):
+    # dashboard.js, a static file, polls the state.
     page.locator(f"[data-pdl='{PDL}'] .subscribed-power:has-text('kVA')").wait_for(timeout=90_000)
     assert worker.poll() is None
 
@@ -120,3 +129,6 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
     shot = ARTIFACTS / "parcours-consommation.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+    assert "script-src 'self'" in page.evaluate(
+        "fetch(location.href).then(r => r.headers.get('Content-Security-Policy'))")
+    assert blocked == []  # the policy blocked nothing: every script is a file, Plotly's styles are allowed

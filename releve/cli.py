@@ -326,10 +326,20 @@ def web(bind: str, workers: int) -> None:
     """Serve the web app with gunicorn (validates the settings first)."""
     # --no-control-socket: gunicorn >= 27 otherwise shares one socket in ~/.gunicorn
     # between every instance of the same user.
-    _settings_or_exit()
+    settings = _settings_or_exit()
     _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
           "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-          "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
+          "--forwarded-allow-ips", forwarded_allow_ips(settings), "--no-control-socket", "webapp:create_app()")
+
+
+def forwarded_allow_ips(settings: Settings) -> str:
+    """Whose X-Forwarded-Proto (and other forwarded headers) gunicorn believes.
+
+    Nobody's unless TRUSTED_PROXIES says reverse proxies stand in front (gunicorn's own
+    default trusts 127.0.0.1, i.e. any local process); with proxies, every peer, because the
+    web port is then reachable only through them (the app's ProxyFix counts the hops).
+    """
+    return "*" if settings.trusted_proxies else ""
 
 
 # The path without its query string (%(U)s): states, codes and PDL numbers stay out of the log.

@@ -44,6 +44,53 @@ def test_login_and_logout(client, auth):
     assert client.get("/tableau-de-bord").status_code == 200
 
 
+def replayed(app, **cookies):
+    """A new browser holding copies of another browser's cookies."""
+    browser = app.test_client()
+    for name, value in cookies.items():
+        browser.set_cookie(name, value)
+    return browser
+
+
+def test_logout_ends_the_session_on_the_server_and_clears_the_remember_cookie(app, client, auth):
+    auth.signup()
+    auth.logout()
+    auth.post_form("/connexion", {"email": "alice@example.org", "password": "correct horse battery", "remember": "y"})
+    stolen = {name: client.get_cookie(name).value for name in ("session", "remember_token")}
+    assert replayed(app, **stolen).get("/tableau-de-bord").status_code == 200  # a copy works while signed in
+
+    response = auth.logout()
+    [cleared] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_token=")]
+    assert cleared.startswith("remember_token=;") and "Expires=Thu, 01 Jan 1970" in cleared
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/tableau-de-bord").status_code == 302
+    for cookies in (stolen, {"session": stolen["session"]}, {"remember_token": stolen["remember_token"]}):
+        assert replayed(app, **cookies).get("/tableau-de-bord").status_code == 302, list(cookies)
+
+
+def test_logout_ends_only_this_session(app, client, auth):
+    auth.signup()
+    other = app.test_client()
+    type(auth)(other).login()
+    auth.logout()
+    assert client.get("/tableau-de-bord").status_code == 302
+    assert other.get("/tableau-de-bord").status_code == 200
+
+
+def test_an_expired_session_is_over(app, client, auth, session):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from models.sessions import UserSession
+
+    auth.signup()
+    assert client.get("/tableau-de-bord").status_code == 200
+    session.execute(update(UserSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    session.commit()
+    assert client.get("/tableau-de-bord").status_code == 302
+
+
 @pytest.mark.parametrize("target, expected", [
     ("/tableau-de-bord", "/tableau-de-bord"),
     ("https://evil.example/phish", "/tableau-de-bord"),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
 from models.users import Role, User, normalise_email
@@ -16,6 +16,7 @@ from webapp.db import db
 from webapp.extensions import login_manager
 from webapp.mail import send_mail
 from webapp.security import Throttle, make_token, read_token, safe_next
+from webapp.sessions import end_all_sessions, end_session, is_live, sign_in
 
 # Verifying a password costs the same whether the account exists or not (no user enumeration).
 _DUMMY = User(email="dummy@invalid")
@@ -24,12 +25,17 @@ _DUMMY.set_password("not-a-real-password")
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    uid, _, fingerprint = user_id.partition(".")
+    """The user a session or remember cookie names, while its password and its server-side session hold."""
+    uid, _, rest = user_id.partition(".")
+    fingerprint, _, token = rest.partition(".")
     if not uid.isdigit():
         return None
     user = db().get(User, int(uid))
     if user is None or not user.is_active or user.session_fingerprint() != fingerprint:
         return None
+    if not is_live(user.id, token):
+        return None  # logged out, signed out everywhere, or expired
+    user.session_token = token
     return user
 
 
@@ -69,7 +75,7 @@ def signup():
             session.add(user)
             session.commit()
             _send(user, "verify")
-            login_user(user)
+            sign_in(user)
             flash("Compte créé. Un e-mail de confirmation vous a été envoyé.", "success")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/signup.html", form=form)
@@ -94,7 +100,7 @@ def login():
             user.last_login_at = datetime.now(UTC)
             db().commit()
             browser_session.clear()  # nothing of the anonymous session survives the login
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         throttle.failed()
         flash("Adresse e-mail ou mot de passe incorrect.", "error")
@@ -104,8 +110,11 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
-    logout_user()
+    end_session(current_user)  # a copy of this browser's cookies is worth nothing from now on
+    db().commit()
     browser_session.clear()
+    # After the clear: logout_user() marks the remember cookie for deletion in this very response.
+    logout_user()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("main.index"))
 
@@ -153,6 +162,7 @@ def reset(token: str):
     form = ResetForm()
     if form.validate_on_submit():
         user.set_password(form.password.data)
+        end_all_sessions(user.id)
         db().commit()
         logout_user()
         flash("Mot de passe changé. Connectez-vous avec le nouveau.", "success")

@@ -348,7 +348,7 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
-@click.option("--queues", default="interactive,refresh,backfill,rte,default", show_default=True)
+@click.option("--queues", default="interactive,refresh,backfill,rte,mail,default", show_default=True)
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
 def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""

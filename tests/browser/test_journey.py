@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def browser():
         browser.close()
 
 
-def test_sign_up_consent_dashboard_and_chart(gateway, browser):
+def test_sign_up_consent_dashboard_and_chart(gateway, browser, tmp_path):
     base, email, worker = gateway
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -98,14 +99,26 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
     page.fill("input[name=password]", password)
     page.fill("input[name=confirm]", password)
     page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/tableau-de-bord")
+    page.wait_for_url(f"{base}/connexion")  # sign-up signs nobody in: the same answer for a known address
+    assert "Vérifiez votre boîte mail" in page.content()
+    # The worker, not the web request, delivered the verification mail (queue `mail`).
+    outbox = tmp_path / "outbox"
+    deadline = time.monotonic() + 60
+    while not (outbox.exists() and any(outbox.glob("*.eml"))):
+        assert time.monotonic() < deadline and worker.poll() is None, "no verification mail from the worker"
+        time.sleep(0.2)
 
+    def sign_in():
+        page.goto(f"{base}/connexion")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("form [type=submit]")
+        page.wait_for_url(f"{base}/tableau-de-bord")
+
+    sign_in()
     page.click("button:has-text('Se déconnecter')")
-    page.goto(f"{base}/connexion")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/tableau-de-bord")
+    page.wait_for_url(f"{base}/")
+    sign_in()
 
     page.goto(f"{base}/compteurs/ajouter")
     page.select_option("select[name=customer]", "0")

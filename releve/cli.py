@@ -142,7 +142,8 @@ def process_commands(*, web_port: int = WEB_PORT, flower_port: int = FLOWER_PORT
         "web": [_bin("releve"), "web", "--bind", f"127.0.0.1:{web_port}"],
         "worker": [_bin("releve"), "worker", "--concurrency", str(concurrency)],
         "beat": [_bin("releve"), "beat"],
-        "flower": [_bin("releve"), "flower", "--port", str(flower_port)],
+        # Development: Flower on the loopback interface only.
+        "flower": [_bin("releve"), "flower", "--port", str(flower_port), "--address", "127.0.0.1"],
     }
 
 
@@ -366,13 +367,17 @@ def beat() -> None:
 
 @cli.command()
 @click.option("--port", default=FLOWER_PORT, show_default=True)
-def flower(port: int) -> None:
-    """Run Flower, protected by FLOWER_BASIC_AUTH (user:password)."""
+@click.option("--address", default="", help="Address to listen on (default: every interface).")
+def flower(port: int, address: str) -> None:
+    """Run Flower, every page (metrics and health check included) behind FLOWER_BASIC_AUTH (user:password)."""
     settings = _settings_or_exit()
     if not settings.flower_basic_auth:
         raise click.ClickException("FLOWER_BASIC_AUTH: set user:password; Flower never runs unprotected")
     os.environ["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth  # read by flower itself, not on argv
-    _exec("celery", "-A", "pipeline", "flower", f"--port={port}", "--purge_offline_workers=60")
+    os.environ.pop("FLOWER_UNAUTHENTICATED_API", None)  # Flower's API stays behind the same auth
+    options = [f"--port={port}", "--purge_offline_workers=60"] + ([f"--address={address}"] if address else [])
+    # releve.flower_auth runs `celery … flower` once /metrics and /healthcheck need the auth too.
+    os.execv(sys.executable, [sys.executable, "-m", "releve.flower_auth", "-A", "pipeline", "flower", *options])
 
 
 @cli.command()

@@ -22,12 +22,15 @@ def send_mail(self: ReleveTask, to: str, subject: str, body: str, attempt: int =
         log.warning("mail refused by the SMTP server for its recipient (%s): dropped", subject)
     except (smtplib.SMTPException, OSError) as exc:
         self.reschedule(Unavailable(f"SMTP: {exc}", upstream="smtp"),
-                        dict(to=to, subject=subject, body=body, attempt=attempt))
+                        dict(to=to, subject=subject, body=body, attempt=attempt), **hidden(subject))
+
+
+def hidden(subject: str) -> dict[str, str]:
+    """What worker logs, task events and Flower show of a mail's arguments: its subject only
+    (a body holds single-use links, an address is personal data)."""
+    return {"argsrepr": "()", "kwargsrepr": repr({"subject": subject})}
 
 
 def enqueue_mail(to: str, subject: str, body: str) -> None:
     """Queue a mail on the `mail` queue."""
-    # Worker logs, task events and Flower show these reprs, not the arguments: a body holds
-    # single-use links, and an address is personal data.
-    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), queue=MAIL_QUEUE,
-                          argsrepr="()", kwargsrepr=repr({"subject": subject}))
+    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), queue=MAIL_QUEUE, **hidden(subject))

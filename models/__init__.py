@@ -11,6 +11,7 @@ from models.contributions import Contribution
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.offers import Offer, Provider
+from models.sessions import UserSession
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from models.users import Permission, Role, User
@@ -18,4 +19,5 @@ from models.users import Permission, Role, User
 __all__ = [
     "ApiClient", "AuditLog", "Base", "Contribution", "EcoWattSignal", "EnedisConsent",
     "NationalConsumption", "Offer", "Permission", "Provider", "Role", "TempoDay", "UsagePoint", "User",
+    "UserSession",
 ]

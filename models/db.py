@@ -13,12 +13,13 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def get_engine(url: str) -> Engine:
-    """One engine (and pool) per URL per process."""
+def get_engine(url: str, **options) -> Engine:
+    """One engine (and pool) per URL, and per set of `create_engine` options, per process."""
+    key = f"{url}#{options!r}" if options else url
     with _lock:
-        if url not in _engines:
-            _engines[url] = create_engine(url, pool_pre_ping=True, future=True)
-        return _engines[url]
+        if key not in _engines:
+            _engines[key] = create_engine(url, **{"pool_pre_ping": True, "future": True, **options})
+        return _engines[key]
 
 
 def dispose_engines() -> None:

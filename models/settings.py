@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -33,6 +34,31 @@ def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
         # postgresql+psycopg://user@/db?host=/socket/dir has no netloc but a host query.
         raise ConfigError(name, f"URL has no host: {value!r}")
     return value
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or address.is_unspecified or bool(mapped and mapped.is_loopback)
+
+
+def _production_url(name: str, value: str, *, allow_loopback: bool = False) -> None:
+    """In production, upstream and public URLs are https and (upstream) never this machine."""
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise ConfigError(name, f"must be an https:// URL when RELEVE_ENV=production, got {value!r}")
+    if not allow_loopback and _is_loopback(parts.hostname or ""):
+        raise ConfigError(name, f"must not point at this machine (the sandbox?) when RELEVE_ENV=production, got {value!r}")
+
+
+# Checked with _production_url in production: every upstream URL, and where Enedis sends people back.
+PRODUCTION_URLS = ("ENEDIS_API_URL", "ENEDIS_CONSENT_URL", "ENEDIS_REDIRECT_URI", "RTE_API_URL", "RTE_TOKEN_URL")
 
 
 def _positive_number(name: str, raw: str, kind: type = float) -> float | int:
@@ -196,6 +222,11 @@ class Settings:
             mail_outbox_dir=get("MAIL_OUTBOX_DIR", str(Path(get("RELEVE_VAR_DIR", "var")) / "outbox")),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0")),
         )
+        if production:
+            for name in PRODUCTION_URLS:
+                _production_url(name, values[name.lower()])
+            # A gateway behind a proxy on the same host is fine; what matters is that browsers use https.
+            _production_url("PUBLIC_URL", values["public_url"], allow_loopback=True)
         return cls(**values)
 
     def require_runtime(self) -> Settings:

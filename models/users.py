@@ -71,13 +71,16 @@ class User(Timestamped, Base):
     # flask-login's protocol, without importing Flask into the models.
     is_authenticated = True
     is_anonymous = False
+    # The token of the browser session this object was loaded for (models.sessions; not a column).
+    session_token = ""
 
     def session_fingerprint(self) -> str:
         """Changes with the password, so a new password signs every other session out."""
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
     def get_id(self) -> str:
-        return f"{self.id}.{self.session_fingerprint()}"
+        """What the session and remember cookies hold: the account, its password state, the session."""
+        return f"{self.id}.{self.session_fingerprint()}.{self.session_token}"
 
     def has_permission(self, name: str) -> bool:
         return any(p.name == name for role in self.roles for p in role.permissions)

@@ -6,6 +6,8 @@ import os
 from functools import lru_cache
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 @lru_cache(maxsize=16)
@@ -18,6 +20,17 @@ def get_client(url: str) -> redis.Redis:
     return _client(url, os.getpid())
 
 
+@lru_cache(maxsize=16)
+def _quick_client(url: str, pid: int) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
+def get_quick_client(url: str) -> redis.Redis:
+    """A client that gives up after 1 s and never retries: health checks and heartbeats, which must not hang."""
+    return _quick_client(url, os.getpid())
+
+
 # Keys written by the pipeline and read by the web app (one place, so both agree).
 BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
-WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"
+WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
+WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat

@@ -11,9 +11,11 @@ from pipeline.schedules import BEAT_SCHEDULE
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
 VISIBILITY_TIMEOUT = 3600
-QUEUES = ("interactive", "refresh", "backfill", "rte", "default")
+MAIL_QUEUE = "mail"  # verification, reset and notice mails: a person waits for them
+QUEUES = ("interactive", "refresh", "backfill", "rte", MAIL_QUEUE, "default")
 
-app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte"])
+app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
+                                "pipeline.tasks.mail"])
 
 
 def celery_config(settings: Settings) -> dict:

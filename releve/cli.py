@@ -142,7 +142,8 @@ def process_commands(*, web_port: int = WEB_PORT, flower_port: int = FLOWER_PORT
         "web": [_bin("releve"), "web", "--bind", f"127.0.0.1:{web_port}"],
         "worker": [_bin("releve"), "worker", "--concurrency", str(concurrency)],
         "beat": [_bin("releve"), "beat"],
-        "flower": [_bin("releve"), "flower", "--port", str(flower_port)],
+        # Development: Flower on the loopback interface only.
+        "flower": [_bin("releve"), "flower", "--port", str(flower_port), "--address", "127.0.0.1"],
     }
 
 
@@ -326,10 +327,20 @@ def web(bind: str, workers: int) -> None:
     """Serve the web app with gunicorn (validates the settings first)."""
     # --no-control-socket: gunicorn >= 27 otherwise shares one socket in ~/.gunicorn
     # between every instance of the same user.
-    _settings_or_exit()
+    settings = _settings_or_exit()
     _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
           "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-          "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
+          "--forwarded-allow-ips", forwarded_allow_ips(settings), "--no-control-socket", "webapp:create_app()")
+
+
+def forwarded_allow_ips(settings: Settings) -> str:
+    """Whose X-Forwarded-Proto (and other forwarded headers) gunicorn believes.
+
+    Nobody's unless TRUSTED_PROXIES says reverse proxies stand in front (gunicorn's own
+    default trusts 127.0.0.1, i.e. any local process); with proxies, every peer, because the
+    web port is then reachable only through them (the app's ProxyFix counts the hops).
+    """
+    return "*" if settings.trusted_proxies else ""
 
 
 # The path without its query string (%(U)s): states, codes and PDL numbers stay out of the log.
@@ -338,7 +349,7 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
-@click.option("--queues", default="interactive,refresh,backfill,rte,default", show_default=True)
+@click.option("--queues", default="interactive,refresh,backfill,rte,mail,default", show_default=True)
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
 def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""
@@ -356,13 +367,17 @@ def beat() -> None:
 
 @cli.command()
 @click.option("--port", default=FLOWER_PORT, show_default=True)
-def flower(port: int) -> None:
-    """Run Flower, protected by FLOWER_BASIC_AUTH (user:password)."""
+@click.option("--address", default="", help="Address to listen on (default: every interface).")
+def flower(port: int, address: str) -> None:
+    """Run Flower, every page (metrics and health check included) behind FLOWER_BASIC_AUTH (user:password)."""
     settings = _settings_or_exit()
     if not settings.flower_basic_auth:
         raise click.ClickException("FLOWER_BASIC_AUTH: set user:password; Flower never runs unprotected")
     os.environ["FLOWER_BASIC_AUTH"] = settings.flower_basic_auth  # read by flower itself, not on argv
-    _exec("celery", "-A", "pipeline", "flower", f"--port={port}", "--purge_offline_workers=60")
+    os.environ.pop("FLOWER_UNAUTHENTICATED_API", None)  # Flower's API stays behind the same auth
+    options = [f"--port={port}", "--purge_offline_workers=60"] + ([f"--address={address}"] if address else [])
+    # releve.flower_auth runs `celery … flower` once /metrics and /healthcheck need the auth too.
+    os.execv(sys.executable, [sys.executable, "-m", "releve.flower_auth", "-A", "pipeline", "flower", *options])
 
 
 @cli.command()

@@ -53,6 +53,11 @@ def test_compose_services_and_commands():
         parses(services[name]["command"])
         assert services[name]["environment"]["RELEVE_ENV"] == "production"
     assert services["migrate"]["command"] == ["releve", "db", "upgrade"]
+    # web's container health is liveness: a dependency that is down is /healthz's to report
+    assert "/livez" in services["web"]["healthcheck"]["test"][-1]
+    # Flower's /healthcheck is behind its basic auth: the check sends it
+    flower_check = services["flower"]["healthcheck"]["test"][-1]
+    assert "/healthcheck" in flower_check and "FLOWER_BASIC_AUTH" in flower_check and "Authorization" in flower_check
     # Application services wait for the migration; the migration only for PostgreSQL.
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "migrate" not in services["migrate"]["depends_on"]

@@ -5,10 +5,29 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 
 from models.db import session_factory
 from models.settings import Settings, load
+
+
+# Scripts only from files this app serves (no inline script, no eval); Plotly writes inline
+# styles and draws images from data:/blob: URLs; no plugin, no framing, no <base> hijack.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+))
+
+
+def _signed_in() -> bool:
+    """Whether this request was served to a signed-in person (without loading a user just to know)."""
+    user = g.get("_login_user")
+    return user is not None and user.is_authenticated and request.endpoint != "static"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -41,6 +60,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")  # no clickjacking of one-click forms
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if "Cache-Control" not in response.headers and (response.mimetype == "application/json" or _signed_in()):
+            # A person's pages and every JSON answer stay out of browser and proxy caches
+            # (a shared computer's back button, a caching proxy). Static files set their own.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     bind = app.config.get("DB_BIND")  # a test connection inside a transaction

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import session as browser_session
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField, StringField, SubmitField
@@ -25,6 +26,7 @@ from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
 from webapp.data import cache, settings as releve_settings
 from webapp.db import audit, db
 from webapp.security import Throttle
+from webapp.sessions import end_all_sessions, sign_in
 
 bp = Blueprint("account", __name__)
 
@@ -101,12 +103,30 @@ def settings():
         user = me()
         user.set_password(form.password.data)
         audit("account.password_changed")
+        end_all_sessions(user.id)
         db().commit()
-        # The fingerprint changed: every other session is signed out; this one is renewed.
-        login_user(user)
+        # Every other session is signed out (their rows are gone, and the fingerprint changed);
+        # this one continues in a new session.
+        sign_in(user)
         flash("Mot de passe changé. Vos autres sessions ont été déconnectées.", "success")
         return redirect(url_for("account.settings"))
     return page(password_form=form, status=400 if request.method == "POST" else 200)
+
+
+@bp.post("/parametres/deconnexion-partout")
+@login_required
+def sign_out_everywhere():
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        return page(status=400)
+    uid = current_user.id
+    ended = end_all_sessions(uid)
+    audit("account.signed_out_everywhere", f"user:{uid}", sessions=ended)
+    db().commit()
+    browser_session.clear()
+    logout_user()  # after the clear: this response also deletes the remember cookie
+    flash("Vous êtes déconnecté de tous vos appareils, y compris celui-ci.", "success")
+    return redirect(url_for("auth.login"))
 
 
 def _issue(name: str) -> tuple[ApiClient, str]:

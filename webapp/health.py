@@ -1,54 +1,76 @@
-"""GET /healthz: PostgreSQL, Valkey, broker, a live worker, the last beat heartbeat."""
+"""GET /livez (the process runs) and GET /healthz (each component, answered quickly).
+
+/healthz runs its checks concurrently, each with its own short timeouts, and answers within
+DEADLINE whatever hangs: a component that has not answered by then is down. Workers and beat
+are read from the heartbeats they write to Valkey; nothing on the request path asks the
+workers anything through the broker. Anyone sees each component's ok/down and the overall
+status; error texts and details are for administrators only.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify
+from flask_login import current_user
 from kombu import Connection
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from models.valkey import BEAT_HEARTBEAT_KEY, get_client
-from webapp.db import db
+from models.db import get_engine
+from models.settings import Settings
+from models.valkey import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_quick_client
 
 bp = Blueprint("health", __name__)
 
-# Beat ticks at least every 15 s (beat_max_loop_interval); three missed ticks is "down".
+CHECK_TIMEOUT = 1  # seconds: connect and read timeouts of each check (psycopg waits at least 2 s to connect)
+DEADLINE = 2.5  # seconds: /healthz answers by then, calling down what has not answered
+# Beat ticks at least every 15 s (beat_max_loop_interval), a worker beats every 10 s:
+# several missed beats is "down".
 BEAT_STALE_AFTER = 60
+WORKER_STALE_AFTER = 60
 
 
-def _check(fn) -> dict:
-    try:
-        detail = fn()
-        return {"ok": True, **({"detail": detail} if detail else {})}
-    except Exception as exc:  # noqa: BLE001 - health reports any failure, it never raises
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+def _pg_engine(url: str) -> Engine:
+    # One connection at most per process: a flood of probes never becomes a flood of connections,
+    # and a server that hangs holds one thread, not one per request.
+    return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT, hide_parameters=True,
+                      connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={CHECK_TIMEOUT * 1000}"})
 
 
-def _postgres():
-    db().execute(text("SELECT 1"))
+def _postgres(settings: Settings):
+    with _pg_engine(settings.database_url).connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
-def _valkey():
-    get_client(current_app.config["RELEVE_SETTINGS"].valkey_url).ping()
+def _valkey(settings: Settings):
+    get_quick_client(settings.valkey_url).ping()
 
 
-def _broker():
-    with Connection(current_app.config["RELEVE_SETTINGS"].celery_broker_url, connect_timeout=2) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+def _broker(settings: Settings):
+    url = settings.celery_broker_url
+    if urlsplit(url).scheme in ("redis", "rediss"):
+        get_quick_client(url).ping()
+        return
+    with Connection(url, connect_timeout=CHECK_TIMEOUT) as conn:
+        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
 
 
-def _worker():
-    from pipeline import app as celery_app
+def _worker(settings: Settings):
+    now = time.time()
+    client = get_quick_client(settings.valkey_url)
+    alive = client.zrangebyscore(WORKERS_HEARTBEAT_KEY, now - WORKER_STALE_AFTER, "+inf")
+    if not alive:
+        last = client.zrange(WORKERS_HEARTBEAT_KEY, -1, -1, withscores=True)
+        if not last:
+            raise RuntimeError("no worker heartbeat recorded")
+        raise RuntimeError(f"last worker heartbeat {now - last[0][1]:.0f} s ago")
+    return f"{len(alive)} worker(s): " + ", ".join(sorted(node.decode() for node in alive))
 
-    replies = celery_app.control.ping(timeout=1.0)
-    if not replies:
-        raise RuntimeError("no worker answered a ping within 1 s")
-    return f"{len(replies)} worker(s)"
 
-
-def _beat():
-    raw = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url).get(BEAT_HEARTBEAT_KEY)
+def _beat(settings: Settings):
+    raw = get_quick_client(settings.valkey_url).get(BEAT_HEARTBEAT_KEY)
     if raw is None:
         raise RuntimeError("no beat heartbeat recorded")
     age = time.time() - float(raw)
@@ -60,9 +82,52 @@ def _beat():
 CHECKS = {"postgres": _postgres, "valkey": _valkey, "broker": _broker, "worker": _worker, "beat": _beat}
 
 
+def _check(fn, settings: Settings) -> dict:
+    try:
+        detail = fn(settings)
+        return {"ok": True, **({"detail": detail} if detail else {})}
+    except Exception as exc:  # noqa: BLE001 - health reports any failure, it never raises
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def run_checks(settings: Settings) -> dict[str, dict]:
+    """Every check at once; by DEADLINE, what has not answered is down."""
+    results: dict[str, dict] = {}
+
+    def run(name, fn):
+        results[name] = _check(fn, settings)
+
+    # Daemon threads: one stuck on a server that never answers ends with its own timeout, and
+    # never holds up the process's exit.
+    threads = [threading.Thread(target=run, args=item, name=f"healthz-{item[0]}", daemon=True)
+               for item in CHECKS.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + DEADLINE
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {name: results.get(name) or {"ok": False, "error": f"no answer within {DEADLINE} s"} for name in CHECKS}
+
+
+def _is_admin() -> bool:
+    try:
+        return bool(current_user.is_authenticated and any(role.name == "admin" for role in current_user.roles))
+    except Exception:  # noqa: BLE001 - whoever cannot be identified is not an administrator
+        return False
+
+
+@bp.get("/livez")
+def livez():
+    """The process runs and answers: nothing else is looked at."""
+    return jsonify(status="ok")
+
+
 @bp.get("/healthz")
 def healthz():
-    results = {name: _check(fn) for name, fn in CHECKS.items()}
+    results = run_checks(current_app.config["RELEVE_SETTINGS"])
     down = [name for name, r in results.items() if not r["ok"]]
+    # Who asks is looked up only when PostgreSQL answers (the user loader reads it).
+    if not (results["postgres"]["ok"] and _is_admin()):
+        results = {name: {"ok": r["ok"]} for name, r in results.items()}
     body = {"status": "ok" if not down else "down", "down": down, "checks": results}
     return jsonify(body), 200 if not down else 503

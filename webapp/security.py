@@ -1,4 +1,4 @@
-"""Login throttling, safe redirects and signed single-use tokens."""
+"""Login throttling, mail quotas, safe redirects and signed single-use tokens."""
 
 from __future__ import annotations
 
@@ -46,6 +46,29 @@ class Throttle:
 
     def succeeded(self) -> None:
         self.client.delete(next(iter(self.keys)))  # the account's counter; the address keeps its own
+
+
+# Mails a visitor can trigger, per hour: per e-mail address (nobody's inbox gets flooded) and
+# per client address (nobody mails the whole user base). Counted whether the account exists
+# or not, so the answers reveal nothing.
+MAIL_WINDOW_SECONDS = 3600
+MAIL_QUOTAS = {  # purpose: (per e-mail address, per client address)
+    "reset": (3, 10),
+    "verify": (3, 10),
+    "signup-notice": (3, 10),
+}
+
+
+def mail_wait(purpose: str, email: str, address: str) -> int:
+    """Count one `purpose` mail for this e-mail and client address; 0 when it may go, else seconds to wait."""
+    per_email, per_client = MAIL_QUOTAS[purpose]
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
+    client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+    for key, limit in ((f"releve:mail:{purpose}:addr:{address}", per_client),
+                       (f"releve:mail:{purpose}:acct:{digest}", per_email)):
+        if count_in_window(client, key, MAIL_WINDOW_SECONDS) > limit:
+            return max(client.ttl(key), 1)
+    return 0
 
 
 def safe_next(target: str | None) -> str:

@@ -52,8 +52,10 @@ class ReleveTask(Task):
         with session_scope(self.settings.database_url) as session:
             yield session
 
-    def reschedule(self, exc: Throttled | Unavailable, kwargs: dict[str, Any]):
-        """Retry later: throttling waits as asked and keeps the attempt budget; failures use it up."""
+    def reschedule(self, exc: Throttled | Unavailable, kwargs: dict[str, Any], **options: Any):
+        """Retry later: throttling waits as asked and keeps the attempt budget; failures use it up.
+
+        `options` go to the new message (e.g. argsrepr/kwargsrepr that hide its arguments)."""
         attempt = int(kwargs.get("attempt", 0))
         if isinstance(exc, Throttled):
             countdown = min(MAX_COUNTDOWN, exc.retry_after + random.uniform(0.5, 3.0))
@@ -64,7 +66,8 @@ class ReleveTask(Task):
             countdown = backoff(attempt)
             attempt += 1
         log.info("%s rescheduled in %.0f s (%s)", self.name, countdown, exc)
-        raise self.retry(kwargs={**kwargs, "attempt": attempt}, countdown=countdown, max_retries=None, exc=exc)
+        raise self.retry(kwargs={**kwargs, "attempt": attempt}, countdown=countdown, max_retries=None, exc=exc,
+                         **options)
 
 
 def once(settings: Settings, key: str, ttl: int) -> bool:

@@ -1,13 +1,67 @@
-"""Housekeeping: the heartbeat a worker answers so the admin can see it alive, and a warm-up at start."""
+"""Housekeeping: worker heartbeats (for /healthz and the admin), and a warm-up at start."""
 
 from __future__ import annotations
 
+import logging
 import time
 
+from celery import bootsteps
 from celery.signals import worker_ready
+from redis import RedisError
 
-from models.valkey import WORKER_HEARTBEAT_KEY, get_client
+from models.valkey import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_client, get_quick_client
 from pipeline.celery_app import app, settings_of
+
+log = logging.getLogger(__name__)
+
+WORKER_HEARTBEAT_EVERY = 10  # seconds; /healthz calls a worker down after several missed beats
+FORGET_WORKERS_AFTER = 3600  # a node silent this long leaves the heartbeat set
+
+
+def record_worker_heartbeat(client, node: str, now: float | None = None) -> None:
+    """Record that worker `node` is alive at `now` (one round trip; the set never grows without bound)."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline()
+    pipe.zadd(WORKERS_HEARTBEAT_KEY, {node: f"{now:.3f}"})
+    pipe.zremrangebyscore(WORKERS_HEARTBEAT_KEY, "-inf", now - FORGET_WORKERS_AFTER)
+    pipe.expire(WORKERS_HEARTBEAT_KEY, FORGET_WORKERS_AFTER)
+    pipe.execute()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Every WORKER_HEARTBEAT_EVERY s, from the worker's own timer, write its heartbeat to Valkey.
+
+    The timer runs in the worker's event loop (the consumer's hub), so a worker whose loop is
+    stuck stops beating. /healthz reads the beats instead of pinging workers through the broker.
+    """
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker) -> None:
+        self.beat(worker)
+        self.tref = worker.timer.call_repeatedly(WORKER_HEARTBEAT_EVERY, self.beat, (worker,), priority=10)
+
+    def stop(self, worker) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        try:  # a worker that stops cleanly is gone at once, not after its beats go stale
+            get_quick_client(settings_of(worker.app).valkey_url).zrem(WORKERS_HEARTBEAT_KEY, worker.hostname)
+        except RedisError:
+            pass
+
+    def beat(self, worker) -> None:
+        try:
+            record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
+        except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on
+            log.warning("worker heartbeat not written: %s", exc)
+
+
+app.steps["worker"].add(WorkerHeartbeat)
 
 
 @app.task(name="releve.heartbeat", ignore_result=True)

@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -80,25 +81,44 @@ def browser():
         browser.close()
 
 
-def test_sign_up_consent_dashboard_and_chart(gateway, browser):
+def test_sign_up_consent_dashboard_and_chart(gateway, browser, tmp_path):
     base, email, worker = gateway
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
+    # Anything the Content-Security-Policy blocks: the browser's console message and the DOM event
+    # (reported through a binding, which survives navigations; init scripts are not subject to the CSP).
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.expose_function("reportCspViolation", lambda text: blocked.append(text))
+    page.add_init_script("document.addEventListener('securitypolicyviolation', function (e) {"
+                         " window.reportCspViolation(e.violatedDirective + ' ' + e.blockedURI); });")
 
     page.goto(f"{base}/inscription")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.fill("input[name=confirm]", password)
     page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/tableau-de-bord")
+    page.wait_for_url(f"{base}/connexion")  # sign-up signs nobody in: the same answer for a known address
+    assert "Vérifiez votre boîte mail" in page.content()
+    # The worker, not the web request, delivered the verification mail (queue `mail`).
+    outbox = tmp_path / "outbox"
+    deadline = time.monotonic() + 60
+    while not (outbox.exists() and any(outbox.glob("*.eml"))):
+        assert time.monotonic() < deadline and worker.poll() is None, "no verification mail from the worker"
+        time.sleep(0.2)
 
+    def sign_in():
+        page.goto(f"{base}/connexion")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("form [type=submit]")
+        page.wait_for_url(f"{base}/tableau-de-bord")
+
+    sign_in()
     page.click("button:has-text('Se déconnecter')")
-    page.goto(f"{base}/connexion")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("form [type=submit]")
-    page.wait_for_url(f"{base}/tableau-de-bord")
+    page.wait_for_url(f"{base}/")
+    sign_in()
 
     page.goto(f"{base}/compteurs/ajouter")
     page.select_option("select[name=customer]", "0")
@@ -109,7 +129,9 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
 
     card = page.locator(f"[data-pdl='{PDL}']")
     card.wait_for()
-    # The card fills in by itself once the worker has fetched the contract (no reload by the test).
+    assert page.evaluate("document.getElementById('points').dataset.pending") == "true"
+    # The card fills in by itself once the worker has fetched the contract (no reload by the test):
+    # dashboard.js, a static file, polls the state.
     page.locator(f"[data-pdl='{PDL}'] .subscribed-power:has-text('kVA')").wait_for(timeout=90_000)
     assert worker.poll() is None
 
@@ -120,3 +142,6 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser):
     shot = ARTIFACTS / "parcours-consommation.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+    assert "script-src 'self'" in page.evaluate(
+        "fetch(location.href).then(r => r.headers.get('Content-Security-Policy'))")
+    assert blocked == []  # the policy blocked nothing: every script is a file, Plotly's styles are allowed

@@ -17,6 +17,10 @@ PRODUCTION = {
     "RTE_CLIENT_ID": "rte-id",
     "RTE_CLIENT_SECRET": "rte-secret",
     "PUBLIC_URL": "https://releve.example",
+    "ENEDIS_API_URL": "https://gw.ext.prod.api.enedis.fr",
+    "ENEDIS_CONSENT_URL": "https://mon-compte-particulier.enedis.fr/dataconnect/v1/oauth2/authorize",
+    "RTE_API_URL": "https://digital.iservices.rte-france.com",
+    "RTE_TOKEN_URL": "https://digital.iservices.rte-france.com/token/oauth/",
 }
 
 
@@ -87,3 +91,37 @@ def test_require_runtime_names_what_is_missing():
     with pytest.raises(ConfigError) as err:
         Settings.from_env({"VALKEY_URL": "redis://v/0"}).require_runtime()
     assert err.value.variable == "DATABASE_URL"
+
+
+@pytest.mark.parametrize("variable", ["ENEDIS_API_URL", "ENEDIS_CONSENT_URL", "ENEDIS_REDIRECT_URI", "RTE_API_URL",
+                                      "RTE_TOKEN_URL", "PUBLIC_URL"])
+def test_production_refuses_plain_http(variable):
+    value = PRODUCTION[variable].replace("https://", "http://")
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({**PRODUCTION, variable: value})
+    assert err.value.variable == variable
+    assert str(err.value) == f"{variable}: must be an https:// URL when RELEVE_ENV=production, got {value!r}"
+
+
+@pytest.mark.parametrize("variable", ["ENEDIS_API_URL", "ENEDIS_CONSENT_URL", "ENEDIS_REDIRECT_URI", "RTE_API_URL",
+                                      "RTE_TOKEN_URL"])
+@pytest.mark.parametrize("host", ["127.0.0.1:8800", "localhost", "sandbox.localhost", "[::1]:8800", "127.1.2.3",
+                                  "0.0.0.0:8800", "[::ffff:127.0.0.1]"])
+def test_production_refuses_upstream_urls_on_this_machine(variable, host):
+    value = f"https://{host}/x"
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({**PRODUCTION, variable: value})
+    assert err.value.variable == variable and "\n" not in str(err.value)
+    assert str(err.value).startswith(f"{variable}: must not point at this machine")
+
+
+def test_production_refuses_the_sandbox_defaults():
+    env = {k: v for k, v in PRODUCTION.items() if k != "ENEDIS_API_URL"}
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert str(err.value) == "ENEDIS_API_URL: must be an https:// URL when RELEVE_ENV=production, got 'http://127.0.0.1:8800'"
+
+
+def test_development_keeps_the_sandbox_over_http():
+    s = Settings.from_env({"ENEDIS_API_URL": "http://127.0.0.1:9999", "PUBLIC_URL": "http://localhost:8000"})
+    assert s.enedis_api_url == "http://127.0.0.1:9999" and s.public_url == "http://localhost:8000"

@@ -95,10 +95,10 @@ def test_gen_key_is_a_valid_master_key():
 def test_dev_outbox_mails_are_shown_decoded(tmp_path):
     from models.settings import Settings
     from releve.cli import describe_mail
-    from webapp.mail import send_mail
+    from pipeline.mail import deliver
 
     settings = Settings(mail_outbox_dir=str(tmp_path))
-    send_mail(settings, "zoé@example.org", "Relevé : confirmez votre adresse e-mail", "Bonjour,\n\nCliquez ici.\n")
+    deliver(settings, "zoé@example.org", "Relevé : confirmez votre adresse e-mail", "Bonjour,\n\nCliquez ici.\n")
     [path] = tmp_path.glob("*.eml")
     lines = describe_mail(path)
     assert lines[0] == "To: zoé@example.org  Subject: Relevé : confirmez votre adresse e-mail"

@@ -28,17 +28,39 @@ def settings(env_for, outbox):
 
 
 @pytest.fixture
-def app(settings, connection, valkey):
+def app(settings, connection, valkey, celery_app):
+    # celery_app: the app enqueues (mails, fetches) on the test broker, as it does in production.
     from webapp import create_app
 
     return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
 
 
+def deliver_queued_mails(celery_app) -> int:
+    """Run the mail task, in this process, for every mail the app queued (a worker's job); how many."""
+    from pipeline.celery_app import MAIL_QUEUE
+    from pipeline.tasks.mail import send_mail
+
+    delivered = 0
+    with celery_app.connection_for_read() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(MAIL_QUEUE, no_ack=True)) is not None:
+            assert message.headers["task"] == send_mail.name
+            _args, kwargs, _embed = message.decode()
+            send_mail(**kwargs)
+            delivered += 1
+    return delivered
+
+
 class Mails:
-    def __init__(self, outbox: Path):
+    """The development outbox; mails still queued are delivered first."""
+
+    def __init__(self, outbox: Path, celery_app=None):
         self.outbox = outbox
+        self.celery_app = celery_app
 
     def all(self):
+        if self.celery_app is not None:
+            deliver_queued_mails(self.celery_app)
         files = sorted(self.outbox.glob("*.eml")) if self.outbox.exists() else []
         return [message_from_bytes(f.read_bytes()) for f in files]
 
@@ -50,8 +72,8 @@ class Mails:
 
 
 @pytest.fixture
-def mails(outbox):
-    return Mails(outbox)
+def mails(outbox, celery_app):
+    return Mails(outbox, celery_app)
 
 
 class Auth:
@@ -63,7 +85,11 @@ class Auth:
         return self.client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow)
 
     def signup(self, email="alice@example.org", password="correct horse battery"):
-        return self.post_form("/inscription", {"email": email, "password": password, "confirm": password})
+        """Sign up, then sign in when it was accepted (sign-up itself signs nobody in); the sign-up answer."""
+        response = self.post_form("/inscription", {"email": email, "password": password, "confirm": password})
+        if response.status_code == 302:
+            self.login(email, password)
+        return response
 
     def login(self, email="alice@example.org", password="correct horse battery", next_url=None):
         url = "/connexion" + (f"?next={next_url}" if next_url else "")

@@ -70,6 +70,35 @@ def test_changing_the_password_needs_the_current_one_and_signs_other_sessions_ou
     assert auth.login(password="a brand new passphrase").status_code == 302
 
 
+def test_sign_out_everywhere_ends_every_session_of_the_account(app, client, auth, session):
+    from models.audit import AuditLog
+    from models.sessions import UserSession
+
+    auth.signup()
+    assert "Se déconnecter partout" in client.get("/parametres").get_data(as_text=True)
+    laptop, phone = app.test_client(), app.test_client()
+    type(auth)(laptop).login()
+    type(auth)(phone).post_form("/connexion", {"email": "alice@example.org", "password": PASSWORD, "remember": "y"})
+    remembered = phone.get_cookie("remember_token").value
+    bob = app.test_client()
+    type(auth)(bob).signup(email="bob@example.org")
+
+    response = post(client, "/parametres/deconnexion-partout")
+    assert response.status_code == 302 and response.headers["Location"] == "/connexion"
+    for browser in (client, laptop, phone):
+        assert browser.get("/tableau-de-bord").status_code == 302
+    stolen = app.test_client()
+    stolen.set_cookie("remember_token", remembered)
+    assert stolen.get("/tableau-de-bord").status_code == 302
+    assert bob.get("/tableau-de-bord").status_code == 200  # another account is untouched
+    alice = user(session)
+    assert session.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == alice.id)) == 0
+    assert session.scalar(select(AuditLog.action).where(AuditLog.actor_id == alice.id)
+                          .order_by(AuditLog.id.desc())) == "account.signed_out_everywhere"
+    assert auth.login().status_code == 302  # signing in again works
+    assert client.get("/tableau-de-bord").status_code == 200
+
+
 def test_an_api_secret_is_shown_once_and_only_its_hash_is_stored(client, auth, session):
     auth.signup()
     client_id, secret = create(client)
@@ -119,7 +148,8 @@ def test_nobody_acts_on_another_users_credentials(app, client, auth, session):
 
 
 @pytest.mark.parametrize("url", ["/parametres", "/parametres/api", "/parametres/api/1/regenerer",
-                                 "/parametres/api/1/revoquer", "/parametres/supprimer"])
+                                 "/parametres/api/1/revoquer", "/parametres/supprimer",
+                                 "/parametres/deconnexion-partout"])
 def test_every_post_needs_the_csrf_token(client, auth, session, url):
     auth.signup()
     response = client.post(url, data={"current": PASSWORD, "password": "x" * 12, "confirm": "x" * 12,

@@ -432,3 +432,57 @@ def test_pages_load_plotly_from_the_app_not_a_cdn(client, auth, session, store, 
     charts_js = client.get("/static/charts.js")
     assert charts_js.status_code == 200 and b"Plotly.react" in charts_js.get_data()
     charts_js.close()
+
+
+# -- Content-Security-Policy -------------------------------------------------------------------
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
+JAVASCRIPT_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""", re.I)
+
+
+def test_no_page_runs_inline_script_and_every_page_carries_the_policy(client, auth, session, store, valkey,
+                                                                       celery_app):
+    """`script-src 'self'`: a script that is not a file this app serves would be blocked by the browser."""
+    public = ["/", "/connexion", "/inscription", "/mot-de-passe-oublie", "/tempo", "/faq"]
+    anonymous = {url: client.get(url) for url in public}
+    alice = signup(auth, session)
+    add_point(session, alice, PDL_A, name="Appartement")
+    add_point(session, alice, PDL_A2, name="Maison")  # two points: the selector
+    add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
+    fill_consumption(store, alice, PDL_A)
+    fill_production(store, alice, PDL_PROD)
+    personal = ["/tableau-de-bord", "/consommation", "/production", "/bilan", "/ecowatt", "/france", "/parametres",
+                "/compteurs/ajouter"]
+    for url, response in [*anonymous.items(), *((url, client.get(url)) for url in personal)]:
+        html = text_of(response)
+        assert not INLINE_SCRIPT.search(html), (url, INLINE_SCRIPT.search(html).group(0))
+        assert not INLINE_HANDLER.search(html), (url, INLINE_HANDLER.search(html).group(0))
+        assert not JAVASCRIPT_URL.search(html), url
+        policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+        assert policy["script-src"] == "'self'" and policy["object-src"] == "'none'", url
+        assert policy["style-src"] == "'self' 'unsafe-inline'" and policy["img-src"] == "'self' data: blob:", url
+        assert policy["frame-ancestors"] == "'none'", url
+    html = text_of(client.get("/consommation"))
+    assert "data-autosubmit" in html and '<script src="/static/selector.js"' in html
+    assert '<script src="/static/dashboard.js"' in text_of(client.get("/tableau-de-bord"))
+    for name in ("selector.js", "dashboard.js"):
+        script = client.get(f"/static/{name}")
+        assert script.status_code == 200 and script.mimetype == "text/javascript"
+        script.close()
+
+
+def test_personal_pages_and_json_are_never_stored(client, auth, session, store, valkey, celery_app):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")  # public, anonymous
+    assert client.get("/healthz").headers["Cache-Control"] == "no-store"  # JSON, even anonymous
+    alice = signup(auth, session)
+    add_point(session, alice, PDL_A)
+    fill_consumption(store, alice, PDL_A)
+    for url in ("/tableau-de-bord", "/tableau-de-bord/etat.json", "/consommation", f"/api/ui/consommation.json?pdl={PDL_A}",
+                "/parametres", "/faq", "/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "no-store", url
+    plotly = client.get("/vendor/plotly.min.js")
+    assert "no-store" not in plotly.headers["Cache-Control"]  # a static file stays cacheable
+    plotly.close()

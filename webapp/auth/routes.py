@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
 from models.users import Role, User, normalise_email
@@ -15,7 +15,8 @@ from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
 from webapp.db import db
 from webapp.extensions import login_manager
 from webapp.mail import send_mail
-from webapp.security import Throttle, make_token, read_token, safe_next
+from webapp.security import Throttle, mail_wait, make_token, read_token, safe_next
+from webapp.sessions import end_all_sessions, end_session, is_live, sign_in
 
 # Verifying a password costs the same whether the account exists or not (no user enumeration).
 _DUMMY = User(email="dummy@invalid")
@@ -24,12 +25,17 @@ _DUMMY.set_password("not-a-real-password")
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    uid, _, fingerprint = user_id.partition(".")
+    """The user a session or remember cookie names, while its password and its server-side session hold."""
+    uid, _, rest = user_id.partition(".")
+    fingerprint, _, token = rest.partition(".")
     if not uid.isdigit():
         return None
     user = db().get(User, int(uid))
     if user is None or not user.is_active or user.session_fingerprint() != fingerprint:
         return None
+    if not is_live(user.id, token):
+        return None  # logged out, signed out everywhere, or expired
+    user.session_token = token
     return user
 
 
@@ -52,6 +58,30 @@ def _send(user: User, purpose: str) -> None:
                   f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
 
 
+# What every sign-up hears, whether the address is new or already has an account.
+SIGNUP_ANSWER = ("Vérifiez votre boîte mail : un message vient d'être envoyé à cette adresse. Suivez ses "
+                 "instructions pour confirmer votre adresse, puis connectez-vous.")
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _wait_message(wait: int) -> str:
+    minutes = (wait + 59) // 60
+    return f"Trop de demandes. Réessayez dans {minutes} minute{'s' if minutes > 1 else ''}."
+
+
+def _tell_owner_of_signup_attempt(owner: User) -> None:
+    settings = current_app.config["RELEVE_SETTINGS"]
+    login, reset = (settings.public_url + url_for(endpoint) for endpoint in ("auth.login", "auth.reset_request"))
+    send_mail(settings, owner.email, "Relevé : tentative d'inscription avec votre adresse",
+              "Bonjour,\n\nQuelqu'un, peut-être vous, a voulu créer un compte Relevé avec cette adresse e-mail. "
+              "Elle a déjà un compte : aucun nouveau compte n'a été créé et le vôtre n'a pas changé.\n\n"
+              f"Si c'était vous, connectez-vous : {login}\nMot de passe oublié ? {reset}\n\n"
+              "Sinon, ignorez ce message.\n")
+
+
 @bp.route("/inscription", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -60,18 +90,21 @@ def signup():
     if form.validate_on_submit():
         email = normalise_email(form.email.data)
         session = db()
-        if session.scalar(select(User.id).where(User.email == email)) is not None:
-            form.email.errors.append("Un compte existe déjà avec cette adresse.")
-        else:
-            user = User(email=email)
-            user.set_password(form.password.data)
+        # The same answer, at about the same cost (the password is hashed either way), whether the
+        # address is new or not: sign-up does not tell who has an account. A new address gets its
+        # verification link; a known one a notice (a few per hour at most), and nobody is signed in.
+        user = User(email=email)
+        user.set_password(form.password.data)
+        owner = session.scalar(select(User).where(User.email == email))
+        if owner is None:
             user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
             session.add(user)
             session.commit()
             _send(user, "verify")
-            login_user(user)
-            flash("Compte créé. Un e-mail de confirmation vous a été envoyé.", "success")
-            return redirect(url_for("main.dashboard"))
+        elif not mail_wait("signup-notice", email, _client_address()):
+            _tell_owner_of_signup_attempt(owner)
+        flash(SIGNUP_ANSWER, "info")
+        return redirect(url_for("auth.login"))
     return render_template("auth/signup.html", form=form)
 
 
@@ -94,7 +127,7 @@ def login():
             user.last_login_at = datetime.now(UTC)
             db().commit()
             browser_session.clear()  # nothing of the anonymous session survives the login
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
         throttle.failed()
         flash("Adresse e-mail ou mot de passe incorrect.", "error")
@@ -104,8 +137,11 @@ def login():
 @bp.post("/deconnexion")
 @login_required
 def logout():
-    logout_user()
+    end_session(current_user)  # a copy of this browser's cookies is worth nothing from now on
+    db().commit()
     browser_session.clear()
+    # After the clear: logout_user() marks the remember cookie for deletion in this very response.
+    logout_user()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("main.index"))
 
@@ -126,8 +162,12 @@ def verify(token: str):
 @login_required
 def resend_verification():
     if current_user.email_verified_at is None:
-        _send(current_user, "verify")
-        flash("Un nouvel e-mail de confirmation vous a été envoyé.", "info")
+        wait = mail_wait("verify", current_user.email, _client_address())
+        if wait:
+            flash(_wait_message(wait), "error")
+        else:
+            _send(current_user, "verify")
+            flash("Un nouvel e-mail de confirmation vous a été envoyé.", "info")
     return redirect(url_for("main.dashboard"))
 
 
@@ -135,7 +175,12 @@ def resend_verification():
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        user = db().scalar(select(User).where(User.email == normalise_email(form.email.data)))
+        email = normalise_email(form.email.data)
+        wait = mail_wait("reset", email, _client_address())  # counted for every address, known or not
+        if wait:
+            flash(_wait_message(wait), "error")
+            return render_template("auth/reset_request.html", form=form), 429
+        user = db().scalar(select(User).where(User.email == email))
         if user is not None and user.is_active:
             _send(user, "reset")
         # Same answer whether the account exists or not.
@@ -153,6 +198,7 @@ def reset(token: str):
     form = ResetForm()
     if form.validate_on_submit():
         user.set_password(form.password.data)
+        end_all_sessions(user.id)
         db().commit()
         logout_user()
         flash("Mot de passe changé. Connectez-vous avec le nouveau.", "success")

@@ -1,0 +1,36 @@
+"""Mail: the web app queues, a worker delivers (SMTP or the development outbox)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from pipeline.celery_app import MAIL_QUEUE, app
+from pipeline.clients.base import Unavailable
+from pipeline.mail import deliver
+from pipeline.tasks.base import ReleveTask
+
+log = logging.getLogger(__name__)
+
+
+@app.task(bind=True, base=ReleveTask, name="releve.mail.send", ignore_result=True)
+def send_mail(self: ReleveTask, to: str, subject: str, body: str, attempt: int = 0) -> None:
+    """Deliver one mail; an SMTP server that is down or refuses for now is tried again later."""
+    try:
+        deliver(self.settings, to, subject, body)
+    except smtplib.SMTPRecipientsRefused:
+        log.warning("mail refused by the SMTP server for its recipient (%s): dropped", subject)
+    except (smtplib.SMTPException, OSError) as exc:
+        self.reschedule(Unavailable(f"SMTP: {exc}", upstream="smtp"),
+                        dict(to=to, subject=subject, body=body, attempt=attempt), **hidden(subject))
+
+
+def hidden(subject: str) -> dict[str, str]:
+    """What worker logs, task events and Flower show of a mail's arguments: its subject only
+    (a body holds single-use links, an address is personal data)."""
+    return {"argsrepr": "()", "kwargsrepr": repr({"subject": subject})}
+
+
+def enqueue_mail(to: str, subject: str, body: str) -> None:
+    """Queue a mail on the `mail` queue."""
+    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), queue=MAIL_QUEUE, **hidden(subject))

@@ -193,7 +193,9 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         env["PYTHONUNBUFFERED"] = "1"
         sup = Supervisor()
         if sandbox:
-            sup.add("sandbox", [_bin("releve"), "sandbox", "--port", str(sandbox_port)], env)
+            # The nine test customers count as consented to the development client from the start.
+            sup.add("sandbox", [_bin("releve"), "sandbox", "--port", str(sandbox_port),
+                                "--register-customers", settings.enedis_client_id], env)
         for name, argv in process_commands(web_port=port, flower_port=flower_port).items():
             sup.add(name, argv, env)
 
@@ -368,11 +370,17 @@ def flower(port: int) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=SANDBOX_PORT, show_default=True)
-def sandbox(host: str, port: int) -> None:
+@click.option("--register-customers", "register_customers", multiple=True, metavar="CLIENT_ID",
+              envvar="SANDBOX_REGISTER_CUSTOMERS",
+              help="Register the nine test customers as consented to this client id at start (repeatable).")
+@click.option("--register-all", is_flag=True, envvar="SANDBOX_REGISTER_ALL",
+              help="Every PRM counts as consented to every client (tests, benchmarks).")
+def sandbox(host: str, port: int, register_customers: tuple[str, ...], register_all: bool) -> None:
     """Serve the Enedis and RTE emulators (paths as upstream)."""
     import sandbox as sandbox_pkg
 
-    sandbox_pkg.serve(host=host, port=port)
+    sandbox_pkg.serve(host=host, port=port,
+                      config={"REGISTER_CUSTOMERS": list(register_customers), "REGISTER_ALL": register_all})
 
 
 @cli.command("gen-key")

@@ -36,7 +36,7 @@ RATE = 5
 
 @pytest.fixture(scope="module")
 def upstream():
-    with running_sandbox() as sandbox:
+    with running_sandbox({"REGISTER_ALL": True}) as sandbox:  # made-up PRMs, no consent page
         yield sandbox
 
 

@@ -1,0 +1,36 @@
+"""Outgoing mail: SMTP when configured, else a local outbox (`releve dev` prints it).
+
+In the pipeline because workers mail too (a meter transferred when its holder's consent
+ends); the web app uses it through `webapp.mail`.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from models.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = settings.mail_from, to, subject
+    message.set_content(body)
+    if not settings.smtp_host:
+        outbox = Path(settings.mail_outbox_dir)
+        outbox.mkdir(parents=True, exist_ok=True)
+        path = outbox / f"{time.time_ns()}.eml"
+        path.write_bytes(bytes(message))
+        log.info("mail to the outbox: %s", path.name)  # never the body: it holds single-use links
+        return
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)

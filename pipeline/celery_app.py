@@ -13,7 +13,8 @@ from pipeline.schedules import BEAT_SCHEDULE
 VISIBILITY_TIMEOUT = 3600
 QUEUES = ("interactive", "refresh", "backfill", "rte", "default")
 
-app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte"])
+app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
+                                "pipeline.tasks.transfers"])
 
 
 def celery_config(settings: Settings) -> dict:

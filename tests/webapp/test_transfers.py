@@ -353,6 +353,61 @@ def test_two_requesters_wait_for_an_administrator(world):
     assert [r.status for r in world.requests_of(pdl)] == ["pending", "pending"]
 
 
+def set_point_status(world: World, pdl: str, status: str, reason: str = "") -> None:
+    with session_scope(world.database_url) as session:
+        point = session.scalar(select(UsagePoint).where(UsagePoint.pdl == pdl))
+        point.status, point.status_reason = status, reason
+
+
+def test_a_request_made_when_the_holders_access_is_already_gone_completes_at_once(world, outbox):
+    alice, bob = world.account("alice"), world.account("bob")
+    pdl = world.pdl()
+    holds(world, alice, pdl)
+    set_point_status(world, pdl, "consent_needed", "ADAM-DC-0007")  # Alice moved out
+    offer = bob.callback(pdl).get_data(as_text=True)
+    asked = bob.ask(offer, pdl)
+    assert asked.status_code == 303 and asked.headers["Location"] == "/tableau-de-bord"
+    assert world.points()[pdl][1:] == (bob.id, "active")
+    assert world.requests_of(pdl)[0].resolution == "holder_consent_gone"
+
+
+def test_a_requester_whose_consent_expired_gets_nothing(world):
+    from models.consents import EnedisConsent
+    from pipeline.tasks.transfers import holder_consent_gone
+
+    alice, bob = world.account("alice"), world.account("bob")
+    pdl = world.pdl()
+    holds(world, alice, pdl)
+    request = requested(world, bob, pdl)
+    with session_scope(world.database_url) as session:
+        consent = session.get(EnedisConsent, request.consent_id)
+        consent.started_at -= timedelta(days=366)  # given a year ago, ended yesterday
+        consent.expires_at = datetime.now(UTC) - timedelta(days=1)
+    set_point_status(world, pdl, "consent_needed", "ADAM-DC-0008")
+    assert holder_consent_gone.apply(kwargs={"pdl": pdl}).get() == {"status": "nothing-to-do"}
+    assert world.points()[pdl][1] == alice.id
+    assert world.requests_of(pdl)[0].resolution == "requester_consent_expired"
+
+
+def test_an_offer_is_valid_for_a_day_and_only_for_its_own_claims(world):
+    from models.consents import EnedisConsent
+
+    alice, bob = world.account("alice"), world.account("bob")
+    pdl, elsewhere = world.pdl(), world.pdl()
+    holds(world, alice, pdl)
+    holds(world, alice, elsewhere)
+    offer = bob.callback(pdl).get_data(as_text=True)
+    # The offer's consent claimed `pdl` only: it cannot be used to ask for another meter.
+    forged = offer.replace(f'name="pdl" value="{pdl}"', f'name="pdl" value="{elsewhere}"')
+    assert bob.ask(forged, elsewhere).status_code == 409
+    with session_scope(world.database_url) as session:
+        consent = session.scalar(select(EnedisConsent).where(EnedisConsent.user_id == bob.id))
+        consent.started_at -= timedelta(hours=25)
+    stale = bob.ask(offer, pdl)
+    assert stale.status_code == 409 and "plus valable" in stale.get_data(as_text=True)
+    assert world.requests_of(pdl) == [] and world.requests_of(elsewhere) == []
+
+
 # -- the administrator decides with the CLI ------------------------------------------------------
 
 def test_an_administrator_approves_and_refuses_with_the_cli(world, outbox):

@@ -134,6 +134,7 @@ def claim_points(session: Session, user_id: int, pdls: list[str]) -> list[Claim]
             continue
         else:
             outcome = RENEWED
+            remember_holder(session, pdl, user_id)  # points made before known_pdls, or by other paths
         point.status, point.status_reason = "active", ""
         claims.append(Claim(pdl, outcome, point))
     session.flush()

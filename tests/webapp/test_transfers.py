@@ -501,3 +501,18 @@ def test_the_state_machine_allows_only_leaving_pending():
                                ("pending", ""), ("refused", "refused_by_admin")):
         with pytest.raises(TransferStateError):
             request.move_to(status, resolution, at=now)
+
+
+def test_audit_transfers_lists_the_moves_the_old_callback_made(world):
+    """Rows written before transfer requests existed (the takeover of issue 10) are listed for review."""
+    alice, bob = world.account("alice"), world.account("bob")
+    pdl = world.pdl()
+    with session_scope(world.database_url) as session:
+        session.add(AuditLog(actor_id=bob.id, action="usage_point.transferred", target=pdl, ip_address="203.0.113.7",
+                             details={"from_user": alice.id, "to_user": bob.id}))
+    listed = world.releve("audit", "transfers", "--since", datetime.now(UTC).strftime("%Y-%m-%d"))
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if pdl in line]
+    assert f"from {alice.email} (#{alice.id})  to {bob.email} (#{bob.id})  by {bob.email} (#{bob.id})" in line
+    assert "how consent callback (before transfer requests)" in line and "ip 203.0.113.7" in line
+    assert world.releve("audit", "transfers", "--since", "not-a-date").returncode == 2

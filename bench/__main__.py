@@ -58,7 +58,7 @@ def servers() -> tuple[str, str]:
 def backfill_utilisation(database_url: str, valkey_url: str, points: int, seconds: float, rate: float) -> None:
     import subprocess
 
-    with running_sandbox() as sandbox:
+    with running_sandbox({"REGISTER_ALL": True}) as sandbox:  # made-up PRMs, no consent page
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ENEDIS_", "RTE_", "RELEVE_"))}
         env.update(RELEVE_ENV="test", DATABASE_URL=database_url, VALKEY_URL=valkey_url,
                    RELEVE_MASTER_KEY=embedded.new_master_key(), SECRET_KEY="bench-" + "x" * 40,

@@ -13,11 +13,12 @@ from models.national_consumption import NationalConsumption
 from models.offers import Offer, Provider
 from models.sessions import UserSession
 from models.tempo import TempoDay
-from models.usage_points import UsagePoint
+from models.transfers import TransferRequest
+from models.usage_points import KnownPdl, UsagePoint
 from models.users import Permission, Role, User
 
 __all__ = [
-    "ApiClient", "AuditLog", "Base", "Contribution", "EcoWattSignal", "EnedisConsent",
-    "NationalConsumption", "Offer", "Permission", "Provider", "Role", "TempoDay", "UsagePoint", "User",
-    "UserSession",
+    "ApiClient", "AuditLog", "Base", "Contribution", "EcoWattSignal", "EnedisConsent", "KnownPdl",
+    "NationalConsumption", "Offer", "Permission", "Provider", "Role", "TempoDay", "TransferRequest", "UsagePoint",
+    "User", "UserSession",
 ]

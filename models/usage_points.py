@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import PDL_CHECK, Base, Timestamped
@@ -33,3 +33,19 @@ class UsagePoint(Timestamped, Base):
     status_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     activation_date: Mapped[date | None]
     last_refreshed_at: Mapped[datetime | None]
+
+
+class KnownPdl(Base):
+    """Every PDL ever held on this gateway, with the last account that held it.
+
+    Outlives the point: when that account is deleted, `last_holder_id` becomes NULL while
+    Enedis may still hold its consent, so a later claim of the PDL waits for review
+    (docs/security.md, "deleted accounts").
+    """
+
+    __tablename__ = "known_pdls"
+    __table_args__ = (CheckConstraint(f"pdl {PDL_CHECK}", name="pdl_14_digits"),)
+
+    pdl: Mapped[str] = mapped_column(String(14), primary_key=True)
+    last_holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

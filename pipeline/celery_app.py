@@ -15,7 +15,7 @@ MAIL_QUEUE = "mail"  # verification, reset and notice mails: a person waits for 
 QUEUES = ("interactive", "refresh", "backfill", "rte", MAIL_QUEUE, "default")
 
 app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
-                                "pipeline.tasks.mail"])
+                                "pipeline.tasks.mail", "pipeline.tasks.transfers"])
 
 
 def celery_config(settings: Settings) -> dict:

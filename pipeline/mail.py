@@ -1,6 +1,8 @@
 """Delivering a mail: SMTP when configured, else a local outbox (`releve dev` prints it).
 
-Runs in a worker (the `releve.mail.send` task, queue `mail`), never in a web request.
+Runs in a worker (the `releve.mail.send` task, queue `mail`), never in a web request;
+workers that mail themselves (a meter transferred when its holder's consent ends) queue
+the same task.
 """
 
 from __future__ import annotations

@@ -194,7 +194,9 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         env["PYTHONUNBUFFERED"] = "1"
         sup = Supervisor()
         if sandbox:
-            sup.add("sandbox", [_bin("releve"), "sandbox", "--port", str(sandbox_port)], env)
+            # The nine test customers count as consented to the development client from the start.
+            sup.add("sandbox", [_bin("releve"), "sandbox", "--port", str(sandbox_port),
+                                "--register-customers", settings.enedis_client_id], env)
         for name, argv in process_commands(web_port=port, flower_port=flower_port).items():
             sup.add(name, argv, env)
 
@@ -269,6 +271,151 @@ def create_admin_cmd(email: str, password: str | None) -> None:
         seed_roles(settings.database_url)
         generated = create_admin(settings.database_url, email, password)
         click.echo(f"Admin ready: {email}" + (f" / {generated}  (shown once)" if generated else ""))
+
+
+@cli.group()
+def transfers() -> None:
+    """Transfer requests: a meter asked for by another account than the one holding it."""
+
+
+def _admin_id(session, email: str | None) -> int | None:
+    """The administrator named by --by (recorded in the audit log), or None."""
+    if not email:
+        return None
+    from sqlalchemy import select
+
+    from models.users import Role, User, normalise_email
+
+    user_id = session.scalar(select(User.id).join(User.roles).where(User.email == normalise_email(email),
+                                                                     Role.name == "admin"))
+    if user_id is None:
+        raise click.BadParameter(f"{email!r} is not an administrator", param_hint="--by")
+    return user_id
+
+
+def _emails(session, ids) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from models.users import User
+
+    ids = {i for i in ids if i is not None}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}
+
+
+@transfers.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Decided requests too (default: pending ones only).")
+def transfers_list(show_all: bool) -> None:
+    """List transfer requests, oldest first, with the holder's point status."""
+    from sqlalchemy import select
+
+    from models.db import session_scope
+    from models.transfers import TransferRequest
+    from models.usage_points import UsagePoint
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        with session_scope(settings.database_url) as session:
+            query = select(TransferRequest).order_by(TransferRequest.id)
+            if not show_all:
+                query = query.where(TransferRequest.status == "pending")
+            rows = list(session.scalars(query))
+            emails = _emails(session, [i for r in rows for i in (r.requester_id, r.holder_id)])
+            statuses = dict(session.execute(select(UsagePoint.pdl, UsagePoint.status)
+                                            .where(UsagePoint.pdl.in_([r.pdl for r in rows]))).all()) if rows else {}
+            if not rows:
+                click.echo("No transfer request." if show_all else "No pending transfer request.")
+            for r in rows:
+                holder = emails.get(r.holder_id, f"user {r.holder_id}") if r.holder_id else "nobody (holder deleted)"
+                state = r.status + (f" ({r.resolution})" if r.resolution else "")
+                click.echo(f"#{r.id}  {r.created_at:%Y-%m-%d %H:%M}  PDL {r.pdl}  {state}  "
+                           f"requester {emails.get(r.requester_id, r.requester_id)}  holder {holder}  "
+                           f"point {statuses.get(r.pdl, 'none')}")
+
+
+def _decide(request_id: int, by_email: str | None, decide) -> None:
+    from datetime import UTC, datetime
+
+    from models.db import session_scope
+    from pipeline import transfers as service
+
+    with ExitStack() as stack:
+        environment = Environment(stack)
+        settings = environment.settings
+        environment.export()  # the Celery app reads its settings from the environment
+        try:
+            with session_scope(settings.database_url) as session:
+                result = decide(service, session, request_id, _admin_id(session, by_email), datetime.now(UTC))
+        except service.TransferRefused as exc:
+            raise click.ClickException(f"request {request_id}: {exc.message}") from None
+        if isinstance(result, service.Transferred):
+            service.after_transfer(settings, result)
+            click.echo(f"Request {request_id} approved: PDL {result.pdl} is now held by "
+                       f"{result.emails.get(result.new_holder_id)} (point {result.new_point_id}).")
+        else:
+            with session_scope(settings.database_url) as session:
+                service.tell_of_refusal(settings, session, result)
+            click.echo(f"Request {request_id} refused: PDL {result.pdl} stays where it is.")
+
+
+@transfers.command("approve")
+@click.argument("request_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--by", "by_email", metavar="EMAIL", help="The administrator deciding (recorded in the audit log).")
+def transfers_approve(request_id: int, by_email: str | None) -> None:
+    """Approve a pending request: the meter goes to the requester, the holder's data is forgotten."""
+    _decide(request_id, by_email, lambda svc, s, rid, by, now: svc.approve(s, rid, by=by, now=now))
+
+
+@transfers.command("refuse")
+@click.argument("request_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--by", "by_email", metavar="EMAIL", help="The administrator deciding (recorded in the audit log).")
+def transfers_refuse(request_id: int, by_email: str | None) -> None:
+    """Refuse a pending request: the meter stays where it is."""
+    _decide(request_id, by_email, lambda svc, s, rid, by, now: svc.refuse(s, rid, by=by, as_admin=True, now=now))
+
+
+@cli.group()
+def audit() -> None:
+    """Review the audit log."""
+
+
+@audit.command("transfers")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only from this day (YYYY-MM-DD, UTC).")
+def audit_transfers(since) -> None:
+    """Every meter that changed hands, oldest first: when, from whom, to whom, how, from which address.
+
+    Includes the transfers made by consent callbacks before transfer requests existed.
+    """
+    from datetime import UTC
+
+    from sqlalchemy import select
+
+    from models.audit import AuditLog
+    from models.db import session_scope
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        with session_scope(settings.database_url) as session:
+            query = select(AuditLog).where(AuditLog.action == "usage_point.transferred").order_by(AuditLog.id)
+            if since is not None:
+                query = query.where(AuditLog.created_at >= since.replace(tzinfo=UTC))
+            rows = list(session.scalars(query))
+            emails = _emails(session, [i for r in rows for i in (r.details.get("from_user"), r.details.get("to_user"),
+                                                                 r.actor_id)])
+
+            def who(user_id) -> str:
+                if user_id is None:
+                    return "-"
+                return f"{emails[user_id]} (#{user_id})" if user_id in emails else f"deleted account (#{user_id})"
+
+            if not rows:
+                click.echo("No transfer in the audit log.")
+            for r in rows:
+                details = r.details or {}
+                how = details.get("resolution") or "consent callback (before transfer requests)"
+                request_part = f"  request #{details['request_id']}" if details.get("request_id") else ""
+                click.echo(f"{r.created_at:%Y-%m-%d %H:%M:%S}  PDL {r.target}  from {who(details.get('from_user'))}  "
+                           f"to {who(details.get('to_user'))}  by {who(r.actor_id)}  how {how}{request_part}  "
+                           f"ip {r.ip_address or '-'}")
 
 
 @cli.command()
@@ -383,11 +530,17 @@ def flower(port: int, address: str) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=SANDBOX_PORT, show_default=True)
-def sandbox(host: str, port: int) -> None:
+@click.option("--register-customers", "register_customers", multiple=True, metavar="CLIENT_ID",
+              envvar="SANDBOX_REGISTER_CUSTOMERS",
+              help="Register the nine test customers as consented to this client id at start (repeatable).")
+@click.option("--register-all", is_flag=True, envvar="SANDBOX_REGISTER_ALL",
+              help="Every PRM counts as consented to every client (tests, benchmarks).")
+def sandbox(host: str, port: int, register_customers: tuple[str, ...], register_all: bool) -> None:
     """Serve the Enedis and RTE emulators (paths as upstream)."""
     import sandbox as sandbox_pkg
 
-    sandbox_pkg.serve(host=host, port=port)
+    sandbox_pkg.serve(host=host, port=port,
+                      config={"REGISTER_CUSTOMERS": list(register_customers), "REGISTER_ALL": register_all})
 
 
 @cli.command("gen-key")

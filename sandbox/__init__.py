@@ -69,6 +69,7 @@ def apply_fault(api: str) -> Response | None:
         return None
     log.info("sandbox fault %s on %s %s", fault.kind, api, request.path)
     g.fault = fault  # faults shaping the answer itself (partial, revoke) are read by the blueprints
+    g.call.fault = fault.kind
     if fault.kind.startswith("429"):
         return throttled(api, fault.kind, fault.retry_after)
     if fault.kind == "500":
@@ -88,9 +89,20 @@ def apply_fault(api: str) -> Response | None:
     return None
 
 
+def _client_ids(value: Any) -> tuple[str, ...]:
+    """REGISTER_CUSTOMERS as a tuple: one client id, a comma-separated string, or a list."""
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The sandbox app. Config keys: SANDBOX_SECRET, RATE_PER_SECOND, RATE_PER_HOUR,
-    ECOWATT_INTERVAL, CLIENTS ({client_id: secret}; default: any non-empty pair)."""
+    ECOWATT_INTERVAL, CLIENTS ({client_id: secret}; default: any non-empty pair),
+    REGISTER_CUSTOMERS (client ids whose consent register holds the nine test customers
+    from the start; default none) and REGISTER_ALL (every PRM counts as consented to every
+    client, for tests and benchmarks that use made-up PRMs; default False)."""
     from sandbox import admin, enedis, rte
 
     config = config or {}
@@ -102,6 +114,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         rate_per_hour=int(config.get("RATE_PER_HOUR", 10_000)),
         ecowatt_interval=int(config.get("ECOWATT_INTERVAL", 15 * 60)),
         clients=config.get("CLIENTS"),
+        register_all=bool(config.get("REGISTER_ALL", False)),
+        register_customers=_client_ids(config.get("REGISTER_CUSTOMERS")),
     )
 
     @app.before_request

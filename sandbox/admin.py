@@ -1,4 +1,4 @@
-"""The sandbox's own admin API under `/_sandbox/`: clock, faults and the call log.
+"""The sandbox's own admin API under `/_sandbox/`: clock, faults, consents and the call log.
 
 Tests and benchmarks drive the sandbox through it over HTTP (or, in-process, through
 `SandboxState` directly). It is a development tool with no authentication: never expose
@@ -8,6 +8,8 @@ the sandbox beyond localhost.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+
+import re
 
 from sandbox.core import FAULT_KINDS, call_as_dict, fault_as_dict, json_error, parse_moment, state
 
@@ -52,6 +54,50 @@ def add_fault():
 @bp.delete("/faults")
 def clear_faults():
     state().clear_faults()
+    return "", 204
+
+
+PRM_RE = re.compile(r"^[0-9]{14}$")
+
+
+@bp.get("/consents")
+def list_consents():
+    """The consent register: `{client_id: [PRM, …]}` and whether every PRM counts as consented."""
+    return jsonify(consents=state().register_of(), register_all=state().register_all)
+
+
+def _consents_body(prms_required: bool):
+    """(client_id, prms or None) from a body `{"client_id": …, "prms": [PRM, …]}`, or an error answer."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    client_id, prms = body.get("client_id"), body.get("prms")
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 200:
+        return None, json_error(400, {"error": "invalid_request", "error_description": "client_id is required"})
+    if prms is None and not prms_required:
+        return (client_id, None), None
+    if not isinstance(prms, list) or not all(isinstance(p, str) and PRM_RE.match(p) for p in prms):
+        return None, json_error(400, {"error": "invalid_request", "error_description": "prms: a list of 14-digit PRMs"})
+    return (client_id, prms), None
+
+
+@bp.post("/consents")
+def add_consents():
+    """Body `{"client_id", "prms": [...]}`: these PRMs consented to that application."""
+    found, problem = _consents_body(prms_required=True)
+    if problem:
+        return problem
+    client_id, prms = found
+    state().register(client_id, prms)
+    return jsonify(client_id=client_id, prms=state().register_of().get(client_id, [])), 201
+
+
+@bp.delete("/consents")
+def remove_consents():
+    """Body `{"client_id", "prms"?}`: those consents (or all of the client's) are withdrawn."""
+    found, problem = _consents_body(prms_required=False)
+    if problem:
+        return problem
+    state().unregister(*found)
     return "", 204
 
 

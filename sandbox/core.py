@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from sandbox.enedis_data import SANDBOX_PRMS
+
 PARIS = ZoneInfo("Europe/Paris")
 
 FAULT_KINDS = (
@@ -74,6 +76,7 @@ class Call:
     query: str
     status: int = 0
     duration: float = 0.0
+    fault: str = ""   # the injected fault that shaped the answer, if any ("" for a real one, quotas included)
 
 
 @dataclass
@@ -90,10 +93,18 @@ class SandboxState:
     calls: list[Call] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
+    # The consent register, as Enedis keeps it: client id -> PRMs that consented to that
+    # application. A data call for a PRM not registered for the caller answers ADAM-DC-0008.
+    consents: dict[str, set[str]] = field(default_factory=dict)
+    register_all: bool = False                  # every PRM counts as consented (tests, benchmarks)
+    register_customers: tuple[str, ...] = ()    # client ids given the nine test customers at start
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _windows: dict[tuple[str, float], collections.deque] = field(default_factory=dict, repr=False)
     _last_ecowatt: dict[str, float] = field(default_factory=dict, repr=False)
     _next_fault_id: int = 1
+
+    def __post_init__(self) -> None:
+        self._register_at_start()
 
     # -- clock ---------------------------------------------------------------
     def time(self) -> float:
@@ -191,6 +202,34 @@ class SandboxState:
             self._windows.clear()
             self._last_ecowatt.clear()
             self.clock_offset, self.frozen_at = 0.0, None
+        self._register_at_start()
+
+    # -- consent register ----------------------------------------------------
+    def _register_at_start(self) -> None:
+        """The register as the sandbox starts: empty, or the nine test customers for some clients."""
+        with self.lock:
+            self.consents = {client: set(SANDBOX_PRMS) for client in self.register_customers}
+
+    def register(self, client_id: str, prms) -> None:
+        """Record that `prms` consented to `client_id` (the consent page's approval does this)."""
+        with self.lock:
+            self.consents.setdefault(client_id, set()).update(prms)
+
+    def unregister(self, client_id: str, prms=None) -> None:
+        """Withdraw consents of `client_id`: those of `prms`, or all of them."""
+        with self.lock:
+            if prms is None:
+                self.consents.pop(client_id, None)
+            else:
+                self.consents.get(client_id, set()).difference_update(prms)
+
+    def has_consent(self, client_id: str, prm: str) -> bool:
+        with self.lock:
+            return self.register_all or prm in self.consents.get(client_id, ())
+
+    def register_of(self) -> dict[str, list[str]]:
+        with self.lock:
+            return {client: sorted(prms) for client, prms in sorted(self.consents.items())}
 
     # -- tokens --------------------------------------------------------------
     def check_client(self, client_id: str, client_secret: str) -> bool:

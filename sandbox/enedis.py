@@ -29,7 +29,13 @@ consumption asked on a production point or the reverse ``ADAM-ERR0069``; custome
 PRM in ``state().revoked`` and any active ``revoke`` fault for the PRM ``ADAM-DC-0008``;
 customer 4 misses Tuesdays and Wednesdays. Day D is published at 08:00 Paris on D+1;
 a window with nothing published (or only gaps) is a 404 ``no_data_found``.
-Unknown 14-digit PRMs are generic consumers with a load curve; no prior consent needed.
+Unknown 14-digit PRMs are generic consumers with a load curve.
+
+Consent register: as at Enedis, a data call for a PRM that never consented to the calling
+application (the client id its token was issued to) answers 403 ``ADAM-DC-0008``. The
+register is filled by the consent page when the household approves, by
+``POST /_sandbox/consents``, at start for the clients named in ``REGISTER_CUSTOMERS`` (the
+nine test customers), and ``REGISTER_ALL`` makes every PRM count as consented.
 
 Customer data answers are wrapped in ``customer`` as Enedis's gateway sends them
 (``customer.identity``, ``customer.contact_data``).
@@ -122,6 +128,7 @@ def decide(params: dict[str, str], decision: str, digit: int):
     if decision != "approve":
         return come_back(params["redirect_uri"], {"error": "access_denied", **back})
     customer = data.customer_by_digit(digit)
+    state().register(params["client_id"], [p.prm for p in customer.points])
     return come_back(params["redirect_uri"], {
         "code": secrets.token_urlsafe(24),
         **back,
@@ -209,7 +216,8 @@ def authorised_point():
     token_value = bearer_token()
     if not token_value:
         return None, unauthorized(missing=True)
-    if state().token_client("enedis", token_value, ENEDIS_TOKEN_MAX_AGE) is None:
+    client_id = state().token_client("enedis", token_value, ENEDIS_TOKEN_MAX_AGE)
+    if client_id is None:
         return None, unauthorized()
     prm = request.args.get("usage_point_id", "")
     if not prm:
@@ -217,7 +225,7 @@ def authorised_point():
     if not PRM_RE.match(prm):
         return None, invalid("usage_point_id must be 14 digits.")
     customer, point = data.lookup(prm)
-    if consent_revoked(prm, point):
+    if not state().has_consent(client_id, prm) or consent_revoked(prm, point):
         return None, error(403, "ADAM-DC-0008", "No consent can be found for this customer and this usage point.")
     return (customer, point), None
 

@@ -248,3 +248,19 @@ class ValkeyDatabases:
                     self.client.eval(_RENEW, 1, self._key(db), self.owner, self.TTL)
                 except redis.RedisError:
                     pass
+
+
+def deliver_queued_mails(celery_app) -> int:
+    """Run the mail task, in this process, for every mail the app queued (a worker's job); how many."""
+    from pipeline.celery_app import MAIL_QUEUE
+    from pipeline.tasks.mail import send_mail
+
+    delivered = 0
+    with celery_app.connection_for_read() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(MAIL_QUEUE, no_ack=True)) is not None:
+            assert message.headers["task"] == send_mail.name
+            _args, kwargs, _embed = message.decode()
+            send_mail(**kwargs)
+            delivered += 1
+    return delivered

@@ -92,7 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, health, main, pages
+    from webapp import account, auth, consent, health, main, pages, transfers
     from webapp.extensions import csrf, login_manager
 
     login_manager.init_app(app)
@@ -112,4 +112,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(transfers.bp)
     return app

@@ -22,11 +22,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from kombu.exceptions import KombuError
 from redis import RedisError
 from flask_login import current_user, login_required
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from models.consents import EnedisConsent
-from models.usage_points import UsagePoint
-from webapp.data import cache, settings
+from pipeline import transfers
+from webapp.data import settings
 from webapp.db import audit, db
 
 bp = Blueprint("consent", __name__)
@@ -130,19 +130,16 @@ def parse_prms(raw: str) -> list[str] | None:
     return prms if len(prms) <= MAX_PRMS else None
 
 
-def tell_previous_holder(user_id: int, prm: str) -> None:
-    """Mail the account that held a transferred meter: a move is expected, a surprise is reported."""
-    from models.users import User
-    from webapp.mail import send_mail
+def claimed(raw: str) -> dict:
+    """What a callback claimed, for the audit log: its PRMs when well-formed, else only its size."""
+    prms = parse_prms(raw)
+    return {"prms": prms} if prms is not None else {"prms": None, "raw_length": len(raw)}
 
-    user = db().get(User, user_id)
-    if user is None:
-        return
-    send_mail(settings(), user.email, "Relevé : un compteur a été rattaché à un autre compte",
-              f"Bonjour,\n\nLe compteur {prm} vient d'être ajouté à un autre compte Relevé, avec un "
-              f"consentement donné chez Enedis. Il a été retiré de votre compte et ses relevés effacés.\n\n"
-              f"Si vous avez déménagé, c'est normal. Sinon, répondez à ce message : un administrateur "
-              f"vérifiera ce rattachement.\n")
+
+def audit_callback(outcome: str, consent_id: int | None, **details) -> None:
+    """Every callback is audited: account (actor), address, state id, claimed PRMs, outcome."""
+    audit("consent.callback", f"consent:{consent_id}" if consent_id else "", outcome=outcome, state_id=consent_id,
+          **details)
 
 
 @bp.get("/consent/callback")
@@ -152,6 +149,7 @@ def callback():
     expected = session.pop(SESSION_KEY, None)  # single use in the session too, whatever happens next
     now = datetime.now(UTC)
     s = db()
+    raw_prms = request.args.get("usage_point_id", "")
     # Claim the consent atomically: one callback only ever wins, even two at once.
     consent_id = None
     if returned and len(returned) <= 100:
@@ -163,65 +161,61 @@ def callback():
             .returning(EnedisConsent.id))
         s.commit()
     if expected is None or consent_id is None or not hmac.compare_digest(returned.encode(), expected.encode()):
+        audit_callback("unknown_state", consent_id, **claimed(raw_prms))
+        s.commit()
         return refuse("Ce retour d'Enedis ne correspond à aucune demande en cours de votre part "
                       "(lien déjà utilisé, expiré ou ouvert dans une autre session). "
                       "Recommencez depuis « Ajouter mon compteur ».")
     consent = s.get(EnedisConsent, consent_id)
     if consent.state_expires_at <= now:
         consent.status = "expired"
+        audit_callback("expired", consent_id, **claimed(raw_prms))
         s.commit()
         return refuse("La demande a expiré (plus de 10 minutes). Recommencez depuis « Ajouter mon compteur ».")
 
     error = request.args.get("error")
     if error:
         consent.status = "refused"
+        audit_callback("denied" if error == "access_denied" else "error", consent_id)
         s.commit()
         if error == "access_denied":
             flash("Vous avez refusé le partage de vos données : aucun compteur n'a été ajouté.", "info")
             return redirect(url_for("main.dashboard"))
         return refuse("Enedis n'a pas pu enregistrer votre consentement. Réessayez plus tard.")
 
-    prms = parse_prms(request.args.get("usage_point_id", ""))
+    prms = parse_prms(raw_prms)
     if prms is None:
         consent.status = "refused"
+        audit_callback("invalid_prms", consent_id, **claimed(raw_prms))
         s.commit()
         return refuse("Enedis a renvoyé un numéro de point de livraison invalide (14 chiffres attendus).")
 
     consent.status, consent.prms, consent.started_at = "active", prms, now
     consent.expires_at = add_duration(now, consent.duration)
-    points, dropped = [], []
-    for prm in prms:
-        point = s.scalar(select(UsagePoint).where(UsagePoint.pdl == prm).with_for_update())
-        if point is None:
-            point = UsagePoint(pdl=prm, user_id=current_user.id, name="", kind="unknown")
-            s.add(point)
-            audit("usage_point.added", prm)
-        elif point.user_id != current_user.id:
-            # The household moved in: the meter is theirs now; the previous holder's data goes.
-            dropped.append((point.user_id, prm))
-            audit("usage_point.transferred", prm, from_user=point.user_id, to_user=current_user.id)
-            point.user_id, point.name, point.kind = current_user.id, "", "unknown"
-            point.load_curve_enabled, point.activation_date, point.last_refreshed_at = True, None, None
-        else:
-            audit("usage_point.renewed", prm)
-        point.status, point.status_reason = "active", ""
-        points.append(point)
+    # The PRMs are claims (docs/security.md): a meter another account holds never changes hands here.
+    claims = transfers.claim_points(s, current_user.id, prms)
+    for claim in claims:
+        if claim.outcome in (transfers.ADDED, transfers.RENEWED):
+            audit(f"usage_point.{claim.outcome}", claim.pdl)
+    audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
     s.commit()
 
-    # After the commit: a failed transfer must not have wiped anything, and a task must find its row.
-    for old_user, prm in dropped:
-        cache().delete_point(old_user, prm)
-        tell_previous_holder(old_user, prm)
+    # After the commit: a task must find its row.
     from pipeline.tasks.enedis import onboard
 
+    points = [c.point for c in claims if c.point is not None]
     try:
         for point in points:
             onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive")
     except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")
+    added = [c.pdl for c in claims if c.point is not None]
+    offers = [c for c in claims if c.point is None]
+    if offers:
+        return render_template("transfers/offer.html", added=added, offers=offers, consent_id=consent_id,
+                               review=transfers.REVIEW)
     count = len(points)
     flash(f"{'Compteur ajouté' if count == 1 else f'{count} compteurs ajoutés'} : "
-          f"{', '.join(prms)}. La récupération de l'historique a commencé.", "success")
+          f"{', '.join(added)}. La récupération de l'historique a commencé.", "success")
     return redirect(url_for("main.dashboard"))
-

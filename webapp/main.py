@@ -93,8 +93,11 @@ def cards() -> list[dict[str, Any]]:
 @bp.get("/tableau-de-bord")
 @login_required
 def dashboard():
+    from webapp.transfers import pending_for
+
     items = cards()
-    return render_template("dashboard.html", cards=items, pending=any(c["pending"] for c in items))
+    return render_template("dashboard.html", cards=items, pending=any(c["pending"] for c in items),
+                           transfers=pending_for(current_user.id))
 
 
 @bp.get("/tableau-de-bord/etat.json")

@@ -70,6 +70,9 @@ class ReleveTask(Task):
                          **options)
 
 
+ONCE_PREFIX = "releve:once:"
+
+
 def once(settings: Settings, key: str, ttl: int) -> bool:
     """True the first time `key` is claimed within `ttl` seconds (dedupes periodic work and enqueues)."""
-    return bool(get_client(settings.valkey_url).set(f"releve:once:{key}", "1", nx=True, ex=ttl))
+    return bool(get_client(settings.valkey_url).set(f"{ONCE_PREFIX}{key}", "1", nx=True, ex=ttl))

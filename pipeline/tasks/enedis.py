@@ -7,8 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from kombu.exceptions import KombuError
+from redis import RedisError
+from sqlalchemy import event, exists, select
+from sqlalchemy.orm import object_session
 
+from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.celery_app import app
@@ -22,7 +26,7 @@ from pipeline.clients.base import (
     WrongPointKind,
 )
 from pipeline.series import SERIES, history_start, plan_windows, group_by_day, series_for
-from pipeline.tasks.base import ReleveTask, once
+from pipeline.tasks.base import ONCE_PREFIX, ReleveTask, once
 
 log = logging.getLogger(__name__)
 PARIS = ZoneInfo("Europe/Paris")
@@ -42,6 +46,44 @@ def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
     """Backfill progress of a point: windows planned and done (for the pages)."""
     raw = get_client(valkey_url).hgetall(progress_key(point_id))
     return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def fetch_once_key(point_id: int, series: str, start: date | str, end: date | str) -> str:
+    """The dedupe key of one window's fetch (under `once`'s prefix)."""
+    return f"fetch:{point_id}:{series}:{start}:{end}"
+
+
+def forget_point_keys(valkey_url: str, point_id: int) -> int:
+    """Drop a point's backfill progress and fetch dedupe keys (it changed hands): its next
+    holder's history starts at 0 and its windows are enqueued again at once."""
+    client = get_client(valkey_url)
+    keys = [progress_key(point_id), progress_key(point_id) + ":done"]
+    keys += client.scan_iter(match=ONCE_PREFIX + fetch_once_key(point_id, "*", "*", "*"), count=1000)
+    return client.delete(*keys)
+
+
+# The task that lets a transfer request complete once its holder's access is gone
+# (pipeline.tasks.transfers); sent by name, that module imports this one.
+HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
+
+
+def mark_consent_needed(point: UsagePoint, code: str) -> None:
+    """Enedis refused for want of consent (ADAM-DC-0007/0008): nothing is fetched for the point
+    until its holder renews. A transfer request waiting for that is sent on once this commits."""
+    point.status, point.status_reason = "consent_needed", code
+    session = object_session(point)
+    if session is None or not session.scalar(select(exists().where(
+            TransferRequest.pdl == point.pdl, TransferRequest.status == "pending"))):
+        return
+    pdl, point_id = point.pdl, point.id
+
+    def send(_session) -> None:  # after the commit, or the task could still see the point active
+        try:
+            app.send_task(HOLDER_CONSENT_GONE, kwargs={"pdl": pdl}, queue="interactive")
+        except (KombuError, RedisError) as exc:
+            log.error("point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc)
+
+    event.listen(session, "after_commit", send, once=True)
 
 
 # -- fetching one window into the cache ----------------------------------------------------
@@ -69,7 +111,7 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
     except HistoryExhausted as exc:
         return _search_history(task, point, series_name, start, end, exc)
     except ConsentNeeded as exc:
-        point.status, point.status_reason = "consent_needed", exc.code
+        mark_consent_needed(point, exc.code)
         log.warning("point %s: consent needed (%s)", point.id, exc.code)
         return {"status": "consent-needed", "code": exc.code}
     except WrongPointKind:
@@ -171,7 +213,7 @@ def enqueue_window(point_id: int, series: str, start: date, end: date, *, queue:
     from pipeline.celery_app import settings_of
 
     settings = settings or settings_of()
-    if not once(settings, f"fetch:{point_id}:{series}:{start}:{end}", dedupe_seconds):
+    if not once(settings, fetch_once_key(point_id, series, start, end), dedupe_seconds):
         return False
     fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
                                          end=end.isoformat(), backfill=backfill), queue=queue)
@@ -204,7 +246,7 @@ def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]
                         point.activation_date = date.fromisoformat(contract["last_activation_date"])
                     svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
                 except ConsentNeeded as exc:
-                    point.status, point.status_reason = "consent_needed", exc.code
+                    mark_consent_needed(point, exc.code)
                     return {"status": "consent-needed"}
                 except PermanentError as exc:  # customer data exists for consumption points only
                     log.info("point %s: no customer data (%s)", point.id, exc.code)

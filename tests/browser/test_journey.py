@@ -20,6 +20,7 @@ from sqlalchemy import delete
 from conftest import configure_celery, empty_public_tables
 from models.db import session_scope
 from models.settings import Settings
+from models.usage_points import KnownPdl
 from models.users import User
 from sandbox.testing import running_sandbox
 from tests_helpers import Processes, free_port
@@ -63,6 +64,8 @@ def gateway(env_for, valkey_databases, database_url, tmp_path):
             valkey_databases.release(url)
             with session_scope(database_url) as session:
                 session.execute(delete(User).where(User.email == email))
+                # The PDL would stay known, last held by a deleted account: later claims would wait for review.
+                session.execute(delete(KnownPdl).where(KnownPdl.pdl == PDL))
 
 
 @pytest.fixture

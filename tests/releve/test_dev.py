@@ -51,10 +51,10 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "VALKEY_URL", "CELERY_", "RELEVE_", "TEST_", "ENEDIS_", "RTE_"))}
     env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()))
-    web_port = free_port()
+    web_port, sandbox_port = free_port(), free_port()
     # Output to a file: a pipe read only at the end would fill up and block every child's logging.
     guard = Processes(grace=60).run(
-        [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(free_port()), "--flower-port", str(free_port())],
+        [RELEVE, "dev", "--port", str(web_port), "--sandbox-port", str(sandbox_port), "--flower-port", str(free_port())],
         env, workdir / "dev.log", cwd=workdir)
     dev = guard.target  # `releve dev` itself; the guard only stands by in case this test dies
     try:
@@ -68,6 +68,9 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
 
         body = wait_until(healthy, timeout=60, interval=0.5).json()
         assert body["status"] == "ok" and body["down"] == []
+        # The sandbox's nine test customers count as consented to the development client.
+        register = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/consents", timeout=10).json()
+        assert "22516914714270" in register["consents"]["releve-dev"] and register["register_all"] is False
         children = descendants(dev)
         assert len(children) >= 5  # sandbox, web, worker, beat, flower (and their own children)
     finally:

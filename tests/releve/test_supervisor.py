@@ -31,7 +31,8 @@ def test_stop_kills_the_whole_group_and_prefixes_output(wait_until):
     sup.add("stubborn", [sys.executable, "-c", STUBBORN])
     sup.add("echo", [sys.executable, "-c", "print('hello', flush=True); import time; time.sleep(300)"])
     sup.start()
-    found = wait_until(lambda: "hello" in out.getvalue() and re.search(r"grandchild (\d+)", out.getvalue()))
+    # "echo     | hello", not "hello": the "started" line quotes the command, which says hello too.
+    found = wait_until(lambda: "echo     | hello" in out.getvalue() and re.search(r"grandchild (\d+)", out.getvalue()))
     grandchild = int(found.group(1))
     pids = [c.proc.pid for c in sup.children] + [grandchild]
     sup.stop()

@@ -25,7 +25,8 @@ PARIS = ZoneInfo("Europe/Paris")
 SWAGGER = Path(__file__).resolve().parents[2] / "docs" / "reference" / "enedis-openapi"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=PARIS)
 CONSENT_START_PRM = "64975835695673"
-CONFIG = {"RATE_PER_SECOND": 100_000, "CONSENT_STARTS": {CONSENT_START_PRM: "2026-01-01"}}
+# REGISTER_ALL: these tests read PRMs directly, without going through a consent page.
+CONFIG = {"RATE_PER_SECOND": 100_000, "CONSENT_STARTS": {CONSENT_START_PRM: "2026-01-01"}, "REGISTER_ALL": True}
 
 P = {
     "daily_consumption": "/metering_data_dc/v5/daily_consumption",
@@ -581,3 +582,77 @@ def test_determinism_across_processes():
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2")}
     assert len(outputs) == 1 and "2026-10-25 00:30:00" in outputs.pop()
+
+
+# -- consent register --------------------------------------------------------------------------
+
+NEVER_CONSENTED = "98765432109876"
+
+
+@pytest.fixture
+def registering():
+    """A sandbox as Enedis is: only PRMs that consented to a client are readable by it."""
+    with running_sandbox({"RATE_PER_SECOND": 100_000}) as running:
+        running.state.set_clock(NOW, frozen=True)
+        yield Client(running)
+
+
+def token_for(running, client_id: str) -> str:
+    answer = requests.post(f"{running.url}/oauth2/v3/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": "secret"})
+    return answer.json()["access_token"]
+
+
+def test_a_prm_that_never_consented_answers_no_consent(registering):
+    for prm in (NEVER_CONSENTED, "22516914714270"):  # made up, and a test customer nobody approved
+        for name in P:
+            answer = registering.get(name, prm, START, END)
+            assert answer.status_code == 403 and error_code(answer) == "ADAM-DC-0008", (prm, name)
+
+
+def test_approving_registers_the_customer_for_that_client_only(registering):
+    assert back(authorize(registering, auto="refuse", state="r3"))["error"] == "access_denied"
+    assert error_code(registering.get("contracts", "12345678901234")) == "ADAM-DC-0008"  # refusing registers nothing
+    back(authorize(registering, auto="approve", state="a3"))  # client "app", customer 3
+    assert registering.get("contracts", "12345678901234").status_code == 200
+    assert registering.get("daily_production", "10284856584123", START, END).status_code == 200
+    assert error_code(registering.get("daily_consumption", NEVER_CONSENTED, START, END)) == "ADAM-DC-0008"
+    other = token_for(registering, "another-app")
+    assert error_code(registering.get("contracts", "12345678901234", token=other)) == "ADAM-DC-0008"
+    assert requests.get(f"{registering.url}/_sandbox/consents", timeout=10).json() == {
+        "consents": {"app": ["10284856584123", "12345678901234"]}, "register_all": False}
+
+
+def test_consents_endpoint_registers_and_withdraws(registering):
+    url = f"{registering.url}/_sandbox/consents"
+    answer = requests.post(url, json={"client_id": "app", "prms": [NEVER_CONSENTED]}, timeout=10)
+    assert answer.status_code == 201 and answer.json() == {"client_id": "app", "prms": [NEVER_CONSENTED]}
+    assert registering.get("daily_consumption", NEVER_CONSENTED, START, END).status_code == 200
+    assert requests.delete(url, json={"client_id": "app", "prms": [NEVER_CONSENTED]}, timeout=10).status_code == 204
+    assert error_code(registering.get("daily_consumption", NEVER_CONSENTED, START, END)) == "ADAM-DC-0008"
+    requests.post(url, json={"client_id": "app", "prms": [NEVER_CONSENTED]}, timeout=10)
+    assert requests.delete(url, json={"client_id": "app"}, timeout=10).status_code == 204  # all of the client's
+    assert requests.get(url, timeout=10).json()["consents"] == {}
+    for bad in ({"prms": [NEVER_CONSENTED]}, {"client_id": "app"}, {"client_id": "app", "prms": ["123"]},
+                {"client_id": "app", "prms": NEVER_CONSENTED}, {"client_id": 7, "prms": []}, ["app"]):
+        answer = requests.post(url, json=bad, timeout=10)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", bad
+    assert requests.post(url, data=b"\xff\x00", timeout=10).status_code == 400
+
+
+def test_register_customers_setting():
+    with running_sandbox({"REGISTER_CUSTOMERS": "releve-dev"}) as running:
+        running.state.set_clock(NOW, frozen=True)
+        client = Client(running)  # client "app": nothing registered for it
+        dev = token_for(running, "releve-dev")
+        assert client.get("contracts", "22516914714270", token=dev).status_code == 200
+        assert client.get("daily_production", "24880057139941", START, END, token=dev).status_code == 200
+        assert error_code(client.get("contracts", "22516914714270")) == "ADAM-DC-0008"
+        assert error_code(client.get("contracts", NEVER_CONSENTED, token=dev)) == "ADAM-DC-0008"
+        running.state.unregister("releve-dev")
+        assert error_code(client.get("contracts", "22516914714270", token=dev)) == "ADAM-DC-0008"
+        requests.post(f"{running.url}/_sandbox/reset", timeout=10)  # back to the register it started with
+        running.state.set_clock(NOW, frozen=True)
+        assert client.get("contracts", "22516914714270", token=dev).status_code == 200
+        registered = requests.get(f"{running.url}/_sandbox/consents", timeout=10).json()["consents"]["releve-dev"]
+        assert registered == sorted(enedis_data.SANDBOX_PRMS)

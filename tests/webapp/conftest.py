@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from models.settings import Settings
+from tests_helpers import deliver_queued_mails
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -33,22 +34,6 @@ def app(settings, connection, valkey, celery_app):
     from webapp import create_app
 
     return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
-
-
-def deliver_queued_mails(celery_app) -> int:
-    """Run the mail task, in this process, for every mail the app queued (a worker's job); how many."""
-    from pipeline.celery_app import MAIL_QUEUE
-    from pipeline.tasks.mail import send_mail
-
-    delivered = 0
-    with celery_app.connection_for_read() as conn:
-        channel = conn.default_channel
-        while (message := channel.basic_get(MAIL_QUEUE, no_ack=True)) is not None:
-            assert message.headers["task"] == send_mail.name
-            _args, kwargs, _embed = message.decode()
-            send_mail(**kwargs)
-            delivered += 1
-    return delivered
 
 
 class Mails:

@@ -218,28 +218,77 @@ def test_a_tampered_list_of_many_prms_is_refused(client, auth, session):
     assert response.status_code == 400 and points(session) == {}
 
 
-def test_a_meter_moves_to_its_new_household(app, client, auth, session, valkey, celery_app, mails):
+def test_a_callback_never_moves_a_meter_another_account_holds(app, client, auth, session, valkey, celery_app, mails):
+    """The probe of issue 10: B starts a consent, skips the consent page, comes back with A's PDL."""
+    from pipeline.tasks.enedis import progress_key
     from webapp.data import _cache
 
     auth.signup()
     assert back(client, at_sandbox(start(auth, customer=0))).status_code == 302
     alice = session.scalar(select(User).where(User.email == "alice@example.org"))
+    [point] = points(session).values()
     s = app.config["RELEVE_SETTINGS"]
     cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
     cache.put(alice.id, "contract", {"subscribed_power": "9 kVA"}, pdl=CUSTOMER_0)
-    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) is not None
+    valkey.hset(progress_key(point.id), mapping={"total": 12, "done": 12})
+    valkey.delete("interactive")
 
     bob = app.test_client()
     bob_auth = type(auth)(bob)
     bob_auth.signup(email="bob@example.org")
-    assert back(bob, at_sandbox(start(bob_auth, customer=0))).status_code == 302
-    assert points(session) == {} and list(points(session, "bob@example.org")) == [CUSTOMER_0]
-    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) is None
-    assert valkey.keys(f"*{cache.point_tag(CUSTOMER_0)}*") == []
-    moved = session.scalar(select(AuditLog).where(AuditLog.action == "usage_point.transferred"))
-    assert moved.target == CUSTOMER_0 and moved.details["from_user"] == alice.id
-    told = [m for m in mails.all() if m["To"] == "alice@example.org" and "autre compte" in m["Subject"]]
-    assert len(told) == 1  # the previous holder learns of it (a surprise can be reported)
+    state = state_of(start(bob_auth, customer=4))  # the 303 is not followed: no consent page
+    response = bob.get(f"/consent/callback?code=x&state={state}&usage_point_id={CUSTOMER_0}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"Le compteur {CUSTOMER_0} est suivi par un autre compte" in page and "Demander le transfert" in page
+    # A keeps the meter, its cache and its progress; B gets nothing, and nothing is fetched for B.
+    assert list(points(session)) == [CUSTOMER_0] and points(session)[CUSTOMER_0].id == point.id
+    assert points(session, "bob@example.org") == {}
+    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) == {"subscribed_power": "9 kVA"}
+    assert valkey.hgetall(progress_key(point.id)) == {b"total": b"12", b"done": b"12"}
+    assert valkey.llen("interactive") == 0
+    assert bob.get("/tableau-de-bord/etat.json").get_json()["points"] == []
+    assert not [m for m in mails.all() if m["To"] == "alice@example.org" and "transf" in m["Subject"]]
+    assert session.scalar(select(AuditLog).where(AuditLog.action == "usage_point.transferred")) is None
+    # The claim is audited: account, PRMs, address, state id, outcome.
+    bob_id = session.scalar(select(User.id).where(User.email == "bob@example.org"))
+    consent_id = session.scalar(select(EnedisConsent.id).where(EnedisConsent.user_id == bob_id))
+    claim = session.scalar(select(AuditLog).where(AuditLog.action == "consent.callback", AuditLog.actor_id == bob_id))
+    assert claim.ip_address == "127.0.0.1" and claim.target == f"consent:{consent_id}"
+    assert claim.details == {"outcome": "accepted", "state_id": consent_id, "prms": [CUSTOMER_0],
+                             "outcomes": {CUSTOMER_0: "held_elsewhere"}}
+
+
+def test_every_callback_is_audited_even_refused_ones(client, auth, session):
+    auth.signup()
+    alice = session.scalar(select(User.id).where(User.email == "alice@example.org"))
+    start(auth, customer=0)
+    client.get(f"/consent/callback?code=x&state=forged{'1' * 40}&usage_point_id={CUSTOMER_0}")
+    state = state_of(start(auth))
+    assert client.get(f"/consent/callback?code=x&state={state}&usage_point_id=12345678901234;abc").status_code == 400
+    state = state_of(start(auth))
+    assert client.get(f"/consent/callback?state={state}&error=access_denied").status_code == 302
+    state = state_of(start(auth))
+    huge = client.get(f"/consent/callback?code=x&state={state}&usage_point_id=1%00{'9' * 1_000_000}")
+    assert huge.status_code == 400
+    session.expire_all()
+    rows = list(session.scalars(select(AuditLog).where(AuditLog.action == "consent.callback", AuditLog.actor_id == alice)
+                                .order_by(AuditLog.id)))
+    assert [r.details["outcome"] for r in rows] == ["unknown_state", "invalid_prms", "denied", "invalid_prms"]
+    assert rows[0].details == {"outcome": "unknown_state", "state_id": None, "prms": [CUSTOMER_0]}
+    assert rows[1].details["prms"] is None and rows[1].details["raw_length"] == len("12345678901234;abc")
+    assert rows[3].details["raw_length"] == 1_000_002 and all(r.ip_address == "127.0.0.1" for r in rows)
+
+
+def test_a_pdl_whose_last_holder_is_gone_is_offered_for_review_not_added(client, auth, session, celery_app):
+    from models.usage_points import KnownPdl
+
+    session.add(KnownPdl(pdl=CUSTOMER_0, last_holder_id=None))  # its holder deleted their account
+    session.commit()
+    auth.signup()
+    response = back(client, at_sandbox(start(auth, customer=0)))
+    assert response.status_code == 200 and "a déjà été suivi par un autre compte" in response.get_data(as_text=True)
+    assert points(session) == {}
 
 
 def test_renewing_reactivates_the_users_own_point(client, auth, session, celery_app):

@@ -28,7 +28,7 @@ C0, NO_CURVE, PRODUCTION, REVOKED = "22516914714270", "32320647321714", "2488005
 
 @pytest.fixture(scope="module")
 def upstream():
-    with running_sandbox({"RATE_PER_SECOND": 1000, "CLIENTS": {"app": "secret"}}) as sandbox:
+    with running_sandbox({"RATE_PER_SECOND": 1000, "CLIENTS": {"app": "secret"}, "REGISTER_ALL": True}) as sandbox:
         yield sandbox
 
 

@@ -1,7 +1,7 @@
 """User sessions: a row per signed-in browser, so logout ends it on the server
 
-Revision ID: 20261126_0005
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-26 10:00:00.000000+00:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '20261126_0005'
-down_revision: str | None = '0002'
+revision: str = '0004'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,6 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    from webapp.inputs import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the blueprints: every `<int:…>` is bounded
     if settings.trusted_proxies:
         # Behind N reverse proxies the client's address (login throttling) is in X-Forwarded-For.
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from models.users import User
 from models.valkey import get_client
+from webapp.inputs import printable
 
 # Failed logins allowed per window, per account and per address.
 ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_SECONDS = 5, 30, 15 * 60
@@ -48,9 +49,13 @@ class Throttle:
         self.client.delete(next(iter(self.keys)))  # the account's counter; the address keeps its own
 
 
+MAX_NEXT = 2000
+
+
 def safe_next(target: str | None) -> str:
-    """`next` only ever leads to a path on this site."""
-    if target:
+    """`next` only ever leads to a path on this site, and never carries a control character (a CR/LF
+    would split the Location header; browsers drop tabs and newlines, turning "/\t/x" into "//x")."""
+    if target and len(target) <= MAX_NEXT and printable(target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith(("//", "/\\")):
             return target

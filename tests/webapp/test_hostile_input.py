@@ -1,0 +1,80 @@
+"""Hostile input is a 4xx, never a 500: huge ids, control characters, NUL bytes, races, and a fuzz of every route."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from flask import got_request_exception
+from werkzeug.datastructures import ImmutableMultiDict
+from sqlalchemy import create_engine, delete, func, select, text
+
+from models.api_clients import ApiClient
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.users import User
+
+PASSWORD = "correct horse battery"
+
+
+def csrf(client, url: str = "/tableau-de-bord") -> str:
+    page = client.get(url).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+# -- the four 500s of the probe ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pk", ["99999999999999999999", "2147483648", "9" * 5000, "١٢٣", "１"])
+@pytest.mark.parametrize("action", ["revoquer", "regenerer"])
+def test_an_id_out_of_range_or_not_ascii_is_a_404(client, auth, pk, action):
+    auth.signup()
+    response = client.post(f"/parametres/api/{quote(pk)}/{action}", data={"csrf_token": csrf(client)})
+    assert response.status_code == 404
+
+
+def test_ids_in_range_still_work(client, auth, session):
+    auth.signup()
+    client.post("/parametres/api", data={"name": "HA", "csrf_token": csrf(client)})
+    [api_client] = session.scalars(select(ApiClient))
+    response = client.post(f"/parametres/api/{api_client.id}/revoquer", data={"csrf_token": csrf(client)})
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(ApiClient, api_client.id).revoked_at is not None
+
+
+@pytest.mark.parametrize("target", ["/%0D%0ASet-Cookie:x=1", "/%0ASet-Cookie:x=1", "/tableau-de-bord%00",
+                                    "/%09/evil.example", "/%7F", "/%C2%85x", "/" + "a" * 5000])
+def test_a_next_with_control_characters_is_a_bad_next(client, auth, target):
+    auth.signup()
+    response = client.get(f"/connexion?next={target}")  # logged in already: straight to `next`
+    assert response.status_code == 302 and response.headers["Location"] == "/tableau-de-bord"
+    auth.logout()
+    response = auth.login(next_url=target)
+    assert response.status_code == 302 and response.headers["Location"] == "/tableau-de-bord"
+    assert not any(h.startswith("x=") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_a_plain_next_still_leads_there(client, auth):
+    auth.signup()
+    auth.logout()
+    assert auth.login(next_url="/consommation?jour=2026-01-01").headers["Location"] == "/consommation?jour=2026-01-01"
+
+
+@pytest.mark.parametrize("name", ["Home\x00Assistant", "\x1b[31mrouge", "ligne\r\nautre", "\x7f", "Home\u0085"])
+def test_a_client_name_with_control_characters_is_a_form_error(client, auth, session, name):
+    auth.signup()
+    response = client.post("/parametres/api", data={"name": name, "csrf_token": csrf(client)})
+    assert response.status_code == 400
+    assert "caractères non autorisés" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(ApiClient)) == 0
+
+
+def test_a_nul_byte_in_any_text_field_is_refused_before_the_database(client, auth):
+    page = auth.post_form("/inscription", {"email": "alice@example.org", "password": "a\x00" * 6, "confirm": "a\x00" * 6})
+    assert page.status_code == 200 and "caractères non autorisés" in page.get_data(as_text=True)

@@ -78,3 +78,60 @@ def test_a_client_name_with_control_characters_is_a_form_error(client, auth, ses
 def test_a_nul_byte_in_any_text_field_is_refused_before_the_database(client, auth):
     page = auth.post_form("/inscription", {"email": "alice@example.org", "password": "a\x00" * 6, "confirm": "a\x00" * 6})
     assert page.status_code == 200 and "caractères non autorisés" in page.get_data(as_text=True)
+
+
+def shape(response) -> tuple:
+    """What a person sees of an answer: status, where it leads, the messages on the page."""
+    messages = re.findall(r'<p class="(?:error|flash[^"]*)"[^>]*>([^<]*)</p>', response.get_data(as_text=True))
+    return response.status_code, response.headers.get("Location"), messages
+
+
+def test_two_simultaneous_signups_with_one_email_end_as_an_existing_email(database_url, env_for, outbox, valkey,
+                                                                        celery_app, wait_until, caplog):
+    """Both requests pass the "is the address free?" check, then race to insert (a real race, on real
+    connections): the loser answers exactly as for an address already taken, not with a 500."""
+    from webapp import create_app
+
+    email = "race@example.org"
+    settings = Settings.from_env(env_for(MAIL_OUTBOX_DIR=str(outbox)))
+    app = create_app({"RELEVE_SETTINGS": settings, "TESTING": True})
+    engine = create_engine(database_url)
+    results: list = []
+
+    def sign_up(client, token):
+        results.append(client.post("/inscription", data={"email": email, "password": PASSWORD, "confirm": PASSWORD,
+                                                         "csrf_token": token}))
+
+    clients = [app.test_client() for _ in range(2)]
+    tokens = [csrf(c, "/inscription") for c in clients]
+    try:
+        with engine.connect() as blocker:
+            # SELECTs pass this lock, INSERTs wait: both sign-ups get past the check, then meet at the insert.
+            blocker.execute(text("LOCK TABLE users IN SHARE MODE"))
+            threads = [threading.Thread(target=sign_up, args=pair) for pair in zip(clients, tokens)]
+            for thread in threads:
+                thread.start()
+
+            def both_waiting():
+                return blocker.execute(text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE c.relname = 'users' AND NOT l.granted")).scalar() == 2
+
+            with caplog.at_level(logging.DEBUG):
+                wait_until(both_waiting, timeout=60)
+                blocker.rollback()  # releases the lock: one insert wins
+                for thread in threads:
+                    thread.join(timeout=60)
+        assert len(results) == 2 and all(r.status_code < 500 for r in results)
+        late = app.test_client()  # the same address, once the race is over: the existing-address answer
+        existing = late.post("/inscription", data={"email": email, "password": PASSWORD, "confirm": PASSWORD,
+                                                   "csrf_token": csrf(late, "/inscription")})
+        assert shape(existing) in [shape(r) for r in results]
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(User).where(User.email == email)).scalar() == 1
+            password_hash = conn.execute(select(User.password_hash).where(User.email == email)).scalar()
+        assert email not in caplog.text and password_hash not in caplog.text
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(User).where(User.email == email))
+        engine.dispose()

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask import session as browser_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.users import Role, User, normalise_email
 from webapp.auth import bp
@@ -52,6 +53,26 @@ def _send(user: User, purpose: str) -> None:
                   f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
 
 
+def _new_account(email: str, password: str) -> User | None:
+    """The new account, committed; None when the address is taken (two sign-ups at once: one wins).
+
+    ON CONFLICT DO NOTHING rather than catching the unique violation: no error, so no log
+    line holding the address and the password hash, not even in PostgreSQL's own log.
+    """
+    session = db()
+    draft = User(email=email)  # never added to the session: only its password hash is used
+    draft.set_password(password)
+    uid = session.scalar(pg_insert(User).values(email=email, password_hash=draft.password_hash)
+                         .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id))
+    if uid is None:
+        session.rollback()
+        return None
+    user = session.get(User, uid)
+    user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
+    session.commit()
+    return user
+
+
 @bp.route("/inscription", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -60,14 +81,10 @@ def signup():
     if form.validate_on_submit():
         email = normalise_email(form.email.data)
         session = db()
-        if session.scalar(select(User.id).where(User.email == email)) is not None:
+        if session.scalar(select(User.id).where(User.email == email)) is not None \
+                or (user := _new_account(email, form.password.data)) is None:  # taken, or by a sign-up racing this one
             form.email.errors.append("Un compte existe déjà avec cette adresse.")
         else:
-            user = User(email=email)
-            user.set_password(form.password.data)
-            user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-            session.add(user)
-            session.commit()
             _send(user, "verify")
             login_user(user)
             flash("Compte créé. Un e-mail de confirmation vous a été envoyé.", "success")

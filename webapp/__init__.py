@@ -71,9 +71,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, health, main, pages
+    from webapp import account, auth, consent, errors, health, main, pages
     from webapp.extensions import csrf, login_manager
 
+    errors.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(health.bp)  # GET only; probes carry no session

@@ -135,3 +135,47 @@ def test_two_simultaneous_signups_with_one_email_end_as_an_existing_email(databa
         with engine.begin() as conn:
             conn.execute(delete(User).where(User.email == email))
         engine.dispose()
+
+
+# -- the 500 page ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_app(settings, connection, valkey):
+    from webapp import create_app
+
+    app = create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True,
+                      "PROPAGATE_EXCEPTIONS": False})
+
+    @app.post("/_boom/<word>")
+    def boom(word):
+        raise ValueError(f"secret value {word}")
+
+    from webapp.extensions import csrf
+
+    csrf.exempt(boom)
+    return app
+
+
+def test_an_unexpected_error_is_a_french_page_and_logs_no_request_data(failing_app, caplog):
+    client = failing_app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/_boom/motdepasse-dans-le-chemin?jeton=dans-la-requete",
+                               data={"champ": "valeur-du-formulaire"},
+                               headers={"Authorization": "Bearer en-tete-secret", "Cookie": "session=cookie-secret"})
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Erreur interne" in page and '<html lang="fr">' in page
+    incident = re.search(r"Référence de l'incident : <code>([0-9a-f]{8,})</code>", page).group(1)
+    assert incident in caplog.text and "ValueError" in caplog.text and "boom" in caplog.text
+    for leaked in ("motdepasse-dans-le-chemin", "dans-la-requete", "valeur-du-formulaire", "en-tete-secret",
+                   "cookie-secret", "secret value", "/_boom"):
+        assert leaked not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_an_error_while_rendering_the_500_page_still_answers_in_french(failing_app, caplog):
+    failing_app.jinja_env.globals["csrf_token"] = lambda: 1 / 0  # base.html cannot render any more
+    with caplog.at_level(logging.DEBUG):
+        response = failing_app.test_client().post("/_boom/x")
+    assert response.status_code == 500 and "Erreur interne" in response.get_data(as_text=True)

@@ -29,9 +29,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
-    from webapp.inputs import IdConverter
+    from webapp.inputs import MAX_BODY, IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before the blueprints: every `<int:…>` is bounded
+    app.config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", MAX_BODY)
     if settings.trusted_proxies:
         # Behind N reverse proxies the client's address (login throttling) is in X-Forwarded-For.
         from werkzeug.middleware.proxy_fix import ProxyFix

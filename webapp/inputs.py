@@ -20,6 +20,10 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # a text area keeps its line breaks
 NOT_ALLOWED = "Ce champ contient des caractères non autorisés."
 
+# No form of the app comes near this; a larger body is a 413 before anything reads it into memory
+# (Werkzeug reads a urlencoded body whole, and gunicorn sets no limit).
+MAX_BODY = 256 * 1024
+
 # Primary keys in URLs are PostgreSQL INTEGER (`Mapped[int]`): a larger number names no row. A route on a
 # BIGINT key would say `<int(max=...):id>`.
 MAX_ID = 2**31 - 1

@@ -179,3 +179,230 @@ def test_an_error_while_rendering_the_500_page_still_answers_in_french(failing_a
     with caplog.at_level(logging.DEBUG):
         response = failing_app.test_client().post("/_boom/x")
     assert response.status_code == 500 and "Erreur interne" in response.get_data(as_text=True)
+
+
+def test_client_errors_are_french_pages(client, auth):
+    auth.signup()
+    too_big = client.post("/parametres/api", data={"name": "x" * 1_000_000, "csrf_token": csrf(client)})
+    assert too_big.status_code == 413 and "trop volumineuses" in too_big.get_data(as_text=True)
+    wrong_method = client.get("/parametres/api")
+    assert wrong_method.status_code == 405 and "ne permet pas cette action" in wrong_method.get_data(as_text=True)
+    missing = client.get("/api/ui/consommation.json")  # no pdl
+    assert missing.status_code == 400 and "Requête invalide" in missing.get_data(as_text=True)
+
+
+# -- a fuzz of every route, every form field and every route parameter ----------------------------
+
+HOSTILE = {  # label: the value already percent-encoded, as it goes into a path, a query string or a form body
+    "nul": quote("a\x00b"),
+    "crlf": quote("/\r\nSet-Cookie: x=1"),  # a path: it must fail as a `next` too
+    "controls": quote("\x1b[2J\x07\x7f\u0085"),
+    "huge-int": "99999999999999999999",
+    "negative": "-1",
+    "1-MB": "x" * 1_000_000,
+    "bad-utf8": "%FF%FE%C3%28",
+    "surrogate-utf8": "%ED%A0%80",
+    "arabic-digits": quote("١٢٣"),
+    "fullwidth-date": quote("２０２６-０１-０１"),
+}
+PDL = "22516914714270"
+# Valid-looking values for the parameters and fields the fuzz is not attacking at the moment;
+# the passwords never match each other nor the account's, so no form changes a password or deletes.
+SAMPLES = {"pdl": PDL, "conso": PDL, "prod": PDL, "jour": "2026-01-01", "vue": "semaine", "next": "/faq",
+           "state": "s" * 44, "error": "", "usage_point_id": PDL, "code": "x",
+           "email": "someone@example.org", "password": "wrong password 1", "confirm": "wrong password 2",
+           "current": "wrong password 3", "confirm_password": "wrong password 4", "name": "HA", "customer": "0"}
+
+
+class Forms(HTMLParser):
+    """The POST forms of a page: action → {field name: default value}."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self.current: dict[str, str] | None = None
+        self.select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "get").lower() == "post":
+            self.current = self.forms.setdefault(a.get("action") or "", {})
+        elif self.current is not None and tag in ("input", "textarea", "button") and a.get("name"):
+            self.current.setdefault(a["name"], a.get("value") or "")
+        elif self.current is not None and tag == "select" and a.get("name"):
+            self.select = a["name"]
+        elif self.current is not None and tag == "option" and self.select:
+            self.current.setdefault(self.select, a.get("value") or "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.current = None
+        elif tag == "select":
+            self.select = None
+
+
+def forms_of(html: str) -> dict[str, dict[str, str]]:
+    parser = Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+class Fuzzer:
+    """Sends hostile values through a Flask test client and keeps every 5xx."""
+
+    def __init__(self, app, client, valkey):
+        self.app, self.client, self.valkey = app, client, valkey
+        self.failures: list[tuple] = []
+        self.csrf_refused: list[tuple] = []
+        self.requests = 0
+        self.exceptions: list[str] = []
+        self.names: dict[str, list[str]] = {}  # endpoint: the query parameters its view reads
+        self.asked: set[str] = set()  # the query parameters the last request's view read
+        got_request_exception.connect(lambda sender, exception, **_: self.exceptions.append(type(exception).__name__),
+                                      app, weak=False)
+        asked = self.asked
+
+        class Recording(ImmutableMultiDict):
+            def get(self, key, *args, **kwargs):
+                asked.add(key)
+                return super().get(key, *args, **kwargs)
+
+            def __getitem__(self, key):
+                asked.add(key)
+                return super().__getitem__(key)
+
+            def __contains__(self, key):
+                asked.add(key)
+                return super().__contains__(key)
+
+        class RecordingRequest(app.request_class):
+            parameter_storage_class = Recording
+
+        app.request_class = RecordingRequest
+
+    def send(self, method: str, url: str, body: str | None = None, what=()):
+        for key in self.valkey.scan_iter("releve:login:*"):  # throttling would hide the code behind it
+            self.valkey.delete(key)
+        self.requests += 1
+        self.exceptions.clear()
+        self.asked.clear()
+        kwargs = {"data": body, "content_type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+        response = self.client.open(url, method=method, **kwargs)
+        response.get_data()  # read, then closed: files sent by the app are not left open
+        response.close()
+        # /healthz says 503 when a component is down (no worker runs here): its answer, not a crash.
+        if response.status_code >= 500 and not (response.status_code == 503 and url.startswith("/healthz")):
+            self.failures.append((method, url[:100], *what, response.status_code, list(self.exceptions)))
+        return response
+
+    def token(self, page: str = "/") -> str:
+        html = self.client.get(page).get_data(as_text=True)
+        return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+    def sign_in(self):
+        if self.client.get("/parametres").status_code != 200:
+            token = self.token("/connexion")
+            self.client.post("/connexion", data={"email": "alice@example.org", "password": PASSWORD, "csrf_token": token})
+        assert self.client.get("/parametres").status_code == 200
+
+    def consent_state(self) -> dict[str, str]:
+        """A pending consent of this session: the callback then reads past its `state` check."""
+        location = self.client.post("/compteurs/ajouter", data={"csrf_token": self.token()}).headers["Location"]
+        return {"state": parse_qs(urlsplit(location).query)["state"][0]}
+
+    def query(self, names, fuzzed=None, value=None, fresh=None) -> str:
+        samples = {**SAMPLES, **(fresh() if fresh else {})}
+        return "&".join(f"{n}={value if n == fuzzed else quote(samples.get(n, 'x'))}" for n in sorted(names))
+
+    def query_names(self, path: str, fresh=None) -> list[str]:
+        """The query parameters a GET of `path` reads, found by asking with valid values until none is new."""
+        names: set[str] = set()
+        for _ in range(5):
+            self.send("GET", f"{path}?{self.query(names, fresh=fresh)}")
+            if self.asked <= names:
+                break
+            names |= self.asked
+        return sorted(names)
+
+    def routes(self, samples: dict[str, str]):
+        """Every rule of the URL map: each route parameter, then each query parameter its view reads, gets
+        each hostile value (POSTs carry a valid CSRF token, so they reach the view)."""
+        fresh = {"consent.callback": self.consent_state}
+        for rule in self.app.url_map.iter_rules():
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                def path(fuzzed=None, value=None):
+                    out = rule.rule
+                    for arg in rule.arguments:
+                        out = re.sub(rf"<(?:[^:<>]+:)?{arg}>", value if arg == fuzzed else samples[arg], out)
+                    return out
+
+                names = self.query_names(path(), fresh.get(rule.endpoint)) if method == "GET" else []
+                self.names.setdefault(rule.endpoint, names)
+                for label, value in HOSTILE.items():
+                    body = f"csrf_token={self.token()}" if method == "POST" else None
+                    for arg in sorted(rule.arguments):
+                        self.send(method, path(arg, value), body, what=(arg, label))
+                    for name in names:
+                        query = self.query(names, name, value, fresh.get(rule.endpoint))
+                        self.send(method, f"{path()}?{query}", body, what=(name, label))
+                if method == "POST":
+                    self.sign_in()  # in case that was the logout
+
+    def forms(self, page: str, skip=()):
+        """Each field of each form of `page` in turn gets each hostile value, the others valid-looking."""
+        for action, defaults in forms_of(self.client.get(page).get_data(as_text=True)).items():
+            action = action or page
+            if urlsplit(action).path in skip:
+                continue
+            for field in defaults:
+                for label, value in HOSTILE.items():
+                    fields = {k: v or SAMPLES.get(k, "x") for k, v in defaults.items()}
+                    fields["csrf_token"] = self.token(page)
+                    body = "&".join(f"{quote(k)}={value if k == field else quote(v)}" for k, v in fields.items())
+                    response = self.send("POST", action, body, what=(field, label))
+                    if field != "csrf_token" and response.status_code != 413 \
+                            and "Formulaire expiré" in response.get_data(as_text=True):
+                        self.csrf_refused.append((action, field, label))
+            yield urlsplit(action).path
+
+
+@pytest.fixture
+def fuzz_app(settings, connection, valkey):
+    from webapp import create_app
+
+    return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True,
+                       "PROPAGATE_EXCEPTIONS": False})
+
+
+@pytest.mark.timeout(600)
+def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, valkey, celery_app):
+    from webapp.security import make_token
+
+    client = fuzz_app.test_client()
+    fuzzer = Fuzzer(fuzz_app, client, valkey)
+    posted: set[str] = set()
+    for page in ("/inscription", "/connexion", "/mot-de-passe-oublie"):  # anonymous
+        posted |= set(fuzzer.forms(page))
+
+    # Signed in, with a point and an API client, so every page reaches its data and every id exists.
+    client.post("/inscription", data={"email": "alice@example.org", "password": PASSWORD, "confirm": PASSWORD,
+                                      "csrf_token": fuzzer.token("/inscription")})
+    alice = session.scalar(select(User).where(User.email == "alice@example.org"))
+    session.add(UsagePoint(pdl=PDL, user_id=alice.id, kind="consumption", status="active"))
+    session.commit()
+    fuzzer.sign_in()
+    client.post("/parametres/api", data={"name": "HA", "csrf_token": fuzzer.token()})
+    with fuzz_app.test_request_context():
+        reset = make_token(alice, "reset")
+    samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id)))}
+    for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter"):
+        fuzzer.sign_in()
+        posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
+    fuzzer.routes(samples)
+
+    assert fuzzer.failures == [], "\n".join(map(str, fuzzer.failures))
+    assert fuzzer.csrf_refused == []  # the POSTs reached the forms' validation, not only the CSRF check
+    assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter"} <= posted
+    read = {name for names in fuzzer.names.values() for name in names}
+    assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod"} <= read
+    assert fuzzer.requests > 300

@@ -17,7 +17,9 @@ def get_engine(url: str) -> Engine:
     """One engine (and pool) per URL per process."""
     with _lock:
         if url not in _engines:
-            _engines[url] = create_engine(url, pool_pre_ping=True, future=True)
+            # hide_parameters: an error's text (logged, or shown in a traceback) never holds the values
+            # bound to the statement: password hashes, e-mail addresses, whatever a user typed.
+            _engines[url] = create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True)
         return _engines[url]
 
 

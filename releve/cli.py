@@ -294,7 +294,7 @@ def connectivity(settings: Settings):
         yield "PostgreSQL", False, "DATABASE_URL is not set (the embedded server is used by `releve dev`)"
     else:
         try:
-            engine = create_engine(settings.database_url, connect_args={"connect_timeout": 3})
+            engine = create_engine(settings.database_url, connect_args={"connect_timeout": 3}, hide_parameters=True)
             with engine.connect() as conn:
                 version = conn.execute(text("SHOW server_version")).scalar()
             engine.dispose()

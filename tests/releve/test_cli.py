@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from models import User
@@ -103,3 +104,54 @@ def test_dev_outbox_mails_are_shown_decoded(tmp_path):
     lines = describe_mail(path)
     assert lines[0] == "To: zoé@example.org  Subject: Relevé : confirmez votre adresse e-mail"
     assert lines[1:] == ["Bonjour,", "", "Cliquez ici."]
+
+
+def test_outbox_mails_are_readable_by_their_owner_only(tmp_path):
+    from models.settings import Settings
+    from webapp.mail import send_mail
+
+    outbox = tmp_path / "outbox"
+    send_mail(Settings(mail_outbox_dir=str(outbox)), "zoe@example.org", "Lien", "https://x/verifier/jeton\n")
+    [path] = outbox.glob("*.eml")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert outbox.stat().st_mode & 0o777 == 0o700
+
+
+def test_no_outbox_in_production(tmp_path):
+    from models.settings import ConfigError, Settings
+    from webapp.mail import send_mail
+
+    settings = Settings(mode="production", mail_outbox_dir=str(tmp_path / "outbox"))
+    with pytest.raises(ConfigError) as raised:
+        send_mail(settings, "zoe@example.org", "Lien", "https://x/nouveau-mot-de-passe/jeton\n")
+    assert raised.value.variable == "SMTP_HOST"
+    assert not (tmp_path / "outbox").exists()
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_the_outbox_is_printed_in_development_only(tmp_path, mode, wait_until):
+    import io
+    import threading
+
+    from models.settings import Settings
+    from releve.cli import print_outbox
+    from releve.supervisor import Supervisor
+    from webapp.mail import send_mail
+
+    outbox = tmp_path / "outbox"
+    out, stop = io.StringIO(), threading.Event()
+    printer = threading.Thread(target=print_outbox, args=(Settings(mode=mode, mail_outbox_dir=str(outbox)),
+                                                          Supervisor(out=out), stop))
+    printer.start()
+    try:
+        if mode == "production":
+            printer.join(timeout=30)
+            assert not printer.is_alive()  # refused at once, watching nothing
+        outbox.mkdir(exist_ok=True)  # a mail lands there all the same (written by hand: send_mail refuses)
+        send_mail(Settings(mail_outbox_dir=str(outbox)), "zoe@example.org", "Lien", "https://x/verifier/jeton\n")
+        if mode == "development":
+            wait_until(lambda: "verifier/jeton" in out.getvalue())
+    finally:
+        stop.set()
+        printer.join(timeout=30)
+    assert ("verifier/jeton" in out.getvalue()) == (mode == "development")

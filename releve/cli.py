@@ -334,6 +334,7 @@ def web(bind: str, workers: int) -> None:
     # between every instance of the same user.
     _settings_or_exit()
     _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
+          "--logger-class", "releve.web_logging.RedactingLogger",  # no token of a path in any log line
           "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
           "--forwarded-allow-ips", "*", "--no-control-socket", "webapp:create_app()")
 

@@ -11,7 +11,7 @@ import re
 
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
-from wtforms import StringField, TextAreaField
+from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 # C0 and C1 control characters and DEL. PostgreSQL refuses NUL in text; CR and LF split
@@ -40,12 +40,16 @@ def _printable_field(form, field) -> None:
 
 
 class Form(FlaskForm):
-    """The base of every form: each text field (e-mail, password, hidden…) refuses control characters."""
+    """The base of every form: each text field refuses control characters.
+
+    Passwords excepted: they are only ever hashed (never stored, shown nor logged), and refusing a
+    character now would lock out an account whose password already holds one.
+    """
 
     def validate(self, extra_validators=None):
         extra = {name: list(validators) for name, validators in (extra_validators or {}).items()}
         for name, field in self._fields.items():
-            if isinstance(field, StringField):
+            if isinstance(field, StringField) and not isinstance(field, PasswordField):
                 extra.setdefault(name, []).append(_printable_field)
         return super().validate(extra)
 

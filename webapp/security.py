@@ -54,7 +54,7 @@ MAX_NEXT = 2000
 
 def safe_next(target: str | None) -> str:
     """`next` only ever leads to a path on this site, and never carries a control character (a CR/LF
-    would split the Location header; browsers drop tabs and newlines, turning "/\t/x" into "//x")."""
+    would split the Location header; browsers drop tabs and newlines, so "/<TAB>/x" would be "//x")."""
     if target and len(target) <= MAX_NEXT and printable(target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith(("//", "/\\")):

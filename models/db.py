@@ -18,7 +18,10 @@ def get_engine(url: str, **options) -> Engine:
     key = f"{url}#{options!r}" if options else url
     with _lock:
         if key not in _engines:
-            _engines[key] = create_engine(url, **{"pool_pre_ping": True, "future": True, **options})
+            # hide_parameters: an error's text (logged, or shown in a traceback) never holds the values
+            # bound to the statement: password hashes, e-mail addresses, whatever a user typed.
+            _engines[key] = create_engine(url, hide_parameters=True, **{"pool_pre_ping": True, "future": True,
+                                                                         **options})
         return _engines[key]
 
 

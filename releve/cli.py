@@ -204,8 +204,8 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         sup.start()
-        if not settings.smtp_host:
-            threading.Thread(target=print_outbox, args=(Path(settings.mail_outbox_dir), sup, stop), daemon=True).start()
+        if not settings.smtp_host and not settings.is_production:
+            threading.Thread(target=print_outbox, args=(settings, sup, stop), daemon=True).start()
         click.secho(
             f"Relevé runs on http://127.0.0.1:{port}  ·  health /healthz  ·  Flower http://127.0.0.1:{flower_port} "
             f"(user admin, password in var/flower.password)  ·  Ctrl-C stops everything",
@@ -220,9 +220,15 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         sys.exit(1)
 
 
-def print_outbox(outbox: Path, sup: Supervisor, stop: threading.Event) -> None:
-    """Development: show each mail written to the outbox (there is no SMTP server)."""
-    for path in new_mails(outbox, stop):
+def print_outbox(settings: Settings, sup: Supervisor, stop: threading.Event) -> None:
+    """Development: show each mail written to the outbox (there is no SMTP server), links included.
+
+    Never in production: those links reset passwords, and a terminal's output ends up in logs.
+    """
+    if settings.is_production:
+        sup.print("mail", "RELEVE_ENV=production: the outbox is not shown")
+        return
+    for path in new_mails(Path(settings.mail_outbox_dir), stop):
         for line in describe_mail(path):
             sup.print("mail", line)
 
@@ -442,7 +448,7 @@ def connectivity(settings: Settings):
         yield "PostgreSQL", False, "DATABASE_URL is not set (the embedded server is used by `releve dev`)"
     else:
         try:
-            engine = create_engine(settings.database_url, connect_args={"connect_timeout": 3})
+            engine = create_engine(settings.database_url, connect_args={"connect_timeout": 3}, hide_parameters=True)
             with engine.connect() as conn:
                 version = conn.execute(text("SHOW server_version")).scalar()
             engine.dispose()
@@ -476,6 +482,7 @@ def web(bind: str, workers: int) -> None:
     # between every instance of the same user.
     settings = _settings_or_exit()
     _exec("gunicorn", "--bind", bind, "--workers", str(workers), "--threads", "4",
+          "--logger-class", "releve.web_logging.RedactingLogger",  # no token of a path in any log line
           "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
           "--forwarded-allow-ips", forwarded_allow_ips(settings), "--no-control-socket", "webapp:create_app()")
 

@@ -48,6 +48,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    from webapp.inputs import MAX_BODY, IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before the blueprints: every `<int:…>` is bounded
+    app.config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", MAX_BODY)
     if settings.trusted_proxies:
         # Behind N reverse proxies the client's address (login throttling) is in X-Forwarded-For.
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -92,9 +96,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, health, main, pages, transfers
+    from webapp import account, auth, consent, errors, health, main, pages, transfers
     from webapp.extensions import csrf, login_manager
 
+    errors.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(health.bp)  # GET only; probes carry no session

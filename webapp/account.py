@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, Length, Optional
@@ -25,13 +24,14 @@ from pipeline.tasks.enedis import progress_key
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
 from webapp.data import cache, settings as releve_settings
 from webapp.db import audit, db
+from webapp.inputs import Form
 from webapp.security import Throttle
 from webapp.sessions import end_all_sessions, sign_in
 
 bp = Blueprint("account", __name__)
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField("Mot de passe actuel", validators=[REQUIRED], render_kw=AC_CURRENT)
     password = PasswordField("Nouveau mot de passe", validators=[REQUIRED, PASSWORD_RULE], render_kw=AC_NEW)
     confirm = PasswordField("Confirmer", validators=[REQUIRED, EqualTo("password", message="Les mots de passe ne correspondent pas.")],
@@ -39,12 +39,12 @@ class PasswordForm(FlaskForm):
     submit = SubmitField("Changer le mot de passe")
 
 
-class ApiClientForm(FlaskForm):
+class ApiClientForm(Form):
     name = StringField("Nom (facultatif, ex. « Home Assistant »)", validators=[Optional(), Length(max=100)])
     submit = SubmitField("Créer des identifiants")
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(Form):
     confirm_password = PasswordField("Mot de passe", validators=[REQUIRED], render_kw=AC_CURRENT)
     submit = SubmitField("Supprimer définitivement mon compte")
 
@@ -116,7 +116,7 @@ def settings():
 @bp.post("/parametres/deconnexion-partout")
 @login_required
 def sign_out_everywhere():
-    form = FlaskForm()
+    form = Form()
     if not form.validate_on_submit():
         return page(status=400)
     uid = current_user.id

@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from models.users import User
 from models.valkey import get_client
+from webapp.inputs import printable
 
 # Failed logins allowed per window, per account and per address.
 ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_SECONDS = 5, 30, 15 * 60
@@ -70,10 +71,13 @@ def mail_wait(purpose: str, email: str, address: str) -> int:
             return max(client.ttl(key), 1)
     return 0
 
+MAX_NEXT = 2000
+
 
 def safe_next(target: str | None) -> str:
-    """`next` only ever leads to a path on this site."""
-    if target:
+    """`next` only ever leads to a path on this site, and never carries a control character (a CR/LF
+    would split the Location header; browsers drop tabs and newlines, so "/<TAB>/x" would be "//x")."""
+    if target and len(target) <= MAX_NEXT and printable(target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith(("//", "/\\")):
             return target

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from models import User
@@ -103,3 +104,59 @@ def test_dev_outbox_mails_are_shown_decoded(tmp_path):
     lines = describe_mail(path)
     assert lines[0] == "To: zoé@example.org  Subject: Relevé : confirmez votre adresse e-mail"
     assert lines[1:] == ["Bonjour,", "", "Cliquez ici."]
+
+
+def test_outbox_mails_are_readable_by_their_owner_only(tmp_path):
+    from models.settings import Settings
+    from pipeline.mail import deliver
+
+    outbox = tmp_path / "outbox"
+    deliver(Settings(mail_outbox_dir=str(outbox)), "zoe@example.org", "Lien", "https://x/verifier/jeton\n")
+    [path] = outbox.glob("*.eml")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert outbox.stat().st_mode & 0o777 == 0o700
+
+
+def test_no_outbox_in_production(tmp_path):
+    from models.settings import ConfigError, Settings
+    from pipeline.mail import deliver
+
+    settings = Settings(mode="production", mail_outbox_dir=str(tmp_path / "outbox"))
+    with pytest.raises(ConfigError) as raised:
+        deliver(settings, "zoe@example.org", "Lien", "https://x/nouveau-mot-de-passe/jeton\n")
+    assert raised.value.variable == "SMTP_HOST"
+    assert not (tmp_path / "outbox").exists()
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_the_outbox_is_printed_in_development_only(tmp_path, mode, wait_until):
+    import io
+    import threading
+
+    from models.settings import Settings
+    from releve.cli import print_outbox
+    from releve.supervisor import Supervisor
+    from pipeline.mail import deliver
+
+    outbox = tmp_path / "outbox"
+    out, stop = io.StringIO(), threading.Event()
+    printer = threading.Thread(target=print_outbox, args=(Settings(mode=mode, mail_outbox_dir=str(outbox)),
+                                                          Supervisor(out=out), stop))
+
+    def mail_shown():  # a mail lands there (sent as in development: production's deliver() refuses)
+        deliver(Settings(mail_outbox_dir=str(outbox)), "zoe@example.org", "Lien", "https://x/verifier/jeton\n")
+        return "verifier/jeton" in out.getvalue()
+
+    printer.start()
+    try:
+        if mode == "production":
+            printer.join(timeout=30)
+            assert not printer.is_alive()  # refused at once, watching nothing
+        if mode == "development":  # mails written before the printer looked are old ones: send until one shows
+            wait_until(mail_shown, timeout=60, interval=1.0)
+        else:
+            assert not mail_shown()
+    finally:
+        stop.set()
+        printer.join(timeout=30)
+    assert ("verifier/jeton" in out.getvalue()) == (mode == "development")

@@ -1,8 +1,9 @@
 """Account forms (CSRF-protected by Flask-WTF)."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from webapp.inputs import Form
 
 PASSWORD_RULE = Length(min=10, max=128, message="Le mot de passe doit contenir au moins 10 caractères.")
 REQUIRED = DataRequired(message="Ce champ est obligatoire.")
@@ -10,7 +11,7 @@ EMAIL = Email(message="Adresse e-mail invalide.", check_deliverability=False)
 AC_EMAIL, AC_NEW, AC_CURRENT = ({"autocomplete": v} for v in ("email", "new-password", "current-password"))
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     email = EmailField("Adresse e-mail", validators=[REQUIRED, EMAIL, Length(max=254)], render_kw=AC_EMAIL)
     password = PasswordField("Mot de passe", validators=[REQUIRED, PASSWORD_RULE], render_kw=AC_NEW)
     confirm = PasswordField("Confirmer le mot de passe",
@@ -18,19 +19,19 @@ class SignupForm(FlaskForm):
     submit = SubmitField("Créer mon compte")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Adresse e-mail", validators=[REQUIRED, EMAIL], render_kw=AC_EMAIL)
     password = PasswordField("Mot de passe", validators=[REQUIRED], render_kw=AC_CURRENT)
     remember = BooleanField("Rester connecté")
     submit = SubmitField("Se connecter")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(Form):
     email = EmailField("Adresse e-mail", validators=[REQUIRED, EMAIL], render_kw=AC_EMAIL)
     submit = SubmitField("Recevoir un lien")
 
 
-class ResetForm(FlaskForm):
+class ResetForm(Form):
     password = PasswordField("Nouveau mot de passe", validators=[REQUIRED, PASSWORD_RULE], render_kw=AC_NEW)
     confirm = PasswordField("Confirmer", validators=[REQUIRED, EqualTo("password", message="Les mots de passe ne correspondent pas.")], render_kw=AC_NEW)
     submit = SubmitField("Changer le mot de passe")

@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.users import Role, User, normalise_email
 from webapp.auth import bp
@@ -82,6 +83,26 @@ def _tell_owner_of_signup_attempt(owner: User) -> None:
               "Sinon, ignorez ce message.\n")
 
 
+def _new_account(email: str, password: str) -> User | None:
+    """The new account, committed; None when the address is taken (two sign-ups at once: one wins).
+
+    ON CONFLICT DO NOTHING rather than catching the unique violation: no error, so no log
+    line holding the address and the password hash, not even in PostgreSQL's own log.
+    """
+    session = db()
+    draft = User(email=email)  # never added to the session: only its password hash is used
+    draft.set_password(password)
+    uid = session.scalar(pg_insert(User).values(email=email, password_hash=draft.password_hash)
+                         .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id))
+    if uid is None:
+        session.rollback()
+        return None
+    user = session.get(User, uid)
+    user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
+    session.commit()
+    return user
+
+
 @bp.route("/inscription", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -93,15 +114,16 @@ def signup():
         # The same answer, at about the same cost (the password is hashed either way), whether the
         # address is new or not: sign-up does not tell who has an account. A new address gets its
         # verification link; a known one a notice (a few per hour at most), and nobody is signed in.
-        user = User(email=email)
-        user.set_password(form.password.data)
         owner = session.scalar(select(User).where(User.email == email))
         if owner is None:
-            user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-            session.add(user)
-            session.commit()
+            user = _new_account(email, form.password.data)  # None: a sign-up racing this one took the address
+            owner = session.scalar(select(User).where(User.email == email)) if user is None else None
+        else:
+            user = None
+            User(email=email).set_password(form.password.data)
+        if user is not None:
             _send(user, "verify")
-        elif not mail_wait("signup-notice", email, _client_address()):
+        elif owner is not None and not mail_wait("signup-notice", email, _client_address()):
             _tell_owner_of_signup_attempt(owner)
         flash(SIGNUP_ANSWER, "info")
         return redirect(url_for("auth.login"))

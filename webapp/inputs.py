@@ -1,0 +1,64 @@
+"""Hostile input stopped at the edge, in one place: ids in URLs, text in forms, redirect targets.
+
+Views never see a value these checks refuse, so none of them needs its own try/except: an id
+PostgreSQL cannot hold is a route that does not match (404), a control character in a form
+field is a form error (400, in French), a `next` that could split a header is a bad `next`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from werkzeug.routing import IntegerConverter
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import ValidationError
+
+# C0 and C1 control characters and DEL. PostgreSQL refuses NUL in text; CR and LF split
+# headers and log lines; browsers drop tabs and newlines from URLs (so "/\t/evil" is "//evil").
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # a text area keeps its line breaks
+NOT_ALLOWED = "Ce champ contient des caractères non autorisés."
+
+# No form of the app comes near this; a larger body is a 413 before anything reads it into memory
+# (Werkzeug reads a urlencoded body whole, and gunicorn sets no limit).
+MAX_BODY = 256 * 1024
+
+# Primary keys in URLs are PostgreSQL INTEGER (`Mapped[int]`): a larger number names no row. A route on a
+# BIGINT key would say `<int(max=...):id>`.
+MAX_ID = 2**31 - 1
+
+
+def printable(text: str, multiline: bool = False) -> bool:
+    """No control character in `text` (line breaks allowed when `multiline`)."""
+    return not (CONTROL_BUT_LINES if multiline else CONTROL).search(text)
+
+
+def _printable_field(form, field) -> None:
+    if isinstance(field.data, str) and not printable(field.data, multiline=isinstance(field, TextAreaField)):
+        raise ValidationError(NOT_ALLOWED)
+
+
+class Form(FlaskForm):
+    """The base of every form: each text field refuses control characters.
+
+    Passwords excepted: they are only ever hashed (never stored, shown nor logged), and refusing a
+    character now would lock out an account whose password already holds one.
+    """
+
+    def validate(self, extra_validators=None):
+        extra = {name: list(validators) for name, validators in (extra_validators or {}).items()}
+        for name, field in self._fields.items():
+            if isinstance(field, StringField) and not isinstance(field, PasswordField):
+                extra.setdefault(name, []).append(_printable_field)
+        return super().validate(extra)
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` of every route: ASCII digits only (no '١٢٣'), at most MAX_ID; anything else matches no route."""
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

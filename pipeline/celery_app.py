@@ -6,13 +6,12 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from models.settings import Settings, load
+from pipeline import queues
 from pipeline.schedules import BEAT_SCHEDULE
 
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
 VISIBILITY_TIMEOUT = 3600
-MAIL_QUEUE = "mail"  # verification, reset and notice mails: a person waits for them
-QUEUES = ("interactive", "refresh", "backfill", "rte", MAIL_QUEUE, "default")
 
 app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
                                 "pipeline.tasks.mail", "pipeline.tasks.transfers"])
@@ -35,8 +34,10 @@ def celery_config(settings: Settings) -> dict:
         task_time_limit=600,
         task_soft_time_limit=540,
         worker_prefetch_multiplier=1,
-        task_default_queue="default",
-        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+        task_default_queue=queues.DEFAULT,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in queues.ALL],
+        task_routes=(queues.route,),
+        task_create_missing_queues=False,  # a queue name that is not declared is an error, not a new queue
         timezone="Europe/Paris",
         enable_utc=True,
         beat_schedule=BEAT_SCHEDULE,

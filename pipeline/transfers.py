@@ -309,7 +309,7 @@ def after_transfer(settings: Settings, done: Transferred) -> None:
     except RedisError as exc:  # the entries expire with their TTL; the new point has keys of its own
         log.error("transfer of request %s: the old holder's cache was not cleared (%s)", done.request_id, exc)
     try:
-        onboard.apply_async(kwargs={"point_id": done.new_point_id}, queue="interactive")
+        onboard.apply_async(kwargs={"point_id": done.new_point_id})
     except (KombuError, RedisError) as exc:  # a point of unknown kind is onboarded by the next refresh pass
         log.warning("transfer of request %s: onboarding not enqueued (%s)", done.request_id, exc)
     how = RESOLUTION_LABELS[done.resolution]

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from models.settings import ConfigError, Settings
+from pipeline.queues import ALL as QUEUES
 from releve import embedded
 from releve.supervisor import Supervisor
 
@@ -503,7 +504,7 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
-@click.option("--queues", default="interactive,refresh,backfill,rte,mail,default", show_default=True)
+@click.option("--queues", default=",".join(QUEUES), show_default=True)
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
 def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""

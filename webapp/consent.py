@@ -206,7 +206,7 @@ def callback():
     points = [c.point for c in claims if c.point is not None]
     try:
         for point in points:
-            onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive")
+            onboard.apply_async(kwargs={"point_id": point.id})
     except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")

@@ -82,7 +82,7 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break
-            sent |= enqueue_window(point.id, series, start, end, queue="interactive", settings=settings())
+            sent |= enqueue_window(point.id, series, start, end, settings=settings())
     except (RedisError, KombuError) as exc:  # the page still shows what is cached
         log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
     return sent

@@ -15,6 +15,7 @@ from sqlalchemy.orm import object_session
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
+from pipeline import queues, tasks
 from pipeline.celery_app import app
 from pipeline.clients.base import (
     ConsentNeeded,
@@ -62,11 +63,6 @@ def forget_point_keys(valkey_url: str, point_id: int) -> int:
     return client.delete(*keys)
 
 
-# The task that lets a transfer request complete once its holder's access is gone
-# (pipeline.tasks.transfers); sent by name, that module imports this one.
-HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
-
-
 def mark_consent_needed(point: UsagePoint, code: str) -> None:
     """Enedis refused for want of consent (ADAM-DC-0007/0008): nothing is fetched for the point
     until its holder renews. A transfer request waiting for that is sent on once this commits."""
@@ -79,7 +75,7 @@ def mark_consent_needed(point: UsagePoint, code: str) -> None:
 
     def send(_session) -> None:  # after the commit, or the task could still see the point active
         try:
-            app.send_task(HOLDER_CONSENT_GONE, kwargs={"pdl": pdl}, queue="interactive")
+            app.send_task(tasks.HOLDER_CONSENT_GONE, kwargs={"pdl": pdl})
         except (KombuError, RedisError) as exc:
             log.error("point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc)
 
@@ -179,7 +175,7 @@ def _active_point(session, point_id: int) -> UsagePoint | None:
     return point if point is not None and point.status == "active" else None
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.fetch_window")
+@app.task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
 def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str, backfill: bool = False,
                  attempt: int = 0) -> dict[str, Any]:
     """Fetch one window of one series of a point into the cache (idempotent)."""
@@ -207,23 +203,24 @@ def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
     client.expire(key, 7 * 86400)
 
 
-def enqueue_window(point_id: int, series: str, start: date, end: date, *, queue: str, backfill: bool = False,
+def enqueue_window(point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
                    settings=None, dedupe_seconds: int = 300) -> bool:
-    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`."""
+    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
+    (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py)."""
     from pipeline.celery_app import settings_of
 
     settings = settings or settings_of()
     if not once(settings, fetch_once_key(point_id, series, start, end), dedupe_seconds):
         return False
     fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
-                                         end=end.isoformat(), backfill=backfill), queue=queue)
+                                         end=end.isoformat(), backfill=backfill))
     return True
 
 
 # -- onboarding and backfill ----------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.onboard")
+@app.task(bind=True, base=ReleveTask, name=tasks.ONBOARD)
 def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
     """After consent: contract and address, the point's kind, then its history at backfill priority."""
     kwargs = dict(point_id=point_id, attempt=attempt)
@@ -279,14 +276,13 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)
     for series, start, end in plan:
-        enqueue_window(point_id, series, start, end, queue="backfill", backfill=True, settings=task.settings,
-                       dedupe_seconds=3600)
+        enqueue_window(point_id, series, start, end, backfill=True, settings=task.settings, dedupe_seconds=3600)
 
 
 # -- the morning refresh ------------------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_point")
+@app.task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
 def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
     """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
     kwargs = dict(point_id=point_id, attempt=attempt)
@@ -311,7 +307,7 @@ def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str
     return results
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_all")
+@app.task(bind=True, base=ReleveTask, name=tasks.REFRESH_ALL)
 def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     """Enqueue a refresh of every active point, once per publication pass (beat calls it)."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
@@ -327,9 +323,11 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
                                .order_by(UsagePoint.id))
         for point_id, kind in rows:
             # A point still of unknown kind was never onboarded (the broker was down at consent,
-            # or onboarding gave up): this pass onboards it instead.
-            task = onboard if kind == "unknown" else refresh_point
-            task.apply_async(kwargs={"point_id": point_id}, queue="refresh")
+            # or onboarding gave up): this pass onboards it instead, on the refresh queue.
+            if kind == "unknown":
+                onboard.apply_async(kwargs={"point_id": point_id}, queue=queues.REFRESH)
+            else:
+                refresh_point.apply_async(kwargs={"point_id": point_id})
             count += 1
     log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), count)
     return count

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from pipeline.celery_app import MAIL_QUEUE, app
+from pipeline import tasks
+from pipeline.celery_app import app
 from pipeline.clients.base import Unavailable
 from pipeline.mail import deliver
 from pipeline.tasks.base import ReleveTask
@@ -13,7 +14,7 @@ from pipeline.tasks.base import ReleveTask
 log = logging.getLogger(__name__)
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.mail.send", ignore_result=True)
+@app.task(bind=True, base=ReleveTask, name=tasks.SEND_MAIL, ignore_result=True)
 def send_mail(self: ReleveTask, to: str, subject: str, body: str, attempt: int = 0) -> None:
     """Deliver one mail; an SMTP server that is down or refuses for now is tried again later."""
     try:
@@ -32,5 +33,5 @@ def hidden(subject: str) -> dict[str, str]:
 
 
 def enqueue_mail(to: str, subject: str, body: str) -> None:
-    """Queue a mail on the `mail` queue."""
-    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), queue=MAIL_QUEUE, **hidden(subject))
+    """Queue a mail (on the `mail` queue)."""
+    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), **hidden(subject))

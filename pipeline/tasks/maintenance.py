@@ -10,6 +10,7 @@ from celery.signals import worker_ready
 from redis import RedisError
 
 from models.valkey import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_client, get_quick_client
+from pipeline import tasks
 from pipeline.celery_app import app, settings_of
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,13 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 app.steps["worker"].add(WorkerHeartbeat)
 
 
-@app.task(name="releve.heartbeat", ignore_result=True)
+@app.task(name=tasks.HEARTBEAT, ignore_result=True)
 def heartbeat() -> None:
     """Record that a worker ran a beat-scheduled task just now."""
     get_client(settings_of().valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
 
 
-WARM_UP = ("releve.rte.tempo_season", "releve.rte.ecowatt", "releve.rte.national_consumption")
+WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect
@@ -81,4 +82,4 @@ def warm_up(sender, **_kwargs) -> None:
     starting together cost what one costs.
     """
     for name in WARM_UP:
-        sender.app.send_task(name, queue="rte")
+        sender.app.send_task(name)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
+from pipeline import tasks
 from pipeline.celery_app import app
 from pipeline.clients.base import Throttled, Unavailable
 from pipeline.tasks.base import ReleveTask, once
@@ -50,7 +51,7 @@ def store_tempo(task: ReleveTask, start: date, end: date) -> int:
         return upsert(session, TempoDay, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.tempo_tomorrow")
+@app.task(bind=True, base=ReleveTask, name=tasks.TEMPO_TOMORROW)
 def tempo_tomorrow(self: ReleveTask, now: str | None = None, attempt: int = 0) -> str:
     """From 10:30 Paris, fetch today and tomorrow until tomorrow's colour is known."""
     local = _now(now).astimezone(PARIS)
@@ -67,7 +68,7 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None, attempt: int = 0) -
         self.reschedule(exc, dict(now=now, attempt=attempt))
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.tempo_season")
+@app.task(bind=True, base=ReleveTask, name=tasks.TEMPO_SEASON)
 def tempo_season(self: ReleveTask, now: str | None = None, attempt: int = 0) -> int:
     """Daily consistency pass: the whole season so far (colours may be corrected)."""
     today = _now(now).astimezone(PARIS).date()
@@ -79,7 +80,7 @@ def tempo_season(self: ReleveTask, now: str | None = None, attempt: int = 0) -> 
         self.reschedule(exc, dict(now=now, attempt=attempt))
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.ecowatt")
+@app.task(bind=True, base=ReleveTask, name=tasks.ECOWATT)
 def fetch_ecowatt(self: ReleveTask, attempt: int = 0) -> int:
     """Store EcoWatt for today and the next three days (at most once per 15 minutes, cluster-wide)."""
     if self.services.ecowatt_limiter.blocked_for() > 0:
@@ -97,7 +98,7 @@ def fetch_ecowatt(self: ReleveTask, attempt: int = 0) -> int:
         return upsert(session, EcoWattSignal, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.national_consumption")
+@app.task(bind=True, base=ReleveTask, name=tasks.NATIONAL_CONSUMPTION)
 def fetch_national_consumption(self: ReleveTask, attempt: int = 0) -> int:
     """Store the realised, intraday and D-1 national consumption."""
     try:
@@ -114,7 +115,7 @@ def fetch_national_consumption(self: ReleveTask, attempt: int = 0) -> int:
         return total
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.tokens.renew")
+@app.task(bind=True, base=ReleveTask, name=tasks.RENEW_TOKENS)
 def renew_tokens(self: ReleveTask, attempt: int = 0) -> str:
     """Keep the application tokens valid (renewed before expiry, shared by every worker)."""
     try:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import transfers
+from pipeline import tasks, transfers
 from pipeline.celery_app import app
 from pipeline.tasks.base import ReleveTask
-from pipeline.tasks.enedis import HOLDER_CONSENT_GONE
 
 
-@app.task(bind=True, base=ReleveTask, name=HOLDER_CONSENT_GONE)
+@app.task(bind=True, base=ReleveTask, name=tasks.HOLDER_CONSENT_GONE)
 def holder_consent_gone(self: ReleveTask, pdl: str) -> dict[str, Any]:
     """The holder's point of `pdl` needs a new consent: complete the request waiting for it (idempotent)."""
     with self.session() as session:

@@ -22,8 +22,6 @@ from pipeline.clients.base import (
     HistoryExhausted,
     LoadCurveNotActivated,
     PermanentError,
-    Throttled,
-    Unavailable,
     WrongPointKind,
 )
 from pipeline.series import SERIES, history_start, plan_windows, group_by_day, series_for
@@ -88,7 +86,7 @@ def mark_consent_needed(point: UsagePoint, code: str) -> None:
 def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, start: date, end: date) -> dict[str, Any]:
     """Fetch [start, end) of one series into the cache; change the point's state on permanent errors.
 
-    Returns a small JSON summary. Raises Throttled/Unavailable for the caller to reschedule.
+    Returns a small JSON summary. Throttled/Unavailable propagate: the task's retry policy reschedules it.
     """
     series = SERIES[series_name]
     svc = task.services
@@ -176,18 +174,14 @@ def _active_point(session, point_id: int) -> UsagePoint | None:
 
 
 @app.task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
-def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str, backfill: bool = False,
-                 attempt: int = 0) -> dict[str, Any]:
+def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str,
+                 backfill: bool = False) -> dict[str, Any]:
     """Fetch one window of one series of a point into the cache (idempotent)."""
-    kwargs = dict(point_id=point_id, series=series, start=start, end=end, backfill=backfill, attempt=attempt)
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    with self.session() as session:
+        point = _active_point(session, point_id)
+        if point is None:
+            return {"status": "skipped"}
+        result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
     if backfill:
         _count_done(self, point_id, f"{series}:{start}:{end}")
     return result
@@ -221,38 +215,34 @@ def enqueue_window(point_id: int, series: str, start: date, end: date, *, backfi
 
 
 @app.task(bind=True, base=ReleveTask, name=tasks.ONBOARD)
-def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+def onboard(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """After consent: contract and address, the point's kind, then its history at backfill priority."""
-    kwargs = dict(point_id=point_id, attempt=attempt)
     svc = self.services
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            today = today_paris()
-            # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
-            probe = fetch_into_cache(self, point, "daily_consumption", today - timedelta(days=7), today)
-            if point.status != "active":
-                return probe
-            if point.kind == "consumption":
-                try:
-                    contract = svc.enedis.contract(point.pdl)
-                    svc.cache.put(point.user_id, "contract", contract, pdl=point.pdl)
-                    if contract.get("last_activation_date"):
-                        point.activation_date = date.fromisoformat(contract["last_activation_date"])
-                    svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
-                except ConsentNeeded as exc:
-                    mark_consent_needed(point, exc.code)
-                    return {"status": "consent-needed"}
-                except PermanentError as exc:  # customer data exists for consumption points only
-                    log.info("point %s: no customer data (%s)", point.id, exc.code)
-            if point.kind == "consumption" and point.load_curve_enabled:
-                # One day of load curve tells whether it is collected (ERR0075), before planning 100 windows.
-                fetch_into_cache(self, point, "load_curve", today - timedelta(days=2), today - timedelta(days=1))
-            plan, kind = plan_backfill(point, today), point.kind
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    with self.session() as session:
+        point = _active_point(session, point_id)
+        if point is None:
+            return {"status": "skipped"}
+        today = today_paris()
+        # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
+        probe = fetch_into_cache(self, point, "daily_consumption", today - timedelta(days=7), today)
+        if point.status != "active":
+            return probe
+        if point.kind == "consumption":
+            try:
+                contract = svc.enedis.contract(point.pdl)
+                svc.cache.put(point.user_id, "contract", contract, pdl=point.pdl)
+                if contract.get("last_activation_date"):
+                    point.activation_date = date.fromisoformat(contract["last_activation_date"])
+                svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
+            except ConsentNeeded as exc:
+                mark_consent_needed(point, exc.code)
+                return {"status": "consent-needed"}
+            except PermanentError as exc:  # customer data exists for consumption points only
+                log.info("point %s: no customer data (%s)", point.id, exc.code)
+        if point.kind == "consumption" and point.load_curve_enabled:
+            # One day of load curve tells whether it is collected (ERR0075), before planning 100 windows.
+            fetch_into_cache(self, point, "load_curve", today - timedelta(days=2), today - timedelta(days=1))
+        plan, kind = plan_backfill(point, today), point.kind
     start_backfill(self, point_id, plan)
     return {"status": "ok", "kind": kind, "windows": len(plan)}
 
@@ -283,27 +273,23 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
 
 
 @app.task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
-def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
-    kwargs = dict(point_id=point_id, attempt=attempt)
     svc = self.services
     results = {}
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            today = today_paris()
-            start = today - timedelta(days=REFRESH_DAYS)
-            for series in series_for(point.kind, point.load_curve_enabled):
-                missing = svc.cache.read_range(point.user_id, point.pdl, series.name, start, today).missing
-                if missing:
-                    results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
-                                                            max(missing) + timedelta(days=1))
-                    if point.status != "active":
-                        break
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    with self.session() as session:
+        point = _active_point(session, point_id)
+        if point is None:
+            return {"status": "skipped"}
+        today = today_paris()
+        start = today - timedelta(days=REFRESH_DAYS)
+        for series in series_for(point.kind, point.load_curve_enabled):
+            missing = svc.cache.read_range(point.user_id, point.pdl, series.name, start, today).missing
+            if missing:
+                results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
+                                                        max(missing) + timedelta(days=1))
+                if point.status != "active":
+                    break
     return results
 
 

@@ -14,16 +14,22 @@ from pipeline.tasks.base import ReleveTask
 log = logging.getLogger(__name__)
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.SEND_MAIL, ignore_result=True)
-def send_mail(self: ReleveTask, to: str, subject: str, body: str, attempt: int = 0) -> None:
+class MailTask(ReleveTask):
+    abstract = True
+
+    def message_options(self, kwargs):
+        return hidden(kwargs.get("subject", ""))  # a rescheduled mail shows no more than the first message
+
+
+@app.task(bind=True, base=MailTask, name=tasks.SEND_MAIL, ignore_result=True)
+def send_mail(self: ReleveTask, to: str, subject: str, body: str) -> None:
     """Deliver one mail; an SMTP server that is down or refuses for now is tried again later."""
     try:
         deliver(self.settings, to, subject, body)
     except smtplib.SMTPRecipientsRefused:
         log.warning("mail refused by the SMTP server for its recipient (%s): dropped", subject)
     except (smtplib.SMTPException, OSError) as exc:
-        self.reschedule(Unavailable(f"SMTP: {exc}", upstream="smtp"),
-                        dict(to=to, subject=subject, body=body, attempt=attempt), **hidden(subject))
+        raise Unavailable(f"SMTP: {exc}", upstream="smtp") from exc  # the retry policy: later
 
 
 def hidden(subject: str) -> dict[str, str]:

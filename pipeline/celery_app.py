@@ -1,6 +1,17 @@
-"""The one Celery application (`celery -A pipeline …`), configured from the settings."""
+"""Celery apps built from the settings, and the one way code sends a task.
+
+`create_celery(settings)` builds an app for given settings: the web app builds one from its
+own settings (`webapp.create_app`, `app.extensions["celery"]`), the CLI and the tests from
+theirs. `pipeline.app` is the entry point of `celery -A pipeline …` (worker, beat, Flower),
+configured from the environment on first use. Every app has every task (they are shared
+tasks): a task reads its settings from the app that runs it, never from a global one.
+"""
 
 from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Queue
@@ -13,8 +24,8 @@ from pipeline.schedules import BEAT_SCHEDULE
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
 VISIBILITY_TIMEOUT = 3600
 
-app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
-                                "pipeline.tasks.mail", "pipeline.tasks.transfers"])
+TASK_MODULES = ("pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte", "pipeline.tasks.mail",
+                "pipeline.tasks.transfers")
 
 
 def celery_config(settings: Settings) -> dict:
@@ -52,12 +63,40 @@ def celery_config(settings: Settings) -> dict:
     )
 
 
-@app.on_configure.connect
-def _configure(sender: Celery, **_kwargs) -> None:
+def _configure_from_environment(sender: Celery, **_kwargs) -> None:
     # Runs on first use of the configuration, not at import: tests and tools can import freely.
     if "releve_settings" not in sender.conf:
         sender.conf.update(celery_config(load().require_runtime()))
 
 
-def settings_of(celery_app: Celery = app) -> Settings:
-    return celery_app.conf.releve_settings
+def create_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app for `settings`; without settings, for the environment, read on first use."""
+    from pipeline.tasks.maintenance import WorkerHeartbeat
+
+    for module in TASK_MODULES:  # shared tasks register on every app, this one included
+        importlib.import_module(module)
+    # Only the environment's app (the worker's, beat's) becomes Celery's "current" one: the
+    # apps built for given settings are passed around explicitly.
+    celery = Celery("releve", include=TASK_MODULES, set_as_current=settings is None)
+    if settings is None:
+        celery.on_configure.connect(_configure_from_environment, weak=False)
+    else:
+        celery.conf.update(celery_config(settings))
+    celery.steps["worker"].add(WorkerHeartbeat)
+    return celery
+
+
+def settings_of(celery: Celery) -> Settings:
+    """The settings `celery` was built from."""
+    return celery.conf.releve_settings
+
+
+def enqueue(celery: Celery, name: str, kwargs: dict[str, Any] | None = None, **options: Any) -> None:
+    """Send task `name` with `kwargs` through `celery` (its broker, its routes: no queue to name).
+
+    The arguments are checked against the task's signature first, so a wrong one fails here,
+    in the sender, not later in a worker.
+    """
+    kwargs = kwargs or {}
+    inspect.signature(celery.tasks[name].run).bind(**kwargs)
+    celery.send_task(name, kwargs=kwargs, **options)

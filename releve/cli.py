@@ -59,10 +59,6 @@ class Environment:
         if not self.quiet:
             click.echo(message, err=True)
 
-    def export(self) -> None:
-        """Make this environment the current process's (for code that reads os.environ)."""
-        os.environ.update(self.env)
-
 
 def run_migrations(database_url: str) -> None:
     from alembic import command
@@ -344,23 +340,24 @@ def _decide(request_id: int, by_email: str | None, decide) -> None:
 
     from models.db import session_scope
     from pipeline import transfers as service
+    from pipeline.celery_app import create_celery
 
     with ExitStack() as stack:
-        environment = Environment(stack)
-        settings = environment.settings
-        environment.export()  # the Celery app reads its settings from the environment
+        settings = Environment(stack).settings
+        celery = create_celery(settings)  # mails and onboarding go through the broker of these settings
+        stack.callback(celery.close)
         try:
             with session_scope(settings.database_url) as session:
                 result = decide(service, session, request_id, _admin_id(session, by_email), datetime.now(UTC))
         except service.TransferRefused as exc:
             raise click.ClickException(f"request {request_id}: {exc.message}") from None
         if isinstance(result, service.Transferred):
-            service.after_transfer(settings, result)
+            service.after_transfer(celery, result)
             click.echo(f"Request {request_id} approved: PDL {result.pdl} is now held by "
                        f"{result.emails.get(result.new_holder_id)} (point {result.new_point_id}).")
         else:
             with session_scope(settings.database_url) as session:
-                service.tell_of_refusal(settings, session, result)
+                service.tell_of_refusal(celery, session, result)
             click.echo(f"Request {request_id} refused: PDL {result.pdl} stays where it is.")
 
 

@@ -191,7 +191,9 @@ def settings(env_for):
 def app(settings, connection):
     from webapp import create_app
 
-    return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    app = create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    yield app
+    app.extensions["celery"].close()
 
 
 @pytest.fixture
@@ -201,26 +203,12 @@ def client(app):
 
 @pytest.fixture
 def celery_app(settings):
-    """The pipeline's Celery app configured for the test servers."""
-    yield configure_celery(settings)
+    """A Celery app built from the test's settings, as the web app and the CLI build theirs."""
+    from pipeline.celery_app import create_celery
 
-
-def configure_celery(settings: Settings):
-    """Point the pipeline's global Celery app at these settings' servers, dropping cached connections."""
-    from pipeline import app as celery
-    from pipeline.celery_app import celery_config
-
-    previous = celery.conf.broker_url if "releve_settings" in celery.conf else None
-    celery.conf.update(celery_config(settings))
-    if previous and previous != settings.celery_broker_url:
-        # Connection and producer pools are bound to the previous broker.
-        from kombu import pools
-
-        pools.reset()
-        celery._pool = None
-        celery.amqp._producer_pool = None
-    celery.loader.import_default_modules()  # register the tasks, as a worker does at start
-    return celery
+    celery = create_celery(settings)
+    yield celery
+    celery.close()
 
 
 @pytest.fixture

@@ -253,7 +253,9 @@ class ValkeyDatabases:
 def deliver_queued_mails(celery_app) -> int:
     """Run the mail task, in this process, for every mail the app queued (a worker's job); how many."""
     from pipeline.queues import MAIL
-    from pipeline.tasks.mail import send_mail
+    from pipeline.tasks import SEND_MAIL
+
+    send_mail = celery_app.tasks[SEND_MAIL]
 
     delivered = 0
     with celery_app.connection_for_read() as conn:

@@ -31,7 +31,12 @@ def _signed_in() -> bool:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; `config` overrides (tests pass RELEVE_SETTINGS and DB_BIND)."""
+    """Build the app; `config` overrides (tests pass RELEVE_SETTINGS and DB_BIND).
+
+    The settings (RELEVE_SETTINGS, else the environment's) are the only source of
+    configuration: the Celery app the views send tasks through is built from them too
+    (`app.extensions["celery"]`, Flask's celery_init_app pattern).
+    """
     app = Flask(__name__)
     config = dict(config or {})
     settings: Settings = config.pop("RELEVE_SETTINGS", None) or load().require_runtime()
@@ -48,7 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    from pipeline.celery_app import create_celery
     from webapp.inputs import MAX_BODY, IdConverter
+
+    app.extensions["celery"] = create_celery(settings)
 
     app.url_map.converters["int"] = IdConverter  # before the blueprints: every `<int:…>` is bounded
     app.config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", MAX_BODY)

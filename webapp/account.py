@@ -22,8 +22,9 @@ from models.users import User
 from models.valkey import get_client
 from pipeline.tasks.enedis import progress_key
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
-from webapp.data import cache, settings as releve_settings
+from webapp.data import cache
 from webapp.db import audit, db
+from webapp.extensions import settings as releve_settings
 from webapp.inputs import Form
 from webapp.security import Throttle
 from webapp.sessions import end_all_sessions, sign_in

@@ -25,9 +25,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import update
 
 from models.consents import EnedisConsent
-from pipeline import transfers
-from webapp.data import settings
+from pipeline import tasks, transfers
+from pipeline.celery_app import enqueue
 from webapp.db import audit, db
+from webapp.extensions import celery, settings
 
 bp = Blueprint("consent", __name__)
 
@@ -201,12 +202,10 @@ def callback():
     s.commit()
 
     # After the commit: a task must find its row.
-    from pipeline.tasks.enedis import onboard
-
     points = [c.point for c in claims if c.point is not None]
     try:
         for point in points:
-            onboard.apply_async(kwargs={"point_id": point.id})
+            enqueue(celery(), tasks.ONBOARD, {"point_id": point.id})
     except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")

@@ -14,28 +14,24 @@ import re
 from datetime import date, timedelta
 from functools import lru_cache
 
-from flask import abort, current_app
+from flask import abort
 from kombu.exceptions import KombuError
 from redis import RedisError
 from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
-from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.series import SERIES, plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
+from webapp.extensions import celery, settings
 from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
 PDL_RE = re.compile(r"[0-9]{14}")
 INTERACTIVE_BUDGET = 20
-
-
-def settings() -> Settings:
-    return current_app.config["RELEVE_SETTINGS"]
 
 
 @lru_cache(maxsize=8)
@@ -82,7 +78,7 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break
-            sent |= enqueue_window(point.id, series, start, end, settings=settings())
+            sent |= enqueue_window(celery(), point.id, series, start, end)
     except (RedisError, KombuError) as exc:  # the page still shows what is cached
         log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
     return sent

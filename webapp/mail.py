@@ -7,19 +7,16 @@ import logging
 from kombu.exceptions import KombuError
 from redis import RedisError
 
-from models.settings import Settings
 from pipeline.tasks.mail import enqueue_mail
+from webapp.extensions import celery
 
 log = logging.getLogger(__name__)
 
 
-def send_mail(settings: Settings, to: str, subject: str, body: str) -> bool:
-    """Queue a mail for a worker (`releve.mail.send`); False, logged, when the broker cannot take it.
-
-    `settings` are the web app's; the worker delivers with its own (the same environment).
-    """
+def send_mail(to: str, subject: str, body: str) -> bool:
+    """Queue a mail for a worker (`releve.mail.send`); False, logged, when the broker cannot take it."""
     try:
-        enqueue_mail(to, subject, body)
+        enqueue_mail(celery(), to, subject, body)
         return True
     except (RedisError, KombuError) as exc:
         log.warning("mail not queued (%s): %s", subject, exc)  # never the address nor the body

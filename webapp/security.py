@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from models.users import User
 from models.valkey import get_client
+from webapp.extensions import settings
 from webapp.inputs import printable
 
 # Failed logins allowed per window, per account and per address.
@@ -34,7 +35,7 @@ class Throttle:
     def __init__(self, email: str, address: str):
         digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
         self.keys = {f"releve:login:acct:{digest}": ACCOUNT_FAILURES, f"releve:login:addr:{address}": ADDRESS_FAILURES}
-        self.client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+        self.client = get_client(settings().valkey_url)
 
     def retry_after(self) -> int:
         """Seconds until a new attempt is allowed (0 when allowed)."""
@@ -64,7 +65,7 @@ def mail_wait(purpose: str, email: str, address: str) -> int:
     """Count one `purpose` mail for this e-mail and client address; 0 when it may go, else seconds to wait."""
     per_email, per_client = MAIL_QUOTAS[purpose]
     digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
-    client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+    client = get_client(settings().valkey_url)
     for key, limit in ((f"releve:mail:{purpose}:addr:{address}", per_client),
                        (f"releve:mail:{purpose}:acct:{digest}", per_email)):
         if count_in_window(client, key, MAIL_WINDOW_SECONDS) > limit:

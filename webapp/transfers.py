@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 from models.transfers import TransferRequest
 from pipeline import transfers
 from webapp.consent import PRM_RE
-from webapp.data import settings
 from webapp.db import db
+from webapp.extensions import celery
 
 bp = Blueprint("transfers", __name__)
 
@@ -77,12 +77,12 @@ def ask():
         return problem(exc.message, 409)
     s.commit()
     if done is not None:
-        transfers.after_transfer(settings(), done)
+        transfers.after_transfer(celery(), done)
         flash(f"Le compteur {pdl} est maintenant rattaché à votre compte : l'accès Enedis du compte qui le "
               f"suivait avait pris fin. La récupération de l'historique a commencé.", "success")
         return redirect(url_for("main.dashboard"), code=303)
     if created:
-        transfers.tell_of_request(settings(), s, asked)
+        transfers.tell_of_request(celery(), s, asked)
     flash("Demande de transfert envoyée." if created else "Cette demande de transfert est déjà en cours.", "info")
     return redirect(url_for("transfers.show", request_id=asked.id), code=303)
 
@@ -117,7 +117,7 @@ def refuse(request_id: int):
         s, rid, by=current_user.id, as_admin=False, now=_now(), ip=request.remote_addr))
     if answer is not None:
         return answer
-    transfers.tell_of_refusal(settings(), db(), refused)
+    transfers.tell_of_refusal(celery(), db(), refused)
     flash(f"Transfert refusé : le compteur {refused.pdl} reste sur votre compte.", "success")
     return redirect(url_for("transfers.show", request_id=request_id), code=303)
 
@@ -129,7 +129,7 @@ def accept(request_id: int):
         s, rid, by=current_user.id, now=_now(), ip=request.remote_addr))
     if answer is not None:
         return answer
-    transfers.after_transfer(settings(), done)
+    transfers.after_transfer(celery(), done)
     flash(f"Le compteur {done.pdl} a été transféré : il n'est plus suivi par votre compte.", "success")
     return redirect(url_for("main.dashboard"), code=303)
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import Celery, shared_task
 from kombu.exceptions import KombuError
 from redis import RedisError
 from sqlalchemy import event, exists, select
@@ -16,7 +17,7 @@ from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline import queues, tasks
-from pipeline.celery_app import app
+from pipeline.celery_app import enqueue, settings_of
 from pipeline.clients.base import (
     ConsentNeeded,
     HistoryExhausted,
@@ -61,7 +62,7 @@ def forget_point_keys(valkey_url: str, point_id: int) -> int:
     return client.delete(*keys)
 
 
-def mark_consent_needed(point: UsagePoint, code: str) -> None:
+def mark_consent_needed(celery: Celery, point: UsagePoint, code: str) -> None:
     """Enedis refused for want of consent (ADAM-DC-0007/0008): nothing is fetched for the point
     until its holder renews. A transfer request waiting for that is sent on once this commits."""
     point.status, point.status_reason = "consent_needed", code
@@ -73,7 +74,7 @@ def mark_consent_needed(point: UsagePoint, code: str) -> None:
 
     def send(_session) -> None:  # after the commit, or the task could still see the point active
         try:
-            app.send_task(tasks.HOLDER_CONSENT_GONE, kwargs={"pdl": pdl})
+            enqueue(celery, tasks.HOLDER_CONSENT_GONE, {"pdl": pdl})
         except (KombuError, RedisError) as exc:
             log.error("point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc)
 
@@ -105,7 +106,7 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
     except HistoryExhausted as exc:
         return _search_history(task, point, series_name, start, end, exc)
     except ConsentNeeded as exc:
-        mark_consent_needed(point, exc.code)
+        mark_consent_needed(task.app, point, exc.code)
         log.warning("point %s: consent needed (%s)", point.id, exc.code)
         return {"status": "consent-needed", "code": exc.code}
     except WrongPointKind:
@@ -173,7 +174,7 @@ def _active_point(session, point_id: int) -> UsagePoint | None:
     return point if point is not None and point.status == "active" else None
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
+@shared_task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
 def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str,
                  backfill: bool = False) -> dict[str, Any]:
     """Fetch one window of one series of a point into the cache (idempotent)."""
@@ -197,24 +198,21 @@ def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
     client.expire(key, 7 * 86400)
 
 
-def enqueue_window(point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
-                   settings=None, dedupe_seconds: int = 300) -> bool:
+def enqueue_window(celery: Celery, point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
+                   dedupe_seconds: int = 300) -> bool:
     """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
     (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py)."""
-    from pipeline.celery_app import settings_of
-
-    settings = settings or settings_of()
-    if not once(settings, fetch_once_key(point_id, series, start, end), dedupe_seconds):
+    if not once(settings_of(celery), fetch_once_key(point_id, series, start, end), dedupe_seconds):
         return False
-    fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
-                                         end=end.isoformat(), backfill=backfill))
+    enqueue(celery, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=start.isoformat(),
+                                             end=end.isoformat(), backfill=backfill))
     return True
 
 
 # -- onboarding and backfill ----------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.ONBOARD)
+@shared_task(bind=True, base=ReleveTask, name=tasks.ONBOARD)
 def onboard(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """After consent: contract and address, the point's kind, then its history at backfill priority."""
     svc = self.services
@@ -235,7 +233,7 @@ def onboard(self: ReleveTask, point_id: int) -> dict[str, Any]:
                     point.activation_date = date.fromisoformat(contract["last_activation_date"])
                 svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
             except ConsentNeeded as exc:
-                mark_consent_needed(point, exc.code)
+                mark_consent_needed(self.app, point, exc.code)
                 return {"status": "consent-needed"}
             except PermanentError as exc:  # customer data exists for consumption points only
                 log.info("point %s: no customer data (%s)", point.id, exc.code)
@@ -266,13 +264,13 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)
     for series, start, end in plan:
-        enqueue_window(point_id, series, start, end, backfill=True, settings=task.settings, dedupe_seconds=3600)
+        enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=3600)
 
 
 # -- the morning refresh ------------------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
+@shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
 def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
     svc = self.services
@@ -293,7 +291,7 @@ def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     return results
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.REFRESH_ALL)
+@shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_ALL)
 def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     """Enqueue a refresh of every active point, once per publication pass (beat calls it)."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
@@ -311,9 +309,9 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
             # A point still of unknown kind was never onboarded (the broker was down at consent,
             # or onboarding gave up): this pass onboards it instead, on the refresh queue.
             if kind == "unknown":
-                onboard.apply_async(kwargs={"point_id": point_id}, queue=queues.REFRESH)
+                enqueue(self.app, tasks.ONBOARD, {"point_id": point_id}, queue=queues.REFRESH)
             else:
-                refresh_point.apply_async(kwargs={"point_id": point_id})
+                enqueue(self.app, tasks.REFRESH_POINT, {"point_id": point_id})
             count += 1
     log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), count)
     return count

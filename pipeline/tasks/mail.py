@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import smtplib
 
+from celery import Celery, shared_task
+
 from pipeline import tasks
-from pipeline.celery_app import app
+from pipeline.celery_app import enqueue
 from pipeline.clients.base import Unavailable
 from pipeline.mail import deliver
 from pipeline.tasks.base import ReleveTask
@@ -21,7 +23,7 @@ class MailTask(ReleveTask):
         return hidden(kwargs.get("subject", ""))  # a rescheduled mail shows no more than the first message
 
 
-@app.task(bind=True, base=MailTask, name=tasks.SEND_MAIL, ignore_result=True)
+@shared_task(bind=True, base=MailTask, name=tasks.SEND_MAIL, ignore_result=True)
 def send_mail(self: ReleveTask, to: str, subject: str, body: str) -> None:
     """Deliver one mail; an SMTP server that is down or refuses for now is tried again later."""
     try:
@@ -38,6 +40,6 @@ def hidden(subject: str) -> dict[str, str]:
     return {"argsrepr": "()", "kwargsrepr": repr({"subject": subject})}
 
 
-def enqueue_mail(to: str, subject: str, body: str) -> None:
+def enqueue_mail(celery: Celery, to: str, subject: str, body: str) -> None:
     """Queue a mail (on the `mail` queue)."""
-    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), **hidden(subject))
+    enqueue(celery, tasks.SEND_MAIL, dict(to=to, subject=subject, body=body), **hidden(subject))

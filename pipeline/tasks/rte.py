@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -13,7 +14,6 @@ from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
 from pipeline import tasks
-from pipeline.celery_app import app
 from pipeline.clients.base import Throttled
 from pipeline.tasks.base import ReleveTask, once
 
@@ -51,7 +51,7 @@ def store_tempo(task: ReleveTask, start: date, end: date) -> int:
         return upsert(session, TempoDay, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.TEMPO_TOMORROW)
+@shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_TOMORROW)
 def tempo_tomorrow(self: ReleveTask, now: str | None = None) -> str:
     """From 10:30 Paris, fetch today and tomorrow until tomorrow's colour is known."""
     local = _now(now).astimezone(PARIS)
@@ -65,7 +65,7 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None) -> str:
     return f"stored {store_tempo(self, today, today + timedelta(days=2))}"
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.TEMPO_SEASON)
+@shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_SEASON)
 def tempo_season(self: ReleveTask, now: str | None = None) -> int:
     """Daily consistency pass: the whole season so far (colours may be corrected)."""
     today = _now(now).astimezone(PARIS).date()
@@ -74,7 +74,7 @@ def tempo_season(self: ReleveTask, now: str | None = None) -> int:
     return store_tempo(self, season_start(today), today + timedelta(days=1))
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.ECOWATT)
+@shared_task(bind=True, base=ReleveTask, name=tasks.ECOWATT)
 def fetch_ecowatt(self: ReleveTask) -> int:
     """Store EcoWatt for today and the next three days (at most once per 15 minutes, cluster-wide)."""
     if self.services.ecowatt_limiter.blocked_for() > 0:
@@ -90,7 +90,7 @@ def fetch_ecowatt(self: ReleveTask) -> int:
         return upsert(session, EcoWattSignal, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.NATIONAL_CONSUMPTION)
+@shared_task(bind=True, base=ReleveTask, name=tasks.NATIONAL_CONSUMPTION)
 def fetch_national_consumption(self: ReleveTask) -> int:
     """Store the realised, intraday and D-1 national consumption."""
     values = self.services.rte.national_consumption()
@@ -104,7 +104,7 @@ def fetch_national_consumption(self: ReleveTask) -> int:
         return total
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.RENEW_TOKENS)
+@shared_task(bind=True, base=ReleveTask, name=tasks.RENEW_TOKENS)
 def renew_tokens(self: ReleveTask) -> str:
     """Keep the application tokens valid (renewed before expiry, shared by every worker)."""
     self.services.enedis.tokens.get()

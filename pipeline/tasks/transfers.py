@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import shared_task
+
 from pipeline import tasks, transfers
-from pipeline.celery_app import app
 from pipeline.tasks.base import ReleveTask
 
 
-@app.task(bind=True, base=ReleveTask, name=tasks.HOLDER_CONSENT_GONE)
+@shared_task(bind=True, base=ReleveTask, name=tasks.HOLDER_CONSENT_GONE)
 def holder_consent_gone(self: ReleveTask, pdl: str) -> dict[str, Any]:
     """The holder's point of `pdl` needs a new consent: complete the request waiting for it (idempotent)."""
     with self.session() as session:
         done = transfers.complete_if_holder_gone(session, pdl, now=datetime.now(UTC))
     if done is None:
         return {"status": "nothing-to-do"}
-    transfers.after_transfer(self.settings, done)
+    transfers.after_transfer(self.app, done)
     return {"status": "transferred", "request_id": done.request_id, "point_id": done.new_point_id}

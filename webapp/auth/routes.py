@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from models.users import Role, User, normalise_email
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
 from webapp.db import db
-from webapp.extensions import login_manager
+from webapp.extensions import login_manager, settings
 from webapp.mail import send_mail
 from webapp.security import Throttle, mail_wait, make_token, read_token, safe_next
 from webapp.sessions import end_all_sessions, end_session, is_live, sign_in
@@ -45,16 +45,15 @@ def _get_user(uid) -> User | None:
 
 
 def _send(user: User, purpose: str) -> None:
-    settings = current_app.config["RELEVE_SETTINGS"]
     token = make_token(user, purpose)
     if purpose == "verify":
-        link = settings.public_url + url_for("auth.verify", token=token)
-        send_mail(settings, user.email, "Relevé : confirmez votre adresse e-mail",
+        link = settings().public_url + url_for("auth.verify", token=token)
+        send_mail(user.email, "Relevé : confirmez votre adresse e-mail",
                   f"Bonjour,\n\nPour confirmer votre adresse, ouvrez ce lien (valable 48 heures) :\n{link}\n\n"
                   "Si vous n'avez pas créé de compte Relevé, ignorez ce message.\n")
     else:
-        link = settings.public_url + url_for("auth.reset", token=token)
-        send_mail(settings, user.email, "Relevé : nouveau mot de passe",
+        link = settings().public_url + url_for("auth.reset", token=token)
+        send_mail(user.email, "Relevé : nouveau mot de passe",
                   f"Bonjour,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 1 heure, une seule fois) :\n"
                   f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
 
@@ -74,9 +73,8 @@ def _wait_message(wait: int) -> str:
 
 
 def _tell_owner_of_signup_attempt(owner: User) -> None:
-    settings = current_app.config["RELEVE_SETTINGS"]
-    login, reset = (settings.public_url + url_for(endpoint) for endpoint in ("auth.login", "auth.reset_request"))
-    send_mail(settings, owner.email, "Relevé : tentative d'inscription avec votre adresse",
+    login, reset = (settings().public_url + url_for(endpoint) for endpoint in ("auth.login", "auth.reset_request"))
+    send_mail(owner.email, "Relevé : tentative d'inscription avec votre adresse",
               "Bonjour,\n\nQuelqu'un, peut-être vous, a voulu créer un compte Relevé avec cette adresse e-mail. "
               "Elle a déjà un compte : aucun nouveau compte n'a été créé et le vôtre n'a pas changé.\n\n"
               f"Si c'était vous, connectez-vous : {login}\nMot de passe oublié ? {reset}\n\n"

@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Queue
+from kombu.exceptions import KombuError
+from redis import RedisError
+from sqlalchemy.orm import Session
 
+from models.db import after_commit
 from models.settings import Settings, load
 from pipeline import queues
 from pipeline.schedules import BEAT_SCHEDULE
+
+log = logging.getLogger(__name__)
 
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
@@ -91,12 +99,29 @@ def settings_of(celery: Celery) -> Settings:
     return celery.conf.releve_settings
 
 
-def enqueue(celery: Celery, name: str, kwargs: dict[str, Any] | None = None, **options: Any) -> None:
+def enqueue(celery: Celery, name: str, kwargs: dict[str, Any] | None = None, *, session: Session | None = None,
+            on_error: Callable[[Exception], object] | None = None, **options: Any) -> None:
     """Send task `name` with `kwargs` through `celery` (its broker, its routes: no queue to name).
 
-    The arguments are checked against the task's signature first, so a wrong one fails here,
-    in the sender, not later in a worker.
+    With `session`, the message is sent once that session's transaction commits (a worker
+    must find the rows it names), and never if it rolls back. The transaction is over by
+    then: a broker that cannot take the message is logged, or handed to `on_error`, not
+    raised. Without `session` it is sent now and errors propagate. The arguments are checked
+    against the task's signature first, so a wrong one fails in the sender, not in a worker.
     """
     kwargs = kwargs or {}
     inspect.signature(celery.tasks[name].run).bind(**kwargs)
-    celery.send_task(name, kwargs=kwargs, **options)
+    if session is None:
+        celery.send_task(name, kwargs=kwargs, **options)
+        return
+
+    def send() -> None:
+        try:
+            celery.send_task(name, kwargs=kwargs, **options)
+        except (KombuError, RedisError) as exc:
+            if on_error is None:
+                log.error("%s not enqueued: %s", name, exc)  # never its arguments: they may be personal
+            else:
+                on_error(exc)
+
+    after_commit(session, send)

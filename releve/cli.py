@@ -347,17 +347,18 @@ def _decide(request_id: int, by_email: str | None, decide) -> None:
         celery = create_celery(settings)  # mails and onboarding go through the broker of these settings
         stack.callback(celery.close)
         try:
-            with session_scope(settings.database_url) as session:
+            with session_scope(settings.database_url) as session:  # what waits for the commit runs after it
                 result = decide(service, session, request_id, _admin_id(session, by_email), datetime.now(UTC))
+                if isinstance(result, service.Transferred):
+                    service.after_transfer(session, celery, result)
+                else:
+                    service.tell_of_refusal(session, celery, result)
         except service.TransferRefused as exc:
             raise click.ClickException(f"request {request_id}: {exc.message}") from None
         if isinstance(result, service.Transferred):
-            service.after_transfer(celery, result)
             click.echo(f"Request {request_id} approved: PDL {result.pdl} is now held by "
                        f"{result.emails.get(result.new_holder_id)} (point {result.new_point_id}).")
         else:
-            with session_scope(settings.database_url) as session:
-                service.tell_of_refusal(celery, session, result)
             click.echo(f"Request {request_id} refused: PDL {result.pdl} stays where it is.")
 
 

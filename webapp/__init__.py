@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from models.db import session_factory
 from models.settings import Settings, load
 
 
@@ -79,32 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    bind = app.config.get("DB_BIND")  # a test connection inside a transaction
-    make_session = session_factory(settings.database_url) if bind is None else None
-
-    def db_session():
-        if "db" not in g:
-            if bind is not None:
-                from sqlalchemy.orm import Session
-
-                g.db = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
-            else:
-                g.db = make_session()
-        return g.db
-
-    app.extensions["releve_db"] = db_session
-
-    @app.teardown_appcontext
-    def _close_db(exc):
-        session = g.pop("db", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
-
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, errors, health, main, pages, transfers
+    from webapp import account, auth, consent, db, errors, health, main, pages, transfers
+
+    db.init_app(app, settings)  # one transaction per request (webapp/db.py)
     from webapp.extensions import csrf, login_manager
 
     errors.init_app(app)

@@ -17,6 +17,7 @@ from wtforms.validators import EqualTo, Length, Optional
 
 from models.api_clients import ApiClient
 from models.audit import AuditLog
+from models.db import after_commit
 from models.usage_points import UsagePoint
 from models.users import User
 from models.valkey import get_client
@@ -105,7 +106,6 @@ def settings():
         user.set_password(form.password.data)
         audit("account.password_changed")
         end_all_sessions(user.id)
-        db().commit()
         # Every other session is signed out (their rows are gone, and the fingerprint changed);
         # this one continues in a new session.
         sign_in(user)
@@ -123,7 +123,6 @@ def sign_out_everywhere():
     uid = current_user.id
     ended = end_all_sessions(uid)
     audit("account.signed_out_everywhere", f"user:{uid}", sessions=ended)
-    db().commit()
     browser_session.clear()
     logout_user()  # after the clear: this response also deletes the remember cookie
     flash("Vous êtes déconnecté de tous vos appareils, y compris celui-ci.", "success")
@@ -145,7 +144,6 @@ def create_client():
     client, secret = _issue((form.name.data or "").strip())
     db().flush()
     audit("api_client.created", client.client_id)
-    db().commit()
     return page(new_secret=(client, secret))
 
 
@@ -156,7 +154,6 @@ def regenerate_client(pk: int):
     old.revoked_at = datetime.now(UTC)
     client, secret = _issue(old.name)
     audit("api_client.regenerated", client.client_id, replaces=old.client_id)
-    db().commit()
     return page(new_secret=(client, secret))
 
 
@@ -166,7 +163,6 @@ def revoke_client(pk: int):
     client = own_client(pk)
     client.revoked_at = datetime.now(UTC)
     audit("api_client.revoked", client.client_id)
-    db().commit()
     flash("Identifiants révoqués : ils ne donnent plus accès à vos données.", "success")
     return redirect(url_for("account.settings"))
 
@@ -186,13 +182,15 @@ def delete_account():
     # PostgreSQL cascades to points, consents, API clients, roles; the audit keeps a row without the actor.
     s.execute(delete(User).where(User.id == uid))
     s.add(AuditLog(actor_id=None, action="account.deleted", target=f"user:{uid}", ip_address=request.remote_addr or None))
-    s.commit()
-    s.expunge_all()
-    # Cached readings go at once, not at their TTL.
-    cache().delete_user(uid)
-    if point_ids:
-        keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
-        get_client(releve_settings().valkey_url).delete(*keys)
+    the_cache, valkey_url = cache(), releve_settings().valkey_url
+
+    def forget() -> None:  # cached readings go at once, not at their TTL; once the account is gone for good
+        the_cache.delete_user(uid)
+        if point_ids:
+            keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
+            get_client(valkey_url).delete(*keys)
+
+    after_commit(s, forget)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

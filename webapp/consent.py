@@ -19,8 +19,6 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from kombu.exceptions import KombuError
-from redis import RedisError
 from flask_login import current_user, login_required
 from sqlalchemy import update
 
@@ -110,7 +108,6 @@ def start():
     s = db()
     s.add(EnedisConsent(user_id=current_user.id, state_hash=hash_state(state), status="pending",
                         duration=CONSENT_DURATION, state_expires_at=now + STATE_LIFETIME))
-    s.commit()
     session[SESSION_KEY] = state
     cfg = settings()
     oauth = OAuth2Session(cfg.enedis_client_id, redirect_uri=cfg.enedis_redirect_uri, scope=None)
@@ -151,7 +148,8 @@ def callback():
     now = datetime.now(UTC)
     s = db()
     raw_prms = request.args.get("usage_point_id", "")
-    # Claim the consent atomically: one callback only ever wins, even two at once.
+    # Claim the consent atomically: one callback only ever wins, even two at once (the second waits for
+    # the first's commit, then finds the state used). A refusal below commits too: the state stays spent.
     consent_id = None
     if returned and len(returned) <= 100:
         consent_id = s.scalar(
@@ -160,10 +158,8 @@ def callback():
                    EnedisConsent.status == "pending", EnedisConsent.state_used_at.is_(None))
             .values(state_used_at=now)
             .returning(EnedisConsent.id))
-        s.commit()
     if expected is None or consent_id is None or not hmac.compare_digest(returned.encode(), expected.encode()):
         audit_callback("unknown_state", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("Ce retour d'Enedis ne correspond à aucune demande en cours de votre part "
                       "(lien déjà utilisé, expiré ou ouvert dans une autre session). "
                       "Recommencez depuis « Ajouter mon compteur ».")
@@ -171,14 +167,12 @@ def callback():
     if consent.state_expires_at <= now:
         consent.status = "expired"
         audit_callback("expired", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("La demande a expiré (plus de 10 minutes). Recommencez depuis « Ajouter mon compteur ».")
 
     error = request.args.get("error")
     if error:
         consent.status = "refused"
         audit_callback("denied" if error == "access_denied" else "error", consent_id)
-        s.commit()
         if error == "access_denied":
             flash("Vous avez refusé le partage de vos données : aucun compteur n'a été ajouté.", "info")
             return redirect(url_for("main.dashboard"))
@@ -188,7 +182,6 @@ def callback():
     if prms is None:
         consent.status = "refused"
         audit_callback("invalid_prms", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("Enedis a renvoyé un numéro de point de livraison invalide (14 chiffres attendus).")
 
     consent.status, consent.prms, consent.started_at = "active", prms, now
@@ -199,16 +192,14 @@ def callback():
         if claim.outcome in (transfers.ADDED, transfers.RENEWED):
             audit(f"usage_point.{claim.outcome}", claim.pdl)
     audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
-    s.commit()
 
-    # After the commit: a task must find its row.
-    points = [c.point for c in claims if c.point is not None]
-    try:
-        for point in points:
-            enqueue(celery(), tasks.ONBOARD, {"point_id": point.id})
-    except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
+    def not_enqueued(exc: Exception) -> None:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")
+
+    points = [c.point for c in claims if c.point is not None]
+    for point in points:  # sent once the request commits: a task must find its row
+        enqueue(celery(), tasks.ONBOARD, {"point_id": point.id}, session=s, on_error=not_enqueued)
     added = [c.pdl for c in claims if c.point is not None]
     offers = [c for c in claims if c.point is None]
     if offers:

@@ -78,7 +78,7 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break
-            sent |= enqueue_window(celery(), point.id, series, start, end)
+            sent |= enqueue_window(celery(), point.id, series, start, end, session=db())
     except (RedisError, KombuError) as exc:  # the page still shows what is cached
         log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
     return sent

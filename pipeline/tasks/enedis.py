@@ -8,9 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import Celery, shared_task
-from kombu.exceptions import KombuError
-from redis import RedisError
-from sqlalchemy import event, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import object_session
 
 from models.transfers import TransferRequest
@@ -70,15 +68,10 @@ def mark_consent_needed(celery: Celery, point: UsagePoint, code: str) -> None:
     if session is None or not session.scalar(select(exists().where(
             TransferRequest.pdl == point.pdl, TransferRequest.status == "pending"))):
         return
-    pdl, point_id = point.pdl, point.id
-
-    def send(_session) -> None:  # after the commit, or the task could still see the point active
-        try:
-            enqueue(celery, tasks.HOLDER_CONSENT_GONE, {"pdl": pdl})
-        except (KombuError, RedisError) as exc:
-            log.error("point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc)
-
-    event.listen(session, "after_commit", send, once=True)
+    point_id = point.id
+    # After the commit, or the task could still see the point active.
+    enqueue(celery, tasks.HOLDER_CONSENT_GONE, {"pdl": point.pdl}, session=session, on_error=lambda exc: log.error(
+        "point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc))
 
 
 # -- fetching one window into the cache ----------------------------------------------------
@@ -199,13 +192,14 @@ def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
 
 
 def enqueue_window(celery: Celery, point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
-                   dedupe_seconds: int = 300) -> bool:
+                   dedupe_seconds: int = 300, session=None) -> bool:
     """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
-    (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py)."""
+    (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py); with
+    `session`, once it commits."""
     if not once(settings_of(celery), fetch_once_key(point_id, series, start, end), dedupe_seconds):
         return False
     enqueue(celery, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=start.isoformat(),
-                                             end=end.isoformat(), backfill=backfill))
+                                             end=end.isoformat(), backfill=backfill), session=session)
     return True
 
 

@@ -40,6 +40,6 @@ def hidden(subject: str) -> dict[str, str]:
     return {"argsrepr": "()", "kwargsrepr": repr({"subject": subject})}
 
 
-def enqueue_mail(celery: Celery, to: str, subject: str, body: str) -> None:
-    """Queue a mail (on the `mail` queue)."""
-    enqueue(celery, tasks.SEND_MAIL, dict(to=to, subject=subject, body=body), **hidden(subject))
+def enqueue_mail(celery: Celery, to: str, subject: str, body: str, **how) -> None:
+    """Queue a mail (on the `mail` queue); `how`: enqueue's session and on_error."""
+    enqueue(celery, tasks.SEND_MAIL, dict(to=to, subject=subject, body=body), **how, **hidden(subject))

@@ -16,7 +16,8 @@ def holder_consent_gone(self: ReleveTask, pdl: str) -> dict[str, Any]:
     """The holder's point of `pdl` needs a new consent: complete the request waiting for it (idempotent)."""
     with self.session() as session:
         done = transfers.complete_if_holder_gone(session, pdl, now=datetime.now(UTC))
+        if done is not None:
+            transfers.after_transfer(session, self.app, done)
     if done is None:
         return {"status": "nothing-to-do"}
-    transfers.after_transfer(self.app, done)
     return {"status": "transferred", "request_id": done.request_id, "point_id": done.new_point_id}

@@ -82,7 +82,8 @@ def _tell_owner_of_signup_attempt(owner: User) -> None:
 
 
 def _new_account(email: str, password: str) -> User | None:
-    """The new account, committed; None when the address is taken (two sign-ups at once: one wins).
+    """The new account; None when the address is taken (two sign-ups at once: one wins, the other waits
+    for its commit and finds the address taken).
 
     ON CONFLICT DO NOTHING rather than catching the unique violation: no error, so no log
     line holding the address and the password hash, not even in PostgreSQL's own log.
@@ -93,11 +94,9 @@ def _new_account(email: str, password: str) -> User | None:
     uid = session.scalar(pg_insert(User).values(email=email, password_hash=draft.password_hash)
                          .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id))
     if uid is None:
-        session.rollback()
         return None
     user = session.get(User, uid)
     user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-    session.commit()
     return user
 
 
@@ -145,7 +144,6 @@ def login():
         if (user or _DUMMY).check_password(form.password.data) and user is not None and user.is_active:
             throttle.succeeded()
             user.last_login_at = datetime.now(UTC)
-            db().commit()
             browser_session.clear()  # nothing of the anonymous session survives the login
             sign_in(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
@@ -158,7 +156,6 @@ def login():
 @login_required
 def logout():
     end_session(current_user)  # a copy of this browser's cookies is worth nothing from now on
-    db().commit()
     browser_session.clear()
     # After the clear: logout_user() marks the remember cookie for deletion in this very response.
     logout_user()
@@ -173,7 +170,6 @@ def verify(token: str):
         flash("Ce lien n'est plus valable. Demandez-en un nouveau depuis vos paramètres.", "error")
         return redirect(url_for("main.index"))
     user.email_verified_at = datetime.now(UTC)
-    db().commit()
     flash("Adresse e-mail confirmée. Merci !", "success")
     return redirect(url_for("main.dashboard") if current_user.is_authenticated else url_for("auth.login"))
 
@@ -219,7 +215,6 @@ def reset(token: str):
     if form.validate_on_submit():
         user.set_password(form.password.data)
         end_all_sessions(user.id)
-        db().commit()
         logout_user()
         flash("Mot de passe changé. Connectez-vous avec le nouveau.", "success")
         return redirect(url_for("auth.login"))

@@ -52,7 +52,7 @@ def _pg_reachable(url: str) -> bool:
 def database_url():
     """A migrated, empty database for this test session, dropped at its end."""
     from models.db import dispose_engines
-    from releve.cli import run_migrations, seed_roles
+    from releve.cli import prepare_database
 
     if os.environ.get("TEST_DATABASE_URL"):
         url = normalise_database_url(os.environ["TEST_DATABASE_URL"])
@@ -60,8 +60,7 @@ def database_url():
         with engine.begin() as conn:  # start from nothing: the migrations build the schema
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-        run_migrations(url)
-        seed_roles(url)
+        prepare_database(url)
         yield url
         dispose_engines()
         return
@@ -81,8 +80,7 @@ def database_url():
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {name}"))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    run_migrations(url)
-    seed_roles(url)  # as `releve db upgrade` does
+    prepare_database(url)  # as `releve db upgrade` does
     yield url
     dispose_engines()  # pools opened by apps and tasks under test
     with admin.connect() as conn:

@@ -11,19 +11,14 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, Length, Optional
 
 from models.api_clients import ApiClient
-from models.audit import AuditLog
-from models.db import after_commit
-from models.usage_points import UsagePoint
 from models.users import User
-from models.valkey import get_client
-from pipeline.tasks.enedis import progress_key
+from pipeline import accounts
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
-from webapp.data import cache
 from webapp.db import audit, db
 from webapp.extensions import settings as releve_settings
 from webapp.inputs import Form
@@ -177,20 +172,7 @@ def delete_account():
     if not ok:
         form.confirm_password.errors.append("Trop de tentatives. Réessayez plus tard." if ok is None else "Mot de passe incorrect.")
         return page(delete_form=form, status=429 if ok is None else 400)
-    uid, s = current_user.id, db()
-    point_ids = list(s.scalars(select(UsagePoint.id).where(UsagePoint.user_id == uid)))
-    # PostgreSQL cascades to points, consents, API clients, roles; the audit keeps a row without the actor.
-    s.execute(delete(User).where(User.id == uid))
-    s.add(AuditLog(actor_id=None, action="account.deleted", target=f"user:{uid}", ip_address=request.remote_addr or None))
-    the_cache, valkey_url = cache(), releve_settings().valkey_url
-
-    def forget() -> None:  # cached readings go at once, not at their TTL; once the account is gone for good
-        the_cache.delete_user(uid)
-        if point_ids:
-            keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
-            get_client(valkey_url).delete(*keys)
-
-    after_commit(s, forget)
+    accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

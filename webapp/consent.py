@@ -9,7 +9,6 @@ SHA-256) against the user, and compared in constant time.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import re
@@ -23,8 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import update
 
 from models.consents import EnedisConsent
-from pipeline import tasks, transfers
-from pipeline.celery_app import enqueue
+from pipeline import points, transfers
 from webapp.db import audit, db
 from webapp.extensions import celery, settings
 
@@ -34,7 +32,6 @@ SESSION_KEY = "enedis_consent_state"
 STATE_LIFETIME = timedelta(minutes=10)
 CONSENT_DURATION = "P1Y"
 PRM_RE = re.compile(r"^[0-9]{14}$")
-DURATION_RE = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 
 
 def hash_state(state: str) -> str:
@@ -46,20 +43,6 @@ def new_state(customer: str | None = None) -> str:
     digit = customer if customer and customer.isdigit() and len(customer) == 1 and customer != "9" \
         else str(secrets.randbelow(9))
     return secrets.token_urlsafe(32) + digit
-
-
-def add_duration(start: datetime, duration: str) -> datetime:
-    """`start` plus an ISO 8601 duration made of years, months and days (P1Y, P36M, P1Y6M10D)."""
-    match = DURATION_RE.match(duration)
-    if not match:
-        raise ValueError(f"unsupported duration {duration!r}")
-    years, months, days = (int(g or 0) for g in match.groups())
-    total = start.year * 12 + (start.month - 1) + years * 12 + months
-    year, month = divmod(total, 12)
-    month += 1
-    # 31 January + P1M is the last day of February, as calendars do it.
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return start.replace(year=year, month=month, day=day) + timedelta(days=days)
 
 
 def is_sandbox() -> bool:
@@ -184,28 +167,20 @@ def callback():
         audit_callback("invalid_prms", consent_id, **claimed(raw_prms))
         return refuse("Enedis a renvoyé un numéro de point de livraison invalide (14 chiffres attendus).")
 
-    consent.status, consent.prms, consent.started_at = "active", prms, now
-    consent.expires_at = add_duration(now, consent.duration)
-    # The PRMs are claims (docs/security.md): a meter another account holds never changes hands here.
-    claims = transfers.claim_points(s, current_user.id, prms)
-    for claim in claims:
-        if claim.outcome in (transfers.ADDED, transfers.RENEWED):
-            audit(f"usage_point.{claim.outcome}", claim.pdl)
-    audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
-
     def not_enqueued(exc: Exception) -> None:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")
 
-    points = [c.point for c in claims if c.point is not None]
-    for point in points:  # sent once the request commits: a task must find its row
-        enqueue(celery(), tasks.ONBOARD, {"point_id": point.id}, session=s, on_error=not_enqueued)
+    # The PRMs are claims (docs/security.md): a meter another account holds never changes hands here.
+    claims = points.accept_consent(s, celery(), consent, prms, now=now, ip=request.remote_addr or None,
+                                   on_error=not_enqueued)
+    audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
     added = [c.pdl for c in claims if c.point is not None]
     offers = [c for c in claims if c.point is None]
     if offers:
         return render_template("transfers/offer.html", added=added, offers=offers, consent_id=consent_id,
                                review=transfers.REVIEW)
-    count = len(points)
+    count = len(added)
     flash(f"{'Compteur ajouté' if count == 1 else f'{count} compteurs ajoutés'} : "
           f"{', '.join(added)}. La récupération de l'historique a commencé.", "success")
     return redirect(url_for("main.dashboard"))

@@ -72,7 +72,8 @@ class ReleveTask(Task):
     reject_on_worker_lost = True
     # Celery's own retry limit counts every retry, throttling included; the policy's budget replaces it.
     max_retries = None
-    # No signature check at send time: a rescheduled message carries ATTEMPT, which bodies do not declare.
+    # No signature check in apply_async: a rescheduled message carries ATTEMPT, which bodies do not
+    # declare (senders are checked by pipeline.celery_app.enqueue).
     typing = False
     retry_policy: tuple[Retry, ...] = RETRY_POLICY
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from models.calendar import day_minutes
 from pipeline.clients.enedis import DailyValue, EnedisClient, LoadPoint, MaxPower, to_json
 
-PARIS = ZoneInfo("Europe/Paris")
 # D-1 and D-2 may be partial and corrected later: they are fetched again until older.
 SETTLED_AFTER_DAYS = 3
 
@@ -78,13 +77,6 @@ def plan_windows(series: Series, first: date, end: date) -> list[tuple[date, dat
         windows.append((start, end))
         end = start
     return windows
-
-
-def day_minutes(day: date) -> int:
-    # Through UTC: Python subtracts two datetimes of the same tzinfo by wall clock.
-    start = datetime.combine(day, time(0), PARIS).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), PARIS).astimezone(UTC)
-    return int((end - start).total_seconds() // 60)  # 1380 / 1440 / 1500 around DST
 
 
 def group_by_day(series: Series, items: list, start: date, end: date, today: date) -> tuple[dict[date, Any], dict[date, bool]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -21,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
+from models.pdl import is_pdl
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
@@ -30,7 +30,6 @@ from webapp.db import db
 from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
-PDL_RE = re.compile(r"[0-9]{14}")
 INTERACTIVE_BUDGET = 20
 
 
@@ -56,7 +55,7 @@ def own_points() -> list[UsagePoint]:
 
 def own_point(pdl: str) -> UsagePoint:
     """The current user's point with this PDL, or 404 (never 403: ownership is not revealed)."""
-    if not PDL_RE.fullmatch(pdl or ""):
+    if not is_pdl(pdl):
         abort(404)
     point = db().scalar(select(UsagePoint).where(UsagePoint.pdl == pdl, UsagePoint.user_id == current_user.id))
     if point is None:

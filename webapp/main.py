@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from models.calendar import PARIS
 from models.consents import EnedisConsent
 from models.usage_points import UsagePoint
 from pipeline.tasks.enedis import read_progress
@@ -17,7 +17,6 @@ from webapp.data import cache, own_points, settings
 from webapp.db import db
 
 bp = Blueprint("main", __name__)
-PARIS = ZoneInfo("Europe/Paris")
 
 KINDS = {"consumption": "Consommation", "production": "Production", "unknown": "Type en cours de détermination"}
 CONSENT_NEEDED = {

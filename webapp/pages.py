@@ -15,29 +15,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, jsonify, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
+from models.calendar import PARIS, last_published_day, month_end, now_paris, tempo_day, tempo_season_start
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
-from pipeline.tasks.enedis import PUBLISHED_AT_HOUR
-from pipeline.tasks.rte import season_start
 from webapp.data import cache, own_point, own_points, request_days
 from webapp.db import db
 
 bp = Blueprint("pages", __name__)
 
-PARIS = ZoneInfo("Europe/Paris")
 DAILY_DAYS = 30
 TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -57,16 +54,6 @@ CONSUMER_KINDS = ("consumption", "unknown")  # an unknown point is tried as cons
 
 
 # -- small helpers ------------------------------------------------------------------------
-
-
-def now_paris() -> datetime:
-    return datetime.now(UTC).astimezone(PARIS)
-
-
-def last_published_day(now: datetime | None = None) -> date:
-    """The newest day Enedis should serve by now (D-1 after 08:00, else D-2)."""
-    now = (now or now_paris()).astimezone(PARIS)
-    return now.date() - timedelta(days=1 if now.hour >= PUBLISHED_AT_HOUR else 2)
 
 
 def fr_number(value: float | None, digits: int = 1) -> str:
@@ -204,10 +191,6 @@ def sum_days(days: dict[date, Any], first: date, last: date) -> tuple[float | No
     return (total if seen else None), absent
 
 
-def month_end(year: int, month: int) -> date:
-    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
-
-
 # -- choosing the point -------------------------------------------------------------------------
 
 
@@ -229,7 +212,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     series = SERIES_OF[kind]
     c = cache()
     uid = point.user_id
-    last = last_published_day()
+    last = last_published_day(now_paris())
     floor = point.activation_date or date(last.year - 1, 1, 1)
     view = "semaine" if request.args.get("vue") == "semaine" else "jour"
     day = parse_day(request.args.get("jour"), last, last - timedelta(days=730), last)
@@ -420,7 +403,7 @@ def production_json():
 def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> dict[str, Any]:
     """Daily consumption of one point against daily production of another (or the same, self-consumption)."""
     c = cache()
-    last = last_published_day()
+    last = last_published_day(now_paris())
     first = last - timedelta(days=DAILY_DAYS - 1)
     end = last + timedelta(days=1)
     cons = c.read_range(consumer.user_id, consumer.pdl, "daily_consumption", first, end)
@@ -473,8 +456,8 @@ def balance_points() -> tuple[UsagePoint | None, UsagePoint | None, list[UsagePo
     if prod is None and conso is not None:
         # A self-consumption point carries its production too: use it when some is cached.
         probe = cache().read_range(conso.user_id, conso.pdl, "daily_production",
-                                   last_published_day() - timedelta(days=DAILY_DAYS - 1),
-                                   last_published_day() + timedelta(days=1))
+                                   last_published_day(now_paris()) - timedelta(days=DAILY_DAYS - 1),
+                                   last_published_day(now_paris()) + timedelta(days=1))
         if any(daily_wh(v) is not None for v in probe.days.values()):
             prod = conso
     return conso, prod, consumers, producers
@@ -508,7 +491,7 @@ def balance_json():
 
 def tempo_season(day: date) -> tuple[date, date]:
     """[1 September, 31 August] of the Tempo season holding `day`."""
-    first = season_start(day)
+    first = tempo_season_start(day)
     return first, date(first.year + 1, 8, 31)
 
 
@@ -525,8 +508,7 @@ def tempo():
     blue_total = (last - first).days + 1 - sum(TEMPO_QUOTAS.values())
     used["BLUE"] = sum(1 for v in colours.values() if v == "BLUE")
     remaining["BLUE"] = max(0, blue_total - used["BLUE"])
-    # A Tempo day runs 06:00 to 06:00: before 06:00 the price in force is yesterday's colour.
-    in_force_day = today - timedelta(days=1) if now.hour < 6 else today
+    in_force_day = tempo_day(now)  # before 06:00 the price in force is yesterday's colour
     months = []
     m = first
     while m <= last:

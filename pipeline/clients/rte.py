@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
+from models.calendar import PARIS
 from pipeline.clients.base import (
     HttpTransport,
     Limiter,
@@ -24,7 +24,6 @@ from pipeline.clients.base import (
 from pipeline.clients.tokens import SecretStore, TokenProvider
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 UPSTREAM = "rte"
 
 TEMPO_PATH = "/open_api/tempo_like_supply_contract/v1/tempo_like_calendars"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kombu.exceptions import KombuError
 from redis import RedisError
 from sqlalchemy import event, exists, select
 from sqlalchemy.orm import object_session
 
+from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
@@ -29,13 +29,7 @@ from pipeline.series import SERIES, history_start, plan_windows, group_by_day, s
 from pipeline.tasks.base import ONCE_PREFIX, ReleveTask, once
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
-PUBLISHED_AT_HOUR = 8  # day D is published from about 08:00 Paris on D+1
 REFRESH_DAYS = 3  # the morning refresh looks at D-3 … D-1 (D-1, D-2 may be partial)
-
-
-def today_paris(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(PARIS).date()
 
 
 def progress_key(point_id: int) -> str:

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.clients.enedis import DailyValue, LoadPoint
-from pipeline.series import SERIES, day_minutes, group_by_day, history_start, months_before, plan_windows, series_for
+from pipeline.series import SERIES, group_by_day, history_start, months_before, plan_windows, series_for
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2026, 11, 24)
@@ -45,11 +45,6 @@ def test_series_by_point_kind():
     assert [s.name for s in series_for("consumption")] == ["daily_consumption", "max_power", "load_curve"]
     assert [s.name for s in series_for("unknown", load_curve_enabled=False)] == ["daily_consumption", "max_power"]
     assert [s.name for s in series_for("production")] == ["daily_production", "production_load_curve"]
-
-
-@pytest.mark.parametrize("day, minutes", [(date(2026, 3, 29), 1380), (date(2026, 10, 25), 1500), (TODAY, 1440)])
-def test_day_minutes(day, minutes):
-    assert day_minutes(day) == minutes
 
 
 def points(day: date, count: int) -> list[LoadPoint]:

@@ -24,7 +24,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from models.calendar import PARIS, last_published_day, month_end, now_paris, tempo_day, tempo_season_start
+from models.calendar import PARIS, last_published_day, month_end, now_paris, tempo_day
+from models.grid import tempo as tempo_rules
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
@@ -36,7 +37,6 @@ from webapp.db import db
 bp = Blueprint("pages", __name__)
 
 DAILY_DAYS = 30
-TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 MONTHS_LONG = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
                "novembre", "décembre")
@@ -489,25 +489,15 @@ def balance_json():
 # -- Tempo (public) -----------------------------------------------------------------------------
 
 
-def tempo_season(day: date) -> tuple[date, date]:
-    """[1 September, 31 August] of the Tempo season holding `day`."""
-    first = tempo_season_start(day)
-    return first, date(first.year + 1, 8, 31)
-
-
 @bp.get("/tempo")
 def tempo():
     now = now_paris()
     today = now.date()
-    first, last = tempo_season(today)
+    first, last = tempo_rules.season(today)
     rows = db().scalars(select(TempoDay).where(TempoDay.day >= first, TempoDay.day <= last)
                         .order_by(TempoDay.day)).all()
     colours = {r.day: r.colour for r in rows}
-    used = {c: sum(1 for v in colours.values() if v == c) for c in TEMPO_QUOTAS}
-    remaining = {c: max(0, q - used[c]) for c, q in TEMPO_QUOTAS.items()}
-    blue_total = (last - first).days + 1 - sum(TEMPO_QUOTAS.values())
-    used["BLUE"] = sum(1 for v in colours.values() if v == "BLUE")
-    remaining["BLUE"] = max(0, blue_total - used["BLUE"])
+    count = tempo_rules.count_season(first, last, colours.values())
     in_force_day = tempo_day(now)  # before 06:00 the price in force is yesterday's colour
     months = []
     m = first
@@ -520,7 +510,7 @@ def tempo():
     return render_template("pages/tempo.html", today=today, tomorrow=today + timedelta(days=1),
                            today_colour=colours.get(today), tomorrow_colour=colours.get(today + timedelta(days=1)),
                            in_force_day=in_force_day, in_force_colour=colours.get(in_force_day),
-                           used=used, remaining=remaining, quotas={**TEMPO_QUOTAS, "BLUE": blue_total},
+                           used=count.used, remaining=count.remaining, quotas=count.quotas,
                            first=first, last=last, months=months, names=COLOURS_FR, known=len(colours))
 
 

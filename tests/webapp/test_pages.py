@@ -136,11 +136,6 @@ def test_offpeak_split_of_a_known_load_curve():
     assert pages.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
 
 
-def test_tempo_season_bounds():
-    assert pages.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
-    assert pages.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
-
-
 # -- empty states ------------------------------------------------------------------------------
 
 

@@ -1,53 +1,28 @@
-"""What Relevé fetches from Enedis, and how history is cut into windows (pure functions)."""
+"""How each series of `models.series` is fetched from Enedis, cut into windows and cached per day."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from models.calendar import day_minutes
+from models.series import Series
 from pipeline.clients.enedis import DailyValue, EnedisClient, LoadPoint, MaxPower, to_json
 
 # D-1 and D-2 may be partial and corrected later: they are fetched again until older.
 SETTLED_AFTER_DAYS = 3
 
 
-@dataclass(frozen=True)
-class Series:
-    name: str
-    kind: str  # "consumption" or "production": the point kind it exists for
-    window_days: int
-    history_months: int
-    load_curve: bool = False
-
-    def fetch(self, client: EnedisClient, pdl: str, start: date, end: date) -> list[DailyValue | LoadPoint | MaxPower]:
-        if self.name == "daily_consumption":
-            return client.daily_consumption(pdl, start, end)
-        if self.name == "max_power":
-            return client.max_power(pdl, start, end)
-        if self.name == "daily_production":
-            return client.daily_production(pdl, start, end)
-        return client.load_curve(pdl, start, end, production=self.kind == "production")
-
-
-SERIES: dict[str, Series] = {
-    s.name: s
-    for s in (
-        Series("daily_consumption", "consumption", 365, 36),
-        Series("max_power", "consumption", 365, 36),
-        Series("load_curve", "consumption", 7, 24, load_curve=True),
-        Series("daily_production", "production", 365, 36),
-        Series("production_load_curve", "production", 7, 24, load_curve=True),
-    )
-}
-
-
-def series_for(kind: str, load_curve_enabled: bool = True) -> list[Series]:
-    """The series of a point of this kind (an unknown kind is tried as consumption first)."""
-    kind = "consumption" if kind == "unknown" else kind
-    return [s for s in SERIES.values() if s.kind == kind and (load_curve_enabled or not s.load_curve)]
+def fetch(series: Series, client: EnedisClient, pdl: str, start: date, end: date) -> list[DailyValue | LoadPoint | MaxPower]:
+    """[start, end) of one series of a point, from Enedis."""
+    if series.name == "daily_consumption":
+        return client.daily_consumption(pdl, start, end)
+    if series.name == "max_power":
+        return client.max_power(pdl, start, end)
+    if series.name == "daily_production":
+        return client.daily_production(pdl, start, end)
+    return client.load_curve(pdl, start, end, production=series.kind == "production")
 
 
 def months_before(day: date, months: int) -> date:

@@ -24,7 +24,8 @@ from models.pdl import is_pdl
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from pipeline.series import SERIES, plan_windows
+from models.series import SERIES
+from pipeline.series import plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.security import count_in_window

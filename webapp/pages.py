@@ -25,10 +25,11 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from models.calendar import PARIS, last_published_day, month_end, now_paris, tempo_day
-from models.grid import tempo as tempo_rules
 from models.ecowatt import EcoWattSignal
+from models.grid import tempo as tempo_rules
 from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
+from models.series import CONSUMER_KINDS, SERIES_OF
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from webapp.data import cache, own_point, own_points, request_days
@@ -45,12 +46,6 @@ COLOURS_FR = {"BLUE": "Bleu", "WHITE": "Blanc", "RED": "Rouge"}
 ECOWATT_FR = {0: "Vert (bas carbone)", 1: "Vert", 2: "Orange", 3: "Rouge"}
 ECOWATT_DAY_FR = {1: "Vert : pas d'alerte", 2: "Orange : système électrique tendu", 3: "Rouge : coupures possibles"}
 
-# What each page reads, by point kind.
-SERIES_OF = {
-    "consumption": {"daily": "daily_consumption", "curve": "load_curve", "max": "max_power"},
-    "production": {"daily": "daily_production", "curve": "production_load_curve", "max": None},
-}
-CONSUMER_KINDS = ("consumption", "unknown")  # an unknown point is tried as consumption first
 
 
 # -- small helpers ------------------------------------------------------------------------

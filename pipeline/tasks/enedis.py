@@ -25,7 +25,8 @@ from pipeline.clients.base import (
     Unavailable,
     WrongPointKind,
 )
-from pipeline.series import SERIES, history_start, plan_windows, group_by_day, series_for
+from models.series import SERIES, series_for
+from pipeline.series import fetch, group_by_day, history_start, plan_windows
 from pipeline.tasks.base import ONCE_PREFIX, ReleveTask, once
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
         return {"status": "before-history", "first_day": first.isoformat()}  # known: not asked again
     start = max(start, first) if first is not None else start
     try:
-        items = series.fetch(svc.enedis, point.pdl, start, end)
+        items = fetch(series, svc.enedis, point.pdl, start, end)
     except HistoryExhausted as exc:
         return _search_history(task, point, series_name, start, end, exc)
     except ConsentNeeded as exc:
@@ -139,7 +140,7 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
 
     def served(day: date) -> bool:
         try:
-            series.fetch(task.services.enedis, point.pdl, day, day + timedelta(days=1))
+            fetch(series, task.services.enedis, point.pdl, day, day + timedelta(days=1))
             return True
         except HistoryExhausted:
             return False

@@ -28,7 +28,8 @@ from models.calendar import PARIS, last_published_day, month_end, now_paris, tem
 from models.ecowatt import EcoWattSignal
 from models.grid import tempo as tempo_rules
 from models.national_consumption import NationalConsumption
-from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
+from models.offpeak import OffPeakParseError, parse_offpeak_hours
+from models.readings import daily_balance, daily_wh, load_curve_points, local_start, split_offpeak, sum_days
 from models.series import CONSUMER_KINDS, SERIES_OF
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
@@ -145,47 +146,6 @@ def _plotly_url():
     return {"plotly_url": lambda: url_for("pages.plotly_js", v=plotly_version())}
 
 
-# -- pure computations (unit-tested) ---------------------------------------------------------
-
-
-def local_start(point: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(point["start"]).astimezone(PARIS)
-
-
-def split_offpeak(curve: list[dict[str, Any]], ranges: tuple[OffPeakRange, ...]) -> tuple[float, float]:
-    """(off-peak Wh, peak Wh) of load-curve points, an interval shared pro rata of its minutes."""
-    off = peak = 0.0
-    for point in curve:
-        minutes = int(point.get("minutes") or 30)
-        wh = float(point["wh"])
-        share = offpeak_minutes(ranges, local_start(point), minutes) / minutes if ranges else 0.0
-        off += wh * share
-        peak += wh * (1 - share)
-    return off, peak
-
-
-def daily_wh(value: Any) -> float | None:
-    """Wh of a cached daily entry ({"day", "value"}), None for a known gap."""
-    if isinstance(value, dict) and value.get("value") is not None:
-        return float(value["value"])
-    return None
-
-
-def sum_days(days: dict[date, Any], first: date, last: date) -> tuple[float | None, int]:
-    """Total Wh over [first, last] and how many of those days have no value."""
-    total, seen, absent = 0.0, 0, 0
-    day = first
-    while day <= last:
-        wh = daily_wh(days.get(day))
-        if wh is None:
-            absent += 1
-        else:
-            total += wh
-            seen += 1
-        day += timedelta(days=1)
-    return (total if seen else None), absent
-
-
 # -- choosing the point -------------------------------------------------------------------------
 
 
@@ -242,9 +202,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     if point.load_curve_enabled:
         curve = c.read_range(uid, point.pdl, series["curve"], curve_first, day + timedelta(days=1))
         missing[series["curve"]] = curve.missing
-        for d in sorted(curve.days):
-            curve_points.extend(curve.days[d] or [])
-        curve_points.sort(key=lambda p: p["start"])
+        curve_points = load_curve_points(curve.days)
 
     # Off-peak split (consumption: from the contract's off-peak hours).
     contract = c.get(uid, "contract", pdl=point.pdl) if kind == "consumption" else None
@@ -415,11 +373,7 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     labels = [first + timedelta(days=i) for i in range(DAILY_DAYS)]
     c_wh = [daily_wh(cons.days.get(d)) for d in labels]
     p_wh = [daily_wh(prod.days.get(d)) for d in labels]
-    both = [(a, b) for a, b in zip(c_wh, p_wh) if a is not None and b is not None]
-    total_c = sum(a for a, _ in both) if both else None
-    total_p = sum(b for _, b in both) if both else None
-    surplus = sum(max(0.0, b - a) for a, b in both) if both else None
-    deficit = sum(max(0.0, a - b) for a, b in both) if both else None
+    totals = daily_balance(c_wh, p_wh)
     charts = {
         "balance": {
             "traces": [
@@ -435,10 +389,10 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
             "layout": {"barmode": "group", "yaxis": {"title": {"text": "kWh"}}, "xaxis": {"type": "date"}},
         },
     }
-    return {"pending": pending, "first": first, "last": last, "days": len(both),
-            "consumption_kwh": kwh(total_c), "production_kwh": kwh(total_p),
-            "surplus_kwh": kwh(surplus), "deficit_kwh": kwh(deficit),
-            "coverage": round(total_p / total_c * 100) if total_c else None,
+    return {"pending": pending, "first": first, "last": last, "days": totals.days,
+            "consumption_kwh": kwh(totals.consumed), "production_kwh": kwh(totals.produced),
+            "surplus_kwh": kwh(totals.surplus), "deficit_kwh": kwh(totals.deficit),
+            "coverage": round(totals.produced / totals.consumed * 100) if totals.consumed else None,
             "charts": charts}
 
 

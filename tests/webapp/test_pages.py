@@ -20,7 +20,6 @@ from sqlalchemy import select
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.offpeak import parse_offpeak_hours
 from models.settings import Settings
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
@@ -116,24 +115,6 @@ def page_data(html: str) -> dict:
 
 
 NBSP = "\u202f"
-
-
-# -- pure computation ------------------------------------------------------------------------
-
-
-def test_offpeak_split_of_a_known_load_curve():
-    ranges = parse_offpeak_hours("HC (22H00-6H00)")
-    curve = curve_of(date(2025, 3, 13), 1000)  # 48 × 500 Wh
-    curve[0]["wh"] = 1500  # 00:00–00:30 is off-peak
-    curve[30]["wh"] = 700  # 15:00–15:30 is peak
-    off, peak = pages.split_offpeak(curve, ranges)
-    assert (off, peak) == (16 * 500 + 1000, 32 * 500 + 200)
-    # An hour-long interval across 22:00 is shared pro rata.
-    start = datetime(2025, 3, 13, 21, 30, tzinfo=PARIS).isoformat()
-    assert pages.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
-    # Interval starts in UTC still count by Paris wall clock.
-    utc_start = datetime(2025, 3, 13, 21, 0, tzinfo=UTC).isoformat()  # 22:00 Paris
-    assert pages.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
 
 
 # -- empty states ------------------------------------------------------------------------------

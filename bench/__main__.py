@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from models.cache import EncryptedCache
+from models.keys import day_entry
 from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import UsagePoint
@@ -129,7 +130,7 @@ def range_read(valkey_url: str, repeat: int) -> None:
         days[day] = [{"start": (midnight + timedelta(minutes=30 * k)).isoformat(), "minutes": 30,
                       "watts": 400 + k * 10, "wh": 200 + k * 5} for k in range(48)]
     cache.put_days(1, "22516914714270", "load_curve", days)
-    keys = [cache.key(1, cache.day_name("load_curve", d), "22516914714270") for d in days]
+    keys = [cache.key(1, day_entry("load_curve", d), "22516914714270") for d in days]
 
     def timed(fn) -> float:
         samples = []

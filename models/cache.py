@@ -40,10 +40,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from models.keys import cache_key, cache_pattern, day_entry, history_start_entry
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-PREFIX = "releve:c"
 NONCE_BYTES = 12
 
 
@@ -93,7 +94,7 @@ class EncryptedCache:
         return hmac.new(self._names_key, f"pdl:{pdl}".encode(), hashlib.sha256).hexdigest()[:20]
 
     def key(self, user_id: int, name: str, pdl: str | None = None) -> str:
-        return f"{PREFIX}:{int(user_id)}:{self.point_tag(pdl) if pdl else '-'}:{name}"
+        return cache_key(user_id, self.point_tag(pdl) if pdl else None, name)
 
     # -- sealing ----------------------------------------------------------------------
 
@@ -141,10 +142,6 @@ class EncryptedCache:
 
     # -- series of days -----------------------------------------------------------------
 
-    @staticmethod
-    def day_name(series: str, day: date) -> str:
-        return f"{series}:{day.isoformat()}"
-
     def put_days(self, user_id: int, pdl: str, series: str, days: Mapping[date, Any],
                  final: Mapping[date, bool] | None = None) -> None:
         """Store one entry per day (one round trip); a day not final is fetched again later."""
@@ -152,25 +149,25 @@ class EncryptedCache:
             return
         pipe = self.client.pipeline(transaction=False)
         for day, value in days.items():
-            key = self.key(user_id, self.day_name(series, day), pdl)
+            key = self.key(user_id, day_entry(series, day), pdl)
             record = {"v": value, "f": bool((final or {}).get(day, True))}
             pipe.set(key, self.seal(user_id, key, record), ex=self.ttl)
         pipe.execute()
 
     def set_history_start(self, user_id: int, pdl: str, series: str, first_day: date) -> None:
         """Remember that upstream serves nothing before `first_day`, so it is not asked again."""
-        self.put(user_id, f"{series}:history-start", first_day.isoformat(), pdl=pdl)
+        self.put(user_id, history_start_entry(series), first_day.isoformat(), pdl=pdl)
 
     def history_start(self, user_id: int, pdl: str, series: str) -> date | None:
-        value = self.get(user_id, f"{series}:history-start", pdl=pdl)
+        value = self.get(user_id, history_start_entry(series), pdl=pdl)
         return date.fromisoformat(value) if value else None
 
     def read_range(self, user_id: int, pdl: str, series: str, start: date, end: date) -> RangeResult:
         """Days of [start, end) in one round trip, with what is still missing."""
         n = (end - start).days
         days = [start + timedelta(days=i) for i in range(max(0, n))]
-        keys = [self.key(user_id, self.day_name(series, d), pdl) for d in days]
-        history_key = self.key(user_id, f"{series}:history-start", pdl)
+        keys = [self.key(user_id, day_entry(series, d), pdl) for d in days]
+        history_key = self.key(user_id, history_start_entry(series), pdl)
         blobs = self.client.mget(keys + [history_key])
         first = self.open(user_id, history_key, blobs[-1])
         result = RangeResult(history_start=date.fromisoformat(first) if first else None)
@@ -202,8 +199,8 @@ class EncryptedCache:
 
     def delete_point(self, user_id: int, pdl: str) -> int:
         """Every cached entry of one point of one user (the PDL moved to another account)."""
-        return self._unlink_matching(f"{PREFIX}:{int(user_id)}:{self.point_tag(pdl)}:*")
+        return self._unlink_matching(cache_pattern(user_id, self.point_tag(pdl)))
 
     def delete_user(self, user_id: int) -> int:
         """Every cached entry of a user (account deleted)."""
-        return self._unlink_matching(f"{PREFIX}:{int(user_id)}:*")
+        return self._unlink_matching(cache_pattern(user_id))

@@ -29,8 +29,3 @@ def get_quick_client(url: str) -> redis.Redis:
     """A client that gives up after 1 s and never retries: health checks and heartbeats, which must not hang."""
     return _quick_client(url, os.getpid())
 
-
-# Keys written by the pipeline and read by the web app (one place, so both agree).
-BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
-WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
-WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat

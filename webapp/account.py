@@ -17,10 +17,10 @@ from wtforms.validators import EqualTo, Length, Optional
 
 from models.api_clients import ApiClient
 from models.audit import AuditLog
+from models.keys import progress_done_key, progress_key
 from models.usage_points import UsagePoint
 from models.users import User
 from models.valkey import get_client
-from pipeline.tasks.enedis import progress_key
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
 from webapp.data import cache, settings as releve_settings
 from webapp.db import audit, db
@@ -190,7 +190,7 @@ def delete_account():
     # Cached readings go at once, not at their TTL.
     cache().delete_user(uid)
     if point_ids:
-        keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
+        keys = [k for pid in point_ids for k in (progress_key(pid), progress_done_key(pid))]
         get_client(releve_settings().valkey_url).delete(*keys)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")

@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
+from models.keys import interactive_budget_key
 from models.pdl import is_pdl
 from models.settings import Settings
 from models.usage_points import UsagePoint
@@ -67,7 +68,7 @@ def own_point(pdl: str) -> UsagePoint:
 def _within_budget(user_id: int) -> bool:
     """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
     quota is shared by every household, so one browser cannot spend it for all."""
-    spent = count_in_window(get_client(settings().valkey_url), f"releve:budget:{user_id}", 300)
+    spent = count_in_window(get_client(settings().valkey_url), interactive_budget_key(user_id), 300)
     return spent <= INTERACTIVE_BUDGET
 
 

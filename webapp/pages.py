@@ -27,6 +27,7 @@ from werkzeug.routing import BuildError
 from models.calendar import PARIS, last_published_day, month_end, now_paris, tempo_day
 from models.ecowatt import EcoWattSignal
 from models.grid import tempo as tempo_rules
+from models.keys import CONTRACT
 from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, parse_offpeak_hours
 from models.readings import daily_balance, daily_wh, load_curve_points, local_start, split_offpeak, sum_days
@@ -205,7 +206,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
         curve_points = load_curve_points(curve.days)
 
     # Off-peak split (consumption: from the contract's off-peak hours).
-    contract = c.get(uid, "contract", pdl=point.pdl) if kind == "consumption" else None
+    contract = c.get(uid, CONTRACT, pdl=point.pdl) if kind == "consumption" else None
     offpeak: dict[str, Any] = {"status": "none"}
     if kind == "consumption":
         if not point.load_curve_enabled:

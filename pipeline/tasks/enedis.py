@@ -12,6 +12,9 @@ from sqlalchemy import event, exists, select
 from sqlalchemy.orm import object_session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
+from models.keys import (
+    ADDRESS, CONTRACT, fetch_claim, fetch_claims_pattern, progress_done_key, progress_key, refresh_pass_claim,
+)
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
@@ -27,14 +30,10 @@ from pipeline.clients.base import (
 )
 from models.series import SERIES, series_for
 from pipeline.series import fetch, group_by_day, history_start, plan_windows
-from pipeline.tasks.base import ONCE_PREFIX, ReleveTask, once
+from pipeline.tasks.base import ReleveTask, once
 
 log = logging.getLogger(__name__)
 REFRESH_DAYS = 3  # the morning refresh looks at D-3 … D-1 (D-1, D-2 may be partial)
-
-
-def progress_key(point_id: int) -> str:
-    return f"releve:progress:{point_id}"
 
 
 def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
@@ -43,17 +42,12 @@ def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
-def fetch_once_key(point_id: int, series: str, start: date | str, end: date | str) -> str:
-    """The dedupe key of one window's fetch (under `once`'s prefix)."""
-    return f"fetch:{point_id}:{series}:{start}:{end}"
-
-
 def forget_point_keys(valkey_url: str, point_id: int) -> int:
     """Drop a point's backfill progress and fetch dedupe keys (it changed hands): its next
     holder's history starts at 0 and its windows are enqueued again at once."""
     client = get_client(valkey_url)
-    keys = [progress_key(point_id), progress_key(point_id) + ":done"]
-    keys += client.scan_iter(match=ONCE_PREFIX + fetch_once_key(point_id, "*", "*", "*"), count=1000)
+    keys = [progress_key(point_id), progress_done_key(point_id)]
+    keys += client.scan_iter(match=fetch_claims_pattern(point_id), count=1000)
     return client.delete(*keys)
 
 
@@ -194,11 +188,11 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
 
 def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
     client = get_client(task.settings.valkey_url)
-    key = progress_key(point_id)
+    key, done = progress_key(point_id), progress_done_key(point_id)
     # SADD answers 1 only the first time: a window run twice (acks_late) is counted once.
-    if client.sadd(key + ":done", window):
+    if client.sadd(done, window):
         client.hincrby(key, "done", 1)
-    client.expire(key + ":done", 7 * 86400)
+    client.expire(done, 7 * 86400)
     client.expire(key, 7 * 86400)
 
 
@@ -208,7 +202,7 @@ def enqueue_window(point_id: int, series: str, start: date, end: date, *, queue:
     from pipeline.celery_app import settings_of
 
     settings = settings or settings_of()
-    if not once(settings, fetch_once_key(point_id, series, start, end), dedupe_seconds):
+    if not once(settings, fetch_claim(point_id, series, start, end), dedupe_seconds):
         return False
     fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
                                          end=end.isoformat(), backfill=backfill), queue=queue)
@@ -236,10 +230,10 @@ def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]
             if point.kind == "consumption":
                 try:
                     contract = svc.enedis.contract(point.pdl)
-                    svc.cache.put(point.user_id, "contract", contract, pdl=point.pdl)
+                    svc.cache.put(point.user_id, CONTRACT, contract, pdl=point.pdl)
                     if contract.get("last_activation_date"):
                         point.activation_date = date.fromisoformat(contract["last_activation_date"])
-                    svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
+                    svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), pdl=point.pdl)
                 except ConsentNeeded as exc:
                     mark_consent_needed(point, exc.code)
                     return {"status": "consent-needed"}
@@ -270,7 +264,7 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     # Onboarding may run twice (a worker lost mid-task): windows already done stay counted,
     # and those already enqueued are not enqueued again (enqueue_window dedupes).
     windows = [f"{series}:{start.isoformat()}:{end.isoformat()}" for series, start, end in plan]
-    done = sum(client.smismember(key + ":done", windows)) if windows else 0
+    done = sum(client.smismember(progress_done_key(point_id), windows)) if windows else 0
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)
     for series, start, end in plan:
@@ -313,7 +307,7 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     local = moment.astimezone(PARIS)
     if local.hour < PUBLISHED_AT_HOUR:
         return 0  # yesterday is not published yet
-    if not once(self.settings, f"refresh_all:{local.date()}:{local.hour}", 3 * 3600):
+    if not once(self.settings, refresh_pass_claim(local.date(), local.hour), 3 * 3600):
         return 0
     count = 0
     with self.session() as session:

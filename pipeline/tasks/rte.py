@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from models.calendar import PARIS, tempo_season_start
 from models.ecowatt import EcoWattSignal
+from models.keys import tempo_season_claim
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
 from pipeline.celery_app import app
@@ -65,7 +66,7 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None, attempt: int = 0) -
 def tempo_season(self: ReleveTask, now: str | None = None, attempt: int = 0) -> int:
     """Daily consistency pass: the whole season so far (colours may be corrected)."""
     today = _now(now).astimezone(PARIS).date()
-    if not self.request.retries and not once(self.settings, f"tempo_season:{today}", 86400):
+    if not self.request.retries and not once(self.settings, tempo_season_claim(today), 86400):
         return 0
     try:
         return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))

@@ -8,14 +8,14 @@ authenticate; it is then treated as a miss, and logged.
 Layout of a stored value: format byte (1), key-version byte, 12-byte nonce, ciphertext
 with its 16-byte tag. The key version selects which master key sealed the entry, so a
 new master key can be rolled in while entries sealed under the old one stay readable
-until their TTL runs out (`EncryptedCache(client, {2: new_key, 1: old_key})`). Key names
-are derived from the oldest configured key: retiring it turns what is left into misses,
-which the pipeline fetches again.
+until their TTL runs out (`EncryptedCache(client, {2: new_key, 1: old_key})`).
 
-Key names never contain a PDL: a point is named by an HMAC tag of its number, so the
-keyspace reveals nothing a reader of Valkey could link to a meter.
+Key names depend on no key at all (models/keys.py): a point's entries are named by the usage
+point's id, never by its PDL, so the keyspace reveals no meter number, and a name stays the
+same whichever master key is current. (Names used to be an HMAC of the PDL under the oldest
+configured master key: retiring that key would have turned every entry into a miss.)
 
-    releve:c:{user_id}:{point tag or "-"}:{name}
+    releve:c:{user_id}:{"p" + point id, or "-"}:{name}
 
 A day of a series is one key (`{series}:{YYYY-MM-DD}`): a range read is one MGET, and a
 day fetched again replaces itself (a partial day is never there twice).
@@ -23,8 +23,6 @@ day fetched again replaces itself (a partial day is never there twice).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -81,8 +79,6 @@ class EncryptedCache:
         self.masters = keys
         self.version = max(keys)
         self.ttl = int(ttl_seconds)
-        # Names come from the oldest key still configured, so they survive a rotation until it retires.
-        self._names_key = _hkdf(keys[min(keys)], b"releve-cache:names")
         self._user_key = lru_cache(maxsize=4096)(self._derive_user_key)
 
     # -- keys -------------------------------------------------------------------------
@@ -90,11 +86,10 @@ class EncryptedCache:
     def _derive_user_key(self, version: int, user_id: int) -> AESGCM:
         return AESGCM(_hkdf(self.masters[version], f"releve-cache:v{version}:user:{user_id}".encode()))
 
-    def point_tag(self, pdl: str) -> str:
-        return hmac.new(self._names_key, f"pdl:{pdl}".encode(), hashlib.sha256).hexdigest()[:20]
-
-    def key(self, user_id: int, name: str, pdl: str | None = None) -> str:
-        return cache_key(user_id, self.point_tag(pdl) if pdl else None, name)
+    @staticmethod
+    def key(user_id: int, name: str, point: int | None = None) -> str:
+        """The Valkey key of entry `name` of a user, of its point `point` (a usage point id) or of none."""
+        return cache_key(user_id, point, name)
 
     # -- sealing ----------------------------------------------------------------------
 
@@ -122,52 +117,52 @@ class EncryptedCache:
 
     # -- single entries ---------------------------------------------------------------
 
-    def put(self, user_id: int, name: str, value: Any, *, pdl: str | None = None, ttl: int | None = None) -> None:
-        key = self.key(user_id, name, pdl)
+    def put(self, user_id: int, name: str, value: Any, *, point: int | None = None, ttl: int | None = None) -> None:
+        key = self.key(user_id, name, point)
         self.client.set(key, self.seal(user_id, key, value), ex=ttl or self.ttl)
 
-    def get(self, user_id: int, name: str, *, pdl: str | None = None) -> Any | None:
-        key = self.key(user_id, name, pdl)
+    def get(self, user_id: int, name: str, *, point: int | None = None) -> Any | None:
+        key = self.key(user_id, name, point)
         return self.open(user_id, key, self.client.get(key))
 
-    def get_many(self, user_id: int, names: Iterable[tuple[str, str | None]]) -> list[Any | None]:
-        """Several entries `(name, pdl)` in one round trip."""
-        keys = [self.key(user_id, name, pdl) for name, pdl in names]
+    def get_many(self, user_id: int, names: Iterable[tuple[str, int | None]]) -> list[Any | None]:
+        """Several entries `(name, point)` in one round trip."""
+        keys = [self.key(user_id, name, point) for name, point in names]
         if not keys:
             return []
         return [self.open(user_id, k, blob) for k, blob in zip(keys, self.client.mget(keys))]
 
-    def delete(self, user_id: int, name: str, *, pdl: str | None = None) -> None:
-        self.client.delete(self.key(user_id, name, pdl))
+    def delete(self, user_id: int, name: str, *, point: int | None = None) -> None:
+        self.client.delete(self.key(user_id, name, point))
 
     # -- series of days -----------------------------------------------------------------
 
-    def put_days(self, user_id: int, pdl: str, series: str, days: Mapping[date, Any],
+    def put_days(self, user_id: int, point: int, series: str, days: Mapping[date, Any],
                  final: Mapping[date, bool] | None = None) -> None:
         """Store one entry per day (one round trip); a day not final is fetched again later."""
         if not days:
             return
         pipe = self.client.pipeline(transaction=False)
         for day, value in days.items():
-            key = self.key(user_id, day_entry(series, day), pdl)
+            key = self.key(user_id, day_entry(series, day), point)
             record = {"v": value, "f": bool((final or {}).get(day, True))}
             pipe.set(key, self.seal(user_id, key, record), ex=self.ttl)
         pipe.execute()
 
-    def set_history_start(self, user_id: int, pdl: str, series: str, first_day: date) -> None:
+    def set_history_start(self, user_id: int, point: int, series: str, first_day: date) -> None:
         """Remember that upstream serves nothing before `first_day`, so it is not asked again."""
-        self.put(user_id, history_start_entry(series), first_day.isoformat(), pdl=pdl)
+        self.put(user_id, history_start_entry(series), first_day.isoformat(), point=point)
 
-    def history_start(self, user_id: int, pdl: str, series: str) -> date | None:
-        value = self.get(user_id, history_start_entry(series), pdl=pdl)
+    def history_start(self, user_id: int, point: int, series: str) -> date | None:
+        value = self.get(user_id, history_start_entry(series), point=point)
         return date.fromisoformat(value) if value else None
 
-    def read_range(self, user_id: int, pdl: str, series: str, start: date, end: date) -> RangeResult:
+    def read_range(self, user_id: int, point: int, series: str, start: date, end: date) -> RangeResult:
         """Days of [start, end) in one round trip, with what is still missing."""
         n = (end - start).days
         days = [start + timedelta(days=i) for i in range(max(0, n))]
-        keys = [self.key(user_id, day_entry(series, d), pdl) for d in days]
-        history_key = self.key(user_id, history_start_entry(series), pdl)
+        keys = [self.key(user_id, day_entry(series, d), point) for d in days]
+        history_key = self.key(user_id, history_start_entry(series), point)
         blobs = self.client.mget(keys + [history_key])
         first = self.open(user_id, history_key, blobs[-1])
         result = RangeResult(history_start=date.fromisoformat(first) if first else None)
@@ -197,9 +192,9 @@ class EncryptedCache:
             removed += self.client.unlink(*batch)
         return removed
 
-    def delete_point(self, user_id: int, pdl: str) -> int:
+    def delete_point(self, user_id: int, point: int) -> int:
         """Every cached entry of one point of one user (the PDL moved to another account)."""
-        return self._unlink_matching(cache_pattern(user_id, self.point_tag(pdl)))
+        return self._unlink_matching(cache_pattern(user_id, point))
 
     def delete_user(self, user_id: int) -> int:
         """Every cached entry of a user (account deleted)."""

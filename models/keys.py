@@ -9,7 +9,7 @@ each one).
 No key holds a PDL or an e-mail address: points are named by their id, addresses by a
 digest. A dump of Valkey alone tells nobody which meter or which person a key is about.
 
-    releve:c:{user id}:{point or "-"}:{entry}   encrypted cache entries (models/cache.py)
+    releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
     releve:progress:{point id}[:done]           backfill progress of a point
     releve:once:{claim}                         dedupe claims (fetch windows, beat passes)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
@@ -33,14 +33,19 @@ CONTRACT = "contract"
 ADDRESS = "address"
 
 
-def cache_key(user_id: int, point: str | None, entry: str) -> str:
-    """The Valkey key of one cache entry: `entry` of `point` (its name in keys) of a user."""
-    return f"{CACHE_PREFIX}:{int(user_id)}:{point or NO_POINT}:{entry}"
+def _point(point_id: int) -> str:
+    # "p" + the usage point's id: never a 20-hex-digit tag of earlier releases, never a PDL.
+    return f"p{int(point_id)}"
 
 
-def cache_pattern(user_id: int, point: str | None = None) -> str:
+def cache_key(user_id: int, point_id: int | None, entry: str) -> str:
+    """The Valkey key of one cache entry: `entry` of a user, of one of its points or of none."""
+    return f"{CACHE_PREFIX}:{int(user_id)}:{NO_POINT if point_id is None else _point(point_id)}:{entry}"
+
+
+def cache_pattern(user_id: int, point_id: int | None = None) -> str:
     """SCAN pattern of every cache entry of a user, or of one point of a user."""
-    return f"{CACHE_PREFIX}:{int(user_id)}:{point + ':' if point else ''}*"
+    return f"{CACHE_PREFIX}:{int(user_id)}:{'' if point_id is None else _point(point_id) + ':'}*"
 
 
 def day_entry(series: str, day: date) -> str:

@@ -303,7 +303,7 @@ def after_transfer(settings: Settings, done: Transferred) -> None:
 
     try:
         if done.old_holder_id is not None:
-            services(settings).cache.delete_point(done.old_holder_id, done.pdl)
+            services(settings).cache.delete_point(done.old_holder_id, done.old_point_id)
             forget_point_keys(settings.valkey_url, done.old_point_id)
         forget_point_keys(settings.valkey_url, done.new_point_id)
     except RedisError as exc:  # the entries expire with their TTL; the new point has keys of its own

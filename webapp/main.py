@@ -58,7 +58,7 @@ def expiring_soon(expires_at: datetime | None, now: datetime | None = None) -> b
 
 def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
     """What the dashboard shows of one point (also the JSON the page polls)."""
-    contract = cache().get(point.user_id, CONTRACT, pdl=point.pdl) or None
+    contract = cache().get(point.user_id, CONTRACT, point=point.id) or None
     progress = read_progress(settings().valkey_url, point.id)
     total, done = progress.get("total"), progress.get("done", 0)
     percent = (min(100, done * 100 // total) if total else 100) if total is not None else None

@@ -176,7 +176,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
 
     # Daily energy: this year and last, in one read.
     start = max(date(last.year - 1, 1, 1), floor)
-    daily = c.read_range(uid, point.pdl, series["daily"], start, last + timedelta(days=1))
+    daily = c.read_range(uid, point.id, series["daily"], start, last + timedelta(days=1))
     missing[series["daily"]] = daily.missing
     days = daily.days
 
@@ -201,12 +201,12 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     curve_points: list[dict[str, Any]] = []
     curve_first = day - timedelta(days=6) if view == "semaine" else day
     if point.load_curve_enabled:
-        curve = c.read_range(uid, point.pdl, series["curve"], curve_first, day + timedelta(days=1))
+        curve = c.read_range(uid, point.id, series["curve"], curve_first, day + timedelta(days=1))
         missing[series["curve"]] = curve.missing
         curve_points = load_curve_points(curve.days)
 
     # Off-peak split (consumption: from the contract's off-peak hours).
-    contract = c.get(uid, CONTRACT, pdl=point.pdl) if kind == "consumption" else None
+    contract = c.get(uid, CONTRACT, point=point.id) if kind == "consumption" else None
     offpeak: dict[str, Any] = {"status": "none"}
     if kind == "consumption":
         if not point.load_curve_enabled:
@@ -234,7 +234,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     # Daily max power against the subscribed power.
     max_power = None
     if series["max"]:
-        mp = c.read_range(uid, point.pdl, series["max"], max(first30, floor), last + timedelta(days=1))
+        mp = c.read_range(uid, point.id, series["max"], max(first30, floor), last + timedelta(days=1))
         missing[series["max"]] = mp.missing
         subscribed = (contract or {}).get("subscribed_power_kva")
         va = [(mp.days.get(d) or {}).get("va") for d in d_labels]
@@ -360,8 +360,8 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     last = last_published_day(now_paris())
     first = last - timedelta(days=DAILY_DAYS - 1)
     end = last + timedelta(days=1)
-    cons = c.read_range(consumer.user_id, consumer.pdl, "daily_consumption", first, end)
-    prod = c.read_range(producer.user_id, producer.pdl, "daily_production", first, end)
+    cons = c.read_range(consumer.user_id, consumer.id, "daily_consumption", first, end)
+    prod = c.read_range(producer.user_id, producer.id, "daily_production", first, end)
     pending = False
     # Only ask for a series a point is known to carry: asking a consumption point for
     # production would be ERR0069 (the self-consumption point's production comes with its consumption).
@@ -405,7 +405,7 @@ def balance_points() -> tuple[UsagePoint | None, UsagePoint | None, list[UsagePo
     prod = own_point(request.args["prod"]) if request.args.get("prod") else (producers[0] if producers else None)
     if prod is None and conso is not None:
         # A self-consumption point carries its production too: use it when some is cached.
-        probe = cache().read_range(conso.user_id, conso.pdl, "daily_production",
+        probe = cache().read_range(conso.user_id, conso.id, "daily_production",
                                    last_published_day(now_paris()) - timedelta(days=DAILY_DAYS - 1),
                                    last_published_day(now_paris()) + timedelta(days=1))
         if any(daily_wh(v) is not None for v in probe.days.values()):

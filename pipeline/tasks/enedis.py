@@ -91,7 +91,7 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
         return {"status": "empty-window"}
     if series.load_curve and not point.load_curve_enabled:
         return {"status": "no-load-curve"}
-    first = svc.cache.history_start(point.user_id, point.pdl, series_name)
+    first = svc.cache.history_start(point.user_id, point.id, series_name)
     if first is not None and end <= first:
         return {"status": "before-history", "first_day": first.isoformat()}  # known: not asked again
     start = max(start, first) if first is not None else start
@@ -117,7 +117,7 @@ def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, star
     if point.kind == "unknown":
         point.kind = series.kind
     days, complete = group_by_day(series, items, start, end, today)
-    svc.cache.put_days(point.user_id, point.pdl, series_name, days, complete)
+    svc.cache.put_days(point.user_id, point.id, series_name, days, complete)
     point.last_refreshed_at = datetime.now(UTC)
     return {"status": "ok", "days": len(days), "final": sum(complete.values())}
 
@@ -140,9 +140,9 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
             return False
 
     def history_starts(first: date) -> None:
-        known = cache.history_start(point.user_id, point.pdl, series_name)
+        known = cache.history_start(point.user_id, point.id, series_name)
         if known is None or first > known:  # another window may have found a later bound
-            cache.set_history_start(point.user_id, point.pdl, series_name, first)
+            cache.set_history_start(point.user_id, point.id, series_name, first)
 
     last = end - timedelta(days=1)
     if last <= start or not served(last):
@@ -230,10 +230,10 @@ def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]
             if point.kind == "consumption":
                 try:
                     contract = svc.enedis.contract(point.pdl)
-                    svc.cache.put(point.user_id, CONTRACT, contract, pdl=point.pdl)
+                    svc.cache.put(point.user_id, CONTRACT, contract, point=point.id)
                     if contract.get("last_activation_date"):
                         point.activation_date = date.fromisoformat(contract["last_activation_date"])
-                    svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), pdl=point.pdl)
+                    svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
                 except ConsentNeeded as exc:
                     mark_consent_needed(point, exc.code)
                     return {"status": "consent-needed"}
@@ -289,7 +289,7 @@ def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str
             today = today_paris()
             start = today - timedelta(days=REFRESH_DAYS)
             for series in series_for(point.kind, point.load_curve_enabled):
-                missing = svc.cache.read_range(point.user_id, point.pdl, series.name, start, today).missing
+                missing = svc.cache.read_range(point.user_id, point.id, series.name, start, today).missing
                 if missing:
                     results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
                                                             max(missing) + timedelta(days=1))

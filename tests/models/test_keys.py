@@ -13,6 +13,10 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     day = date(2026, 11, 24)
     assert keys.cache_key(7, None, "token:enedis") == "releve:c:7:-:token:enedis"
     assert keys.cache_pattern(7) == "releve:c:7:*"
+    # Point entries are named by the usage point's id since the master key can rotate (they were
+    # named by an HMAC of the PDL under the oldest master key): entries of earlier releases are misses.
+    assert keys.cache_key(7, 12, "contract") == "releve:c:7:p12:contract"
+    assert keys.cache_pattern(7, 12) == "releve:c:7:p12:*"
     assert keys.day_entry("load_curve", day) == "load_curve:2026-11-24"
     assert keys.history_start_entry("max_power") == "max_power:history-start"
     assert keys.token_entry("rte") == "token:rte"

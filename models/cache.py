@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from models.keys import cache_key, cache_pattern, day_entry, history_start_entry
+from models.keys import cache_key, day_entry, history_start_entry
 
 log = logging.getLogger(__name__)
 
@@ -177,25 +177,3 @@ class EncryptedCache:
                 result.partial.append(day)
                 result.missing.append(day)
         return result
-
-    # -- forgetting -----------------------------------------------------------------------
-
-    def _unlink_matching(self, pattern: str) -> int:
-        removed = 0
-        batch: list[bytes] = []
-        for key in self.client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                removed += self.client.unlink(*batch)
-                batch.clear()
-        if batch:
-            removed += self.client.unlink(*batch)
-        return removed
-
-    def delete_point(self, user_id: int, point: int) -> int:
-        """Every cached entry of one point of one user (the PDL moved to another account)."""
-        return self._unlink_matching(cache_pattern(user_id, point))
-
-    def delete_user(self, user_id: int) -> int:
-        """Every cached entry of a user (account deleted)."""
-        return self._unlink_matching(cache_pattern(user_id))

@@ -1,4 +1,5 @@
-"""Every Valkey key Relevé writes, named in one place (the Celery broker's own keys excepted).
+"""Every Valkey key Relevé writes, named in one place (the Celery broker's own keys excepted),
+and what a point or a user leaves behind in Valkey (`forget_point`, `forget_user`).
 
 Other modules build keys only through these functions and constants, never by typing a
 `releve:…` string. The formats are a contract with the previous release: the entries it
@@ -23,7 +24,11 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date
+from itertools import chain, islice
+
+import redis
 
 # -- the encrypted cache -------------------------------------------------------------------------
 
@@ -139,3 +144,35 @@ BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
 WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
 WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat
 REDBEAT_PREFIX = "releve:redbeat"  # celery-redbeat's schedule entries and lock
+
+
+# -- forgetting ------------------------------------------------------------------------------------
+
+
+def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
+    removed, keys = 0, iter(keys)
+    while batch := list(islice(keys, 1000)):  # UNLINK frees memory off the main thread
+        removed += client.unlink(*batch)
+    return removed
+
+
+def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
+    return chain((progress_key(point_id), progress_done_key(point_id)),
+                 client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
+
+
+def forget_point(client: redis.Redis, user_id: int, point_id: int) -> int:
+    """Drop what Valkey holds of one point of a user: its cache entries, backfill progress and
+    fetch claims (it changed hands, or was removed). Its next holder, a new point, starts from
+    nothing and has its windows enqueued at once. Returns how many keys went."""
+    return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id, point_id), count=1000),
+                                 _point_keys(client, point_id)))
+
+
+def forget_user(client: redis.Redis, user_id: int, point_ids: Iterable[int]) -> int:
+    """Drop what Valkey holds of a user (account deleted): every cache entry, the progress and
+    fetch claims of each of its points (`point_ids`, read before the rows go), its interactive
+    budget. Returns how many keys went."""
+    return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id), count=1000),
+                                 (interactive_budget_key(user_id),),
+                                 *(_point_keys(client, point_id) for point_id in point_ids)))

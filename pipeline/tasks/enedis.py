@@ -13,7 +13,7 @@ from sqlalchemy.orm import object_session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
 from models.keys import (
-    ADDRESS, CONTRACT, fetch_claim, fetch_claims_pattern, progress_done_key, progress_key, refresh_pass_claim,
+    ADDRESS, CONTRACT, fetch_claim, progress_done_key, progress_key, refresh_pass_claim,
 )
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -40,15 +40,6 @@ def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
     """Backfill progress of a point: windows planned and done (for the pages)."""
     raw = get_client(valkey_url).hgetall(progress_key(point_id))
     return {k.decode(): int(v) for k, v in raw.items()}
-
-
-def forget_point_keys(valkey_url: str, point_id: int) -> int:
-    """Drop a point's backfill progress and fetch dedupe keys (it changed hands): its next
-    holder's history starts at 0 and its windows are enqueued again at once."""
-    client = get_client(valkey_url)
-    keys = [progress_key(point_id), progress_done_key(point_id)]
-    keys += client.scan_iter(match=fetch_claims_pattern(point_id), count=1000)
-    return client.delete(*keys)
 
 
 # The task that lets a transfer request complete once its holder's access is gone

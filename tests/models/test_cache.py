@@ -1,4 +1,4 @@
-"""The encrypted cache on a real Valkey: sealing, binding, ranges in one round trip, forgetting."""
+"""The encrypted cache on a real Valkey: sealing, binding, ranges in one round trip, key rotation."""
 
 import logging
 import os
@@ -119,20 +119,6 @@ def test_a_day_fetched_again_replaces_itself(cache):
     cache.put_days(5, POINT, "load_curve", {day: [{"wh": 1}] * 48}, {day: True})
     result = cache.read_range(5, POINT, "load_curve", day, day + timedelta(days=1))
     assert len(result.days[day]) == 48 and result.missing == []
-
-
-def test_delete_point_and_user(cache):
-    other = 42
-    cache.put(5, "contract", {"a": 1}, point=POINT)
-    cache.put_days(5, POINT, "daily_consumption", {date(2026, 1, 1): 1})
-    cache.put(5, "contract", {"b": 2}, point=other)
-    cache.put(6, "contract", {"c": 3}, point=POINT)
-    assert cache.delete_point(5, POINT) == 2
-    assert cache.get(5, "contract", point=POINT) is None
-    assert cache.get(5, "contract", point=other) == {"b": 2}
-    assert cache.delete_user(5) == 1
-    assert cache.get(5, "contract", point=other) is None
-    assert cache.get(6, "contract", point=POINT) == {"c": 3}  # another user's copy is untouched
 
 
 def test_short_master_key_is_refused(counting):

@@ -1,10 +1,14 @@
 """Key formats are a contract with the previous release: pinned here, built only in models/keys.py."""
 
 import ast
+import os
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from models import keys
+from models.cache import EncryptedCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +64,39 @@ def test_keys_are_built_only_in_models_keys():
     retyped = [hit for package in ("models", "pipeline", "webapp", "releve") for path in (ROOT / package).rglob("*.py")
                if path != owner for hit in key_literals(path)]
     assert retyped == []
+
+
+def left_by(user_id: int, point_id: int) -> set[bytes]:
+    """The keys a point leaves behind, written out: cache entries, backfill progress, a fetch claim."""
+    return {f"releve:c:{user_id}:p{point_id}:contract".encode(),
+            f"releve:c:{user_id}:p{point_id}:daily_consumption:2026-01-01".encode(),
+            f"releve:progress:{point_id}".encode(), f"releve:progress:{point_id}:done".encode(),
+            f"releve:once:fetch:{point_id}:daily_consumption:2026-01-01:2026-01-02".encode()}
+
+
+@pytest.fixture
+def cache(valkey):
+    """User 5 with points 41 and 42 and an entry of no point, user 6 with point 43."""
+    cache = EncryptedCache(valkey, os.urandom(32))
+    for user_id, point_id in ((5, 41), (5, 42), (6, 43)):
+        cache.put(user_id, keys.CONTRACT, {"a": point_id}, point=point_id)
+        cache.put_days(user_id, point_id, "daily_consumption", {date(2026, 1, 1): {"value": 1}})
+        valkey.hset(keys.progress_key(point_id), mapping={"total": 2, "done": 1})
+        valkey.sadd(keys.progress_done_key(point_id), "daily_consumption:2026-01-01:2026-01-02")
+        valkey.set(keys.once_key(keys.fetch_claim(point_id, "daily_consumption", "2026-01-01", "2026-01-02")), "1")
+    cache.put(5, "identity", {"firstname": "Alice"})
+    return cache
+
+
+def test_forget_point_drops_its_entries_progress_and_claims_only(valkey, cache):
+    before = set(valkey.keys("*"))
+    assert keys.forget_point(valkey, 5, 41) == 5
+    assert before - set(valkey.keys("*")) == left_by(5, 41)
+    assert cache.get(5, keys.CONTRACT, point=42) == {"a": 42} and cache.get(5, "identity") is not None
+
+
+def test_forget_user_drops_everything_of_the_user_and_nothing_else(valkey, cache):
+    valkey.set(keys.interactive_budget_key(5), 3)
+    assert keys.forget_user(valkey, 5, [41, 42]) == 12
+    assert set(valkey.keys("*")) == left_by(6, 43)
+    assert keys.forget_user(valkey, 5, []) == 0

@@ -1,14 +1,17 @@
 """The encrypted, expiring cache of personal readings in Valkey.
 
-Every value is sealed with AES-GCM under a key derived (HKDF-SHA256) from
-`RELEVE_MASTER_KEY` and the owner's user id. The associated data binds the Valkey key
-and the user id, so an entry copied under another key or another user's name fails to
-authenticate; it is then treated as a miss, and logged.
+Every value is sealed with AES-GCM under a key derived (HKDF-SHA256) from a master key
+and the owner's user id. The associated data binds the Valkey key and the user id, so an
+entry copied under another key or another user's name fails to authenticate; it is then
+treated as a miss, and logged.
 
 Layout of a stored value: format byte (1), key-version byte, 12-byte nonce, ciphertext
-with its 16-byte tag. The key version selects which master key sealed the entry, so a
-new master key can be rolled in while entries sealed under the old one stay readable
-until their TTL runs out (`EncryptedCache(client, {2: new_key, 1: old_key})`).
+with its 16-byte tag. The key version says which master key sealed the entry. Master keys
+rotate (README, "Rotating the master key"): `RELEVE_MASTER_KEY` is the current key, which
+seals every write; `RELEVE_MASTER_KEY_PREVIOUS` lists older ones, which only read what they
+sealed until it expires or is fetched again. An entry whose version is no longer configured
+is a miss, which the pipeline fetches again (`EncryptedCache.from_settings(client, settings)`,
+or `EncryptedCache(client, {2: new_key, 1: old_key}, current=2)`).
 
 Key names depend on no key at all (models/keys.py): a point's entries are named by the usage
 point's id, never by its PDL, so the keyspace reveals no meter number, and a name stays the
@@ -39,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models.keys import cache_key, day_entry, history_start_entry
+from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +73,28 @@ class RangeResult:
 class EncryptedCache:
     """Personal readings sealed per user, with a TTL, read a range at a time."""
 
-    def __init__(self, client: redis.Redis, master_key: bytes | Mapping[int, bytes], *, ttl_seconds: int = 86400):
+    def __init__(self, client: redis.Redis, master_key: bytes | Mapping[int, bytes], *, current: int | None = None,
+                 ttl_seconds: int = 86400):
+        """`master_key`: one key (version 1) or keys by version; `current` seals writes (default: the highest)."""
         keys = dict(master_key) if isinstance(master_key, Mapping) else {1: master_key}
         if not keys or any(len(k) < 32 for k in keys.values()):
             raise ValueError("master keys must be at least 32 bytes")
         if any(not 0 < v < 256 for v in keys):
             raise ValueError("key versions are 1..255")
+        if current is not None and current not in keys:
+            raise ValueError(f"the current key version {current} is not among the keys")
         self.client = client
         self.masters = keys
-        self.version = max(keys)
+        # Explicit rather than max(): versions may wrap around after 255 rotations.
+        self.version = max(keys) if current is None else current
         self.ttl = int(ttl_seconds)
         self._user_key = lru_cache(maxsize=4096)(self._derive_user_key)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> EncryptedCache:
+        """The cache as configured: the current master key seals, the previous ones still read."""
+        return cls(client, settings.master_keys, current=settings.master_key_version,
+                   ttl_seconds=settings.cache_ttl_seconds)
 
     # -- keys -------------------------------------------------------------------------
 
@@ -103,8 +118,13 @@ class EncryptedCache:
         """The value, or None for a miss (absent, unknown format or key, or failing authentication)."""
         if blob is None:
             return None
-        if len(blob) < 2 + NONCE_BYTES + 16 or blob[0] != FORMAT or blob[1] not in self.masters:
-            log.warning("cache: unreadable entry %s (format or key version unknown), treated as a miss", key)
+        if len(blob) < 2 + NONCE_BYTES + 16 or blob[0] != FORMAT:
+            log.warning("cache: unreadable entry %s (unknown format), treated as a miss", key)
+            return None
+        if blob[1] not in self.masters:
+            # Expected after a key is retired: what it sealed is fetched again.
+            log.info("cache: entry %s is sealed under key version %d, not configured (retired?): a miss",
+                     key, blob[1])
             return None
         nonce, sealed = blob[2:2 + NONCE_BYTES], blob[2 + NONCE_BYTES:]
         try:

@@ -40,13 +40,13 @@ def settings() -> Settings:
 
 
 @lru_cache(maxsize=8)
-def _cache(valkey_url: str, master_key: bytes, ttl: int, pid: int) -> EncryptedCache:
-    return EncryptedCache(get_client(valkey_url), master_key, ttl_seconds=ttl)
+def _cache(s: Settings, pid: int) -> EncryptedCache:
+    return EncryptedCache.from_settings(get_client(s.valkey_url), s)
 
 
 def cache() -> EncryptedCache:
-    s = settings()
-    return _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, os.getpid())
+    """This process's cache: reads entries sealed under the current or a previous master key."""
+    return _cache(settings(), os.getpid())
 
 
 def own_points() -> list[UsagePoint]:

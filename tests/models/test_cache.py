@@ -1,5 +1,6 @@
 """The encrypted cache on a real Valkey: sealing, binding, ranges in one round trip, key rotation."""
 
+import base64
 import logging
 import os
 from datetime import date, timedelta
@@ -8,6 +9,8 @@ import pytest
 import redis
 
 from models.cache import EncryptedCache
+from models.settings import Settings
+from pipeline.services import AppSecrets
 
 POINT = 41  # a usage point id
 
@@ -84,6 +87,43 @@ def test_rotation_keeps_old_entries_readable(counting):
     assert rotated.get(3, "address", point=POINT) == {"v": 2}
     assert counting.get(rotated.key(3, "address", POINT))[1] == 2  # sealed under the new key version
     assert EncryptedCache(counting, {1: old}).get(3, "address", point=POINT) is None  # unknown version: a miss
+
+
+def settings_with(current: str, previous: str = "") -> Settings:
+    return Settings.from_env({"RELEVE_MASTER_KEY": current, "RELEVE_MASTER_KEY_PREVIOUS": previous})
+
+
+def test_a_rotation_as_configured(counting, caplog):
+    """Key A, then B current and A previous (old entries read, new ones sealed with B), then B alone."""
+    a, b = (base64.urlsafe_b64encode(os.urandom(32)).decode() for _ in range(2))
+    before = EncryptedCache.from_settings(counting, settings_with(a))
+    before.put(3, "contract", {"sealed": "A"}, point=POINT)
+    AppSecrets(before).put("token:enedis", {"access_token": "t-A"}, ttl=600)
+
+    during = EncryptedCache.from_settings(counting, settings_with(f"2:{b}", a))
+    assert during.get(3, "contract", point=POINT) == {"sealed": "A"}
+    assert AppSecrets(during).get("token:enedis") == {"access_token": "t-A"}
+    during.put(3, "address", {"sealed": "B"}, point=POINT)
+    assert counting.get(during.key(3, "address", POINT))[1] == 2
+    assert counting.get(during.key(3, "contract", POINT))[1] == 1  # a read does not rewrite
+
+    after = EncryptedCache.from_settings(counting, settings_with(f"2:{b}"))
+    with caplog.at_level(logging.INFO, logger="models.cache"):
+        assert after.get(3, "contract", point=POINT) is None  # sealed under A, retired: a miss
+        assert AppSecrets(after).get("token:enedis") is None  # the token is fetched again
+    assert "key version 1, not configured" in caplog.text
+    assert after.get(3, "address", point=POINT) == {"sealed": "B"}
+    # Names never depended on the keys: the same entry has the same name under A, A+B and B.
+    assert before.key(3, "contract", POINT) == during.key(3, "contract", POINT) == after.key(3, "contract", POINT)
+
+
+def test_the_current_version_seals_even_when_a_previous_one_is_higher(counting):
+    """Versions may wrap around (255 → 1): the configured current key seals, not the highest version."""
+    cache = EncryptedCache(counting, {255: b"o" * 32, 1: b"n" * 32}, current=1)
+    cache.put(3, "contract", {"v": 1})
+    assert counting.get(cache.key(3, "contract"))[1] == 1
+    with pytest.raises(ValueError):
+        EncryptedCache(counting, {1: b"n" * 32}, current=2)
 
 
 def test_two_years_of_load_curve_in_one_round_trip(cache, counting):

@@ -55,7 +55,7 @@ def cluster(env_for, valkey_databases, database_url, upstream):
         assert all(w.poll() is None for w in workers), workers[0].log.read_text()
         assert time.monotonic() < deadline, "workers did not start"
     try:
-        yield Cluster(settings, workers, EncryptedCache(redis.Redis.from_url(url), settings.master_key))
+        yield Cluster(settings, workers, EncryptedCache.from_settings(redis.Redis.from_url(url), settings))
     finally:
         processes.stop_all()
         empty_public_tables(database_url)

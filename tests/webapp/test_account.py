@@ -170,7 +170,7 @@ def test_deleting_the_account_removes_rows_and_cached_data_at_once(app, client, 
     session.add(point)
     session.commit()
     s, point_id = app.config["RELEVE_SETTINGS"], point.id
-    cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
+    cache = _cache(s, 0)
     cache.put(uid, "contract", {"subscribed_power": "9 kVA"}, point=point_id)
     cache.put(uid, "identity", {"firstname": "Alice"})
 

@@ -228,7 +228,7 @@ def test_a_callback_never_moves_a_meter_another_account_holds(app, client, auth,
     alice = session.scalar(select(User).where(User.email == "alice@example.org"))
     [point] = points(session).values()
     s = app.config["RELEVE_SETTINGS"]
-    cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
+    cache = _cache(s, 0)
     cache.put(alice.id, "contract", {"subscribed_power": "9 kVA"}, point=point.id)
     valkey.hset(progress_key(point.id), mapping={"total": 12, "done": 12})
     valkey.delete("interactive")
@@ -335,7 +335,7 @@ def test_state_json_lists_only_own_points_with_progress_and_contract(app, client
     session.add_all([mine, theirs])
     session.commit()
     s = app.config["RELEVE_SETTINGS"]
-    _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0).put(
+    _cache(s, 0).put(
         mine.user_id, "contract", {"subscribed_power": "9 kVA", "offpeak_hours": "HC (22H00-6H00)",
                                    "distribution_tariff": "BTINFCUST"}, point=mine.id)
     valkey.hset(progress_key(mine.id), mapping={"total": 50, "done": 21})

@@ -72,7 +72,7 @@ class World:
         self.tag = f"{random.getrandbits(32):08x}"
         self.emails: list[str] = []
         self.pdls: list[str] = []
-        self.cache = EncryptedCache(redis.Redis.from_url(settings.valkey_url), settings.master_key)
+        self.cache = EncryptedCache.from_settings(redis.Redis.from_url(settings.valkey_url), settings)
 
     def pdl(self) -> str:
         pdl = f"97{random.randrange(10**12):012d}"

@@ -35,7 +35,7 @@ WORKER_STALE_AFTER = 60
 def _pg_engine(url: str) -> Engine:
     # One connection at most per process: a flood of probes never becomes a flood of connections,
     # and a server that hangs holds one thread, not one per request.
-    return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT, hide_parameters=True,
+    return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT,
                       connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={CHECK_TIMEOUT * 1000}"})
 
 

@@ -4,26 +4,18 @@ Personal pages (consumption, production, balance) need a login and read only the
 a missing day is asked for through `request_days()` (an interactive fetch, deduplicated)
 and the page says it is on its way; its script polls the JSON twin of the page every 5 s
 while `pending` is true and redraws. Public pages (Tempo, EcoWatt, France, FAQ) read the
-RTE tables in PostgreSQL and need no account.
-
-Charts are drawn by plotly.js, served by the app itself from the plotly Python package
-(no CDN: the gateway works on a closed network). Pages embed their data as JSON in a
-`<script type="application/json">` element; `static/charts.js` draws it.
+RTE tables in PostgreSQL and need no account. Filters, template globals and plotly: `webapp.ui`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, jsonify, render_template, request, send_file, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask_login import login_required
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
@@ -34,16 +26,13 @@ from pipeline.tasks.enedis import PUBLISHED_AT_HOUR
 from pipeline.tasks.rte import season_start
 from webapp.data import cache, own_point, own_points, request_days
 from webapp.db import db
+from webapp.ui import MONTHS, MONTHS_LONG, api_login_required
 
 bp = Blueprint("pages", __name__)
 
 PARIS = ZoneInfo("Europe/Paris")
 DAILY_DAYS = 30
 TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
-MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
-MONTHS_LONG = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-               "novembre", "décembre")
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 COLOURS_FR = {"BLUE": "Bleu", "WHITE": "Blanc", "RED": "Rouge"}
 ECOWATT_FR = {0: "Vert (bas carbone)", 1: "Vert", 2: "Orange", 3: "Rouge"}
 ECOWATT_DAY_FR = {1: "Vert : pas d'alerte", 2: "Orange : système électrique tendu", 3: "Rouge : coupures possibles"}
@@ -69,18 +58,6 @@ def last_published_day(now: datetime | None = None) -> date:
     return now.date() - timedelta(days=1 if now.hour >= PUBLISHED_AT_HOUR else 2)
 
 
-def fr_number(value: float | None, digits: int = 1) -> str:
-    """12345.67 → "12 345,7" (French separators); None → "—"."""
-    if value is None:
-        return "—"
-    text = f"{value:,.{digits}f}"
-    return text.replace(",", "\u202f").replace(".", ",")
-
-
-def fr_date(day: date, weekday: bool = False) -> str:
-    text = f"{day.day} {MONTHS_LONG[day.month - 1]} {day.year}"
-    return f"{WEEKDAYS[day.weekday()]} {text}" if weekday else text
-
 
 def kwh(wh: float | None) -> float | None:
     return None if wh is None else round(wh / 1000, 3)
@@ -99,68 +76,6 @@ def same_day_last_year(day: date) -> date:
         return day.replace(year=day.year - 1)
     except ValueError:  # 29 February
         return date(day.year - 1, 2, 28)
-
-
-def safe_url(endpoint: str, fallback: str, **values) -> str:
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return fallback
-
-
-@bp.app_template_filter("fr")
-def _fr_filter(value, digits: int = 1) -> str:
-    return fr_number(value, digits)
-
-
-@bp.app_template_filter("fr_date")
-def _fr_date_filter(value: date, weekday: bool = False) -> str:
-    return fr_date(value, weekday)
-
-
-@bp.app_context_processor
-def _globals():
-    return {"add_meter_url": lambda: safe_url("consent.start_page", "/compteurs/ajouter")}
-
-
-def api_login_required(view: Callable) -> Callable:
-    """JSON endpoints answer 401 instead of redirecting to the login page."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return jsonify(error="authentication required"), 401
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-# -- plotly, served by the app ----------------------------------------------------------------
-
-
-def plotly_path() -> str:
-    import plotly
-
-    return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
-
-
-def plotly_version() -> str:
-    import plotly
-
-    return plotly.__version__
-
-
-@bp.get("/vendor/plotly.min.js")
-def plotly_js():
-    response = send_file(plotly_path(), mimetype="text/javascript", max_age=365 * 86400, conditional=True)
-    response.cache_control.public = True
-    response.cache_control.immutable = True
-    return response
-
-
-@bp.app_context_processor
-def _plotly_url():
-    return {"plotly_url": lambda: url_for("pages.plotly_js", v=plotly_version())}
 
 
 # -- pure computations (unit-tested) ---------------------------------------------------------

@@ -9,9 +9,8 @@ RTE tables in PostgreSQL and need no account. Filters, template globals and plot
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_login import login_required
@@ -22,15 +21,14 @@ from models.national_consumption import NationalConsumption
 from models.offpeak import OffPeakParseError, OffPeakRange, offpeak_minutes, parse_offpeak_hours
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
-from pipeline.tasks.enedis import PUBLISHED_AT_HOUR
 from pipeline.tasks.rte import season_start
+from webapp.clock import PARIS, last_published_day, month_end, now_paris
 from webapp.data import cache, own_point, own_points, request_days
 from webapp.db import db
 from webapp.ui import MONTHS, MONTHS_LONG, api_login_required
 
 bp = Blueprint("pages", __name__)
 
-PARIS = ZoneInfo("Europe/Paris")
 DAILY_DAYS = 30
 TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
 COLOURS_FR = {"BLUE": "Bleu", "WHITE": "Blanc", "RED": "Rouge"}
@@ -46,17 +44,6 @@ CONSUMER_KINDS = ("consumption", "unknown")  # an unknown point is tried as cons
 
 
 # -- small helpers ------------------------------------------------------------------------
-
-
-def now_paris() -> datetime:
-    return datetime.now(UTC).astimezone(PARIS)
-
-
-def last_published_day(now: datetime | None = None) -> date:
-    """The newest day Enedis should serve by now (D-1 after 08:00, else D-2)."""
-    now = (now or now_paris()).astimezone(PARIS)
-    return now.date() - timedelta(days=1 if now.hour >= PUBLISHED_AT_HOUR else 2)
-
 
 
 def kwh(wh: float | None) -> float | None:
@@ -118,9 +105,6 @@ def sum_days(days: dict[date, Any], first: date, last: date) -> tuple[float | No
         day += timedelta(days=1)
     return (total if seen else None), absent
 
-
-def month_end(year: int, month: int) -> date:
-    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
 
 
 # -- choosing the point -------------------------------------------------------------------------

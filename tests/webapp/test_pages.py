@@ -26,6 +26,7 @@ from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from models.users import User
 from sandbox.testing import running_sandbox
+from webapp import clock as page_clock
 from webapp import pages
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -48,7 +49,8 @@ def settings(env_for, outbox, sandbox):
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    monkeypatch.setattr(pages, "now_paris", lambda: NOW)
+    for module in (page_clock, pages):  # each module that reads the time
+        monkeypatch.setattr(module, "now_paris", lambda: NOW)
 
 
 @pytest.fixture
@@ -137,8 +139,8 @@ def test_offpeak_split_of_a_known_load_curve():
 
 
 def test_last_published_day_follows_the_08_00_publication():
-    assert pages.last_published_day(datetime(2025, 3, 14, 7, 59, tzinfo=PARIS)) == date(2025, 3, 12)
-    assert pages.last_published_day(datetime(2025, 3, 14, 8, 0, tzinfo=PARIS)) == date(2025, 3, 13)
+    assert page_clock.last_published_day(datetime(2025, 3, 14, 7, 59, tzinfo=PARIS)) == date(2025, 3, 12)
+    assert page_clock.last_published_day(datetime(2025, 3, 14, 8, 0, tzinfo=PARIS)) == date(2025, 3, 13)
 
 
 def test_tempo_season_bounds():

@@ -194,7 +194,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
                            "offpeak_share": round(off / total * 100) if total else None}
 
     # Daily max power against the subscribed power.
-    max_power = None
+    max_power = mp_va = None
     if series["max"]:
         mp = c.read_range(uid, point.pdl, series["max"], max(first30, floor), last + timedelta(days=1))
         missing[series["max"]] = mp.missing
@@ -211,6 +211,24 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
                 request_days(point, name, days_missing)
     pending = point.status == "active" and any(missing.values())
 
+    return {
+        "pdl": point.pdl, "kind": kind, "pending": pending, "day": day, "view": view, "last": last,
+        "curve_first": curve_first, "curve_points": len(curve_points),
+        "total30_kwh": kwh(total30), "absent30": absent30,
+        "months": months, "year": last.year,
+        "ytd_kwh": kwh(ytd), "ytd_absent": ytd_absent, "prev_ytd_kwh": kwh(prev_ytd), "prev_year_kwh": kwh(prev_year),
+        "offpeak": offpeak, "max_power": max_power, "contract": contract,
+        "load_curve_enabled": point.load_curve_enabled,
+        # What the charts draw (meter_charts).
+        "chart_data": {"days": d_labels, "daily_kwh": d_values, "curve": curve_points, "max_va": mp_va},
+    }
+
+
+def meter_charts(data: dict[str, Any]) -> dict[str, Any]:
+    """The plotly figures of a consumption or production page, from what `meter_data` read."""
+    kind, last, months, max_power = data["kind"], data["last"], data["months"], data["max_power"]
+    drawn = data["chart_data"]
+    d_labels, d_values, curve_points, mp_va = drawn["days"], drawn["daily_kwh"], drawn["curve"], drawn["max_va"]
     unit = "consommée" if kind == "consumption" else "produite"
     charts: dict[str, Any] = {
         "daily": {
@@ -229,7 +247,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
             "layout": {"barmode": "group", "yaxis": {"title": {"text": "kWh"}}},
         },
     }
-    if point.load_curve_enabled:
+    if data["load_curve_enabled"]:
         charts["curve"] = {
             "traces": [{"type": "scatter", "mode": "lines", "line": {"shape": "hv", "width": 1.5},
                         "name": "Puissance moyenne (W)",
@@ -248,17 +266,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
                            "x": [d_labels[0].isoformat(), d_labels[-1].isoformat()],
                            "y": [max_power["subscribed_kva"]] * 2, "line": {"dash": "dash", "color": "#b42318"}})
         charts["max_power"] = {"traces": traces, "layout": {"yaxis": {"title": {"text": "kVA"}, "rangemode": "tozero"}}}
-
-    return {
-        "pdl": point.pdl, "kind": kind, "pending": pending, "day": day, "view": view, "last": last,
-        "curve_first": curve_first, "curve_points": len(curve_points),
-        "total30_kwh": kwh(total30), "absent30": absent30,
-        "months": months, "year": last.year,
-        "ytd_kwh": kwh(ytd), "ytd_absent": ytd_absent, "prev_ytd_kwh": kwh(prev_ytd), "prev_year_kwh": kwh(prev_year),
-        "offpeak": offpeak, "max_power": max_power, "contract": contract,
-        "load_curve_enabled": point.load_curve_enabled,
-        "charts": charts,
-    }
+    return charts
 
 
 def meter_page(kind: str):
@@ -273,7 +281,7 @@ def meter_page(kind: str):
     api = url_for("pages.consumption_json" if kind == "consumption" else "pages.production_json",
                   pdl=point.pdl, jour=data["day"].isoformat(),
                   vue=data["view"])
-    return render_template("pages/meter.html", data=data, api_url=api, **context)
+    return render_template("pages/meter.html", data=data, charts=meter_charts(data), api_url=api, **context)
 
 
 def meter_json(kind: str):
@@ -286,7 +294,7 @@ def meter_json(kind: str):
         return jsonify(error="wrong point kind", kind=point.kind), 409
     data = meter_data(point, kind, ask=False)
     summary = render_template("pages/_meter_summary.html", data=data, kind=kind, point=point)
-    return jsonify(pending=data["pending"], charts=data["charts"], summary_html=summary)
+    return jsonify(pending=data["pending"], charts=meter_charts(data), summary_html=summary)
 
 
 @bp.get("/consommation")
@@ -341,6 +349,18 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     total_p = sum(b for _, b in both) if both else None
     surplus = sum(max(0.0, b - a) for a, b in both) if both else None
     deficit = sum(max(0.0, a - b) for a, b in both) if both else None
+    return {"pending": pending, "first": first, "last": last, "days": len(both),
+            "consumption_kwh": kwh(total_c), "production_kwh": kwh(total_p),
+            "surplus_kwh": kwh(surplus), "deficit_kwh": kwh(deficit),
+            "coverage": round(total_p / total_c * 100) if total_c else None,
+            # What the chart draws (balance_charts).
+            "chart_data": {"days": labels, "consumption_wh": c_wh, "production_wh": p_wh}}
+
+
+def balance_charts(data: dict[str, Any]) -> dict[str, Any]:
+    """The plotly figure of the balance page, from what `balance_data` read."""
+    drawn = data["chart_data"]
+    labels, c_wh, p_wh = drawn["days"], drawn["consumption_wh"], drawn["production_wh"]
     charts = {
         "balance": {
             "traces": [
@@ -356,11 +376,7 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
             "layout": {"barmode": "group", "yaxis": {"title": {"text": "kWh"}}, "xaxis": {"type": "date"}},
         },
     }
-    return {"pending": pending, "first": first, "last": last, "days": len(both),
-            "consumption_kwh": kwh(total_c), "production_kwh": kwh(total_p),
-            "surplus_kwh": kwh(surplus), "deficit_kwh": kwh(deficit),
-            "coverage": round(total_p / total_c * 100) if total_c else None,
-            "charts": charts}
+    return charts
 
 
 def balance_points() -> tuple[UsagePoint | None, UsagePoint | None, list[UsagePoint], list[UsagePoint]]:
@@ -388,7 +404,7 @@ def balance():
         return render_template("pages/balance.html", data=None, **context)
     data = balance_data(conso, prod, ask=True)
     api = url_for("pages.balance_json", conso=conso.pdl, prod=prod.pdl)
-    return render_template("pages/balance.html", data=data, api_url=api, **context)
+    return render_template("pages/balance.html", data=data, charts=balance_charts(data), api_url=api, **context)
 
 
 @bp.get("/api/ui/bilan.json")
@@ -399,7 +415,7 @@ def balance_json():
     conso, prod = own_point(request.args["conso"]), own_point(request.args["prod"])
     data = balance_data(conso, prod, ask=False)
     summary = render_template("pages/_balance_summary.html", data=data)
-    return jsonify(pending=data["pending"], charts=data["charts"], summary_html=summary)
+    return jsonify(pending=data["pending"], charts=balance_charts(data), summary_html=summary)
 
 
 # -- Tempo (public) -----------------------------------------------------------------------------
@@ -463,17 +479,8 @@ FRANCE_SERIES = {"REALISED": ("Réalisée", "#0b6bcb"), "ID": ("Prévision du jo
                  "D-1": ("Prévision de la veille", "#8a63d2"), "D-2": ("Prévision à deux jours", "#9aa5b8")}
 
 
-@bp.get("/france")
-def france():
-    today = now_paris().date()
-    start = datetime.combine(today - timedelta(days=1), time(0), PARIS)
-    end = datetime.combine(today + timedelta(days=2), time(0), PARIS)
-    rows = db().scalars(select(NationalConsumption).where(NationalConsumption.start_at >= start,
-                                                          NationalConsumption.start_at < end)
-                        .order_by(NationalConsumption.series, NationalConsumption.start_at)).all()
-    by_series: dict[str, list[NationalConsumption]] = {}
-    for r in rows:
-        by_series.setdefault(r.series, []).append(r)
+def france_charts(by_series: dict[str, list[NationalConsumption]]) -> dict[str, Any]:
+    """The plotly figure of the national consumption page: each series RTE published, in GW."""
     traces = []
     for name, (label, colour) in FRANCE_SERIES.items():
         values = by_series.get(name) or []
@@ -485,13 +492,27 @@ def france():
                        "x": [v.start_at.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") for v in values],
                        "y": [round(v.value_mw / 1000, 2) for v in values],
                        "hovertemplate": "%{x|%d/%m %H:%M} : %{y:.1f} GW<extra>" + label + "</extra>"})
+    return {"france": {"traces": traces, "layout": {"yaxis": {"title": {"text": "GW"}},
+                                                    "xaxis": {"type": "date", "rangeslider": {"visible": True}}}}}
+
+
+@bp.get("/france")
+def france():
+    today = now_paris().date()
+    start = datetime.combine(today - timedelta(days=1), time(0), PARIS)
+    end = datetime.combine(today + timedelta(days=2), time(0), PARIS)
+    rows = db().scalars(select(NationalConsumption).where(NationalConsumption.start_at >= start,
+                                                          NationalConsumption.start_at < end)
+                        .order_by(NationalConsumption.series, NationalConsumption.start_at)).all()
+    by_series: dict[str, list[NationalConsumption]] = {}
+    for r in rows:
+        by_series.setdefault(r.series, []).append(r)
     realised = by_series.get("REALISED") or []
     latest = realised[-1] if realised else None
     peak = max(realised, key=lambda r: r.value_mw) if realised else None
-    charts = {"france": {"traces": traces, "layout": {"yaxis": {"title": {"text": "GW"}},
-                                                      "xaxis": {"type": "date", "rangeslider": {"visible": True}}}}}
-    return render_template("pages/france.html", charts=charts, has_data=bool(traces), latest=latest, peak=peak,
-                           paris=PARIS)
+    charts = france_charts(by_series)
+    return render_template("pages/france.html", charts=charts, has_data=bool(charts["france"]["traces"]),
+                           latest=latest, peak=peak, paris=PARIS)
 
 
 # -- FAQ (public) --------------------------------------------------------------------------------

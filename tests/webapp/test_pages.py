@@ -28,6 +28,7 @@ from models.users import User
 from sandbox.testing import running_sandbox
 from webapp import clock as page_clock
 from webapp import pages
+from webapp.meters import readings
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=PARIS)  # a Friday; D-1 is published
@@ -128,14 +129,14 @@ def test_offpeak_split_of_a_known_load_curve():
     curve = curve_of(date(2025, 3, 13), 1000)  # 48 × 500 Wh
     curve[0]["wh"] = 1500  # 00:00–00:30 is off-peak
     curve[30]["wh"] = 700  # 15:00–15:30 is peak
-    off, peak = pages.split_offpeak(curve, ranges)
+    off, peak = readings.split_offpeak(curve, ranges)
     assert (off, peak) == (16 * 500 + 1000, 32 * 500 + 200)
     # An hour-long interval across 22:00 is shared pro rata.
     start = datetime(2025, 3, 13, 21, 30, tzinfo=PARIS).isoformat()
-    assert pages.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
+    assert readings.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
     # Interval starts in UTC still count by Paris wall clock.
     utc_start = datetime(2025, 3, 13, 21, 0, tzinfo=UTC).isoformat()  # 22:00 Paris
-    assert pages.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
+    assert readings.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
 
 
 def test_last_published_day_follows_the_08_00_publication():

@@ -27,7 +27,7 @@ from models.usage_points import UsagePoint
 from models.users import User
 from sandbox.testing import running_sandbox
 from webapp import clock as page_clock
-from webapp import pages
+from webapp.grid import views as grid_views
 from webapp.meters import readings
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -50,7 +50,7 @@ def settings(env_for, outbox, sandbox):
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    for module in (page_clock, pages):  # each module that reads the time
+    for module in (page_clock, grid_views):  # each module that reads the time
         monkeypatch.setattr(module, "now_paris", lambda: NOW)
 
 
@@ -145,8 +145,8 @@ def test_last_published_day_follows_the_08_00_publication():
 
 
 def test_tempo_season_bounds():
-    assert pages.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
-    assert pages.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
+    assert grid_views.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
+    assert grid_views.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
 
 
 # -- empty states ------------------------------------------------------------------------------

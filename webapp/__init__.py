@@ -96,7 +96,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, errors, grid, health, main, meters, pages, transfers, ui
+    from webapp import account, auth, consent, errors, grid, health, help, main, meters, transfers, ui
     from webapp.extensions import csrf, login_manager
 
     errors.init_app(app)
@@ -119,6 +119,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account.bp)
     app.register_blueprint(meters.bp)
     app.register_blueprint(grid.bp)
-    app.register_blueprint(pages.bp)
+    app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)
     return app

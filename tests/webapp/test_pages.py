@@ -26,7 +26,9 @@ from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from models.users import User
 from sandbox.testing import running_sandbox
-from webapp import pages
+from webapp import clock as page_clock
+from webapp.grid import views as grid_views
+from webapp.meters import readings
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=PARIS)  # a Friday; D-1 is published
@@ -48,7 +50,8 @@ def settings(env_for, outbox, sandbox):
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    monkeypatch.setattr(pages, "now_paris", lambda: NOW)
+    for module in (page_clock, grid_views):  # each module that reads the time
+        monkeypatch.setattr(module, "now_paris", lambda: NOW)
 
 
 @pytest.fixture
@@ -126,24 +129,24 @@ def test_offpeak_split_of_a_known_load_curve():
     curve = curve_of(date(2025, 3, 13), 1000)  # 48 × 500 Wh
     curve[0]["wh"] = 1500  # 00:00–00:30 is off-peak
     curve[30]["wh"] = 700  # 15:00–15:30 is peak
-    off, peak = pages.split_offpeak(curve, ranges)
+    off, peak = readings.split_offpeak(curve, ranges)
     assert (off, peak) == (16 * 500 + 1000, 32 * 500 + 200)
     # An hour-long interval across 22:00 is shared pro rata.
     start = datetime(2025, 3, 13, 21, 30, tzinfo=PARIS).isoformat()
-    assert pages.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
+    assert readings.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
     # Interval starts in UTC still count by Paris wall clock.
     utc_start = datetime(2025, 3, 13, 21, 0, tzinfo=UTC).isoformat()  # 22:00 Paris
-    assert pages.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
+    assert readings.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
 
 
 def test_last_published_day_follows_the_08_00_publication():
-    assert pages.last_published_day(datetime(2025, 3, 14, 7, 59, tzinfo=PARIS)) == date(2025, 3, 12)
-    assert pages.last_published_day(datetime(2025, 3, 14, 8, 0, tzinfo=PARIS)) == date(2025, 3, 13)
+    assert page_clock.last_published_day(datetime(2025, 3, 14, 7, 59, tzinfo=PARIS)) == date(2025, 3, 12)
+    assert page_clock.last_published_day(datetime(2025, 3, 14, 8, 0, tzinfo=PARIS)) == date(2025, 3, 13)
 
 
 def test_tempo_season_bounds():
-    assert pages.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
-    assert pages.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
+    assert grid_views.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
+    assert grid_views.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
 
 
 # -- empty states ------------------------------------------------------------------------------

@@ -48,6 +48,14 @@ def month_end(year: int, month: int) -> date:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
+def same_day_last_year(day: date) -> date:
+    """The same day a year earlier (28 February for a 29 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return date(day.year - 1, 2, 28)
+
+
 def tempo_day(now: datetime) -> date:
     """The Tempo day in force at `now`: before 06:00 Paris, it is still yesterday's."""
     local = now.astimezone(PARIS)

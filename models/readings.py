@@ -17,6 +17,11 @@ from models.calendar import PARIS
 from models.offpeak import OffPeakRange, offpeak_minutes
 
 
+def kwh(wh: float | None) -> float | None:
+    """Wh → kWh, to the Wh (Enedis counts whole Wh); None stays None."""
+    return None if wh is None else round(wh / 1000, 3)
+
+
 def daily_wh(value: Any) -> float | None:
     """Wh of a cached daily entry ({"day", "value"}), None for a known gap."""
     if isinstance(value, dict) and value.get("value") is not None:

@@ -63,14 +63,26 @@ class Environment:
         os.environ.update(self.env)
 
 
-def run_migrations(database_url: str) -> None:
-    from alembic import command
+def alembic_config(database_url: str | None = None):
+    """Alembic's configuration, from the migrations shipped inside the package (no alembic.ini needed)."""
+    from importlib.resources import files
+
     from alembic.config import Config
 
-    cfg = Config(str(REPO_ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = database_url
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("migrations")))
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    cfg.set_main_option("timezone", "UTC")
     cfg.attributes["configure_logging"] = False
-    command.upgrade(cfg, "head")
+    if database_url:
+        cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def run_migrations(database_url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
 
 
 def seed_roles(database_url: str) -> None:

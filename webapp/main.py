@@ -1,4 +1,4 @@
-"""Public pages and the dashboard."""
+"""The home page and the dashboard (templates: templates/main/)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ CONSENT_NEEDED_DEFAULT = CONSENT_NEEDED["ADAM-DC-0008"]
 
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    return render_template("main/index.html")
 
 
 def _local(moment: datetime | None, fmt: str) -> str | None:
@@ -96,7 +96,7 @@ def dashboard():
     from webapp.transfers import pending_for
 
     items = cards()
-    return render_template("dashboard.html", cards=items, pending=any(c["pending"] for c in items),
+    return render_template("main/dashboard.html", cards=items, pending=any(c["pending"] for c in items),
                            transfers=pending_for(current_user.id))
 
 

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime, time
 import pytest
 
 from models.calendar import (
-    PARIS, day_minutes, last_published_day, month_end, tempo_day, tempo_season_start, today_paris,
+    PARIS, day_minutes, last_published_day, month_end, same_day_last_year, tempo_day, tempo_season_start,
+    today_paris,
 )
 
 
@@ -31,6 +32,11 @@ def test_day_minutes(day, minutes):
                                                (2025, 12, date(2025, 12, 31)), (2026, 4, date(2026, 4, 30))])
 def test_month_end(year, month, last):
     assert month_end(year, month) == last
+
+
+def test_same_day_last_year():
+    assert same_day_last_year(date(2025, 3, 13)) == date(2024, 3, 13)
+    assert same_day_last_year(date(2024, 2, 29)) == date(2023, 2, 28)
 
 
 def test_a_tempo_day_runs_from_06_00_to_06_00():

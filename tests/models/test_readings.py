@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from models.calendar import PARIS
 from models.offpeak import parse_offpeak_hours
-from models.readings import Balance, daily_balance, daily_wh, load_curve_points, local_start, split_offpeak, sum_days
+from models.readings import Balance, daily_balance, daily_wh, kwh, load_curve_points, local_start, split_offpeak, sum_days
 
 
 def curve_of(day: date, watts: int = 1000) -> list[dict]:
@@ -30,6 +30,10 @@ def test_offpeak_split_of_a_known_load_curve():
 
 def test_a_single_rate_contract_is_all_peak():
     assert split_offpeak(curve_of(date(2025, 3, 13)), ()) == (0.0, 48 * 500.0)
+
+
+def test_kwh_keeps_every_wh():
+    assert (kwh(12345), kwh(1), kwh(None)) == (12.345, 0.001, None)
 
 
 def test_daily_values_and_gaps():

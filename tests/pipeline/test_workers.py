@@ -135,7 +135,7 @@ def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstrea
     calls = [c for c in enedis_calls(upstream, since) if c.path.startswith("/metering")]
     served = [(c.path, c.query) for c in calls if c.status == 200]
     assert len(served) == len(set(served)) == 60  # every window once, none twice
-    assert len([c for c in calls if c.status == 429]) <= len(calls) // 20  # rare
+    assert len([c for c in calls if c.status == 429]) <= 1 + len(calls) // 20  # rare
     for point, series, start, _ in wanted:
         cached = cluster.cache.read_range(point.user_id, point.id, series, start, start + timedelta(days=1))
         assert cached.days[start]["value"] == enedis_data.daily_energy(point.pdl, start, "consumption")
@@ -157,7 +157,7 @@ def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream
     calls = enedis_calls(upstream, since)
     throttled = [c for c in calls if c.fault]
     assert len(throttled) == 1 and throttled[0].status == 429
-    assert len([c for c in calls if c.status == 429]) - 1 <= len(calls) // 20  # quota 429s (jitter) stay rare
+    assert len([c for c in calls if c.status == 429]) - 1 <= 1 + len(calls) // 20  # quota 429s (jitter): rare
     pause_start = throttled[0].t + throttled[0].duration
     # Calls already past the limiter may still land just after the 429; none starts inside the pause.
     during = [c for c in calls if pause_start + 0.3 < c.t < pause_start + announced - 0.1]

@@ -25,7 +25,8 @@ from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from models.users import User
 from sandbox.testing import running_sandbox
-from webapp import pages
+from webapp import clock as page_clock
+from webapp.grid import views as grid_views
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=PARIS)  # a Friday; D-1 is published
@@ -47,7 +48,8 @@ def settings(env_for, outbox, sandbox):
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    monkeypatch.setattr(pages, "now_paris", lambda: NOW)
+    for module in (page_clock, grid_views):  # each module that reads the time
+        monkeypatch.setattr(module, "now_paris", lambda: NOW)
 
 
 @pytest.fixture

@@ -80,8 +80,13 @@ def progress_key(point_id: int) -> str:
 
 
 def progress_done_key(point_id: int) -> str:
-    """Set of the windows already counted (a window run twice counts once)."""
+    """Set of the windows already counted (a window run twice counts once), members `progress_window()`."""
     return f"{progress_key(point_id)}:done"
+
+
+def progress_window(series: str, start: date | str, end: date | str) -> str:
+    """A window as a member of `progress_done_key`'s set."""
+    return f"{series}:{start}:{end}"
 
 
 def once_key(claim: str) -> str:

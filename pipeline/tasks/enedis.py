@@ -13,8 +13,9 @@ from sqlalchemy.orm import object_session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
 from models.keys import (
-    ADDRESS, CONTRACT, fetch_claim, progress_done_key, progress_key, refresh_pass_claim,
+    ADDRESS, CONTRACT, fetch_claim, progress_done_key, progress_key, progress_window, refresh_pass_claim,
 )
+from models.series import SERIES, series_for
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
@@ -28,7 +29,6 @@ from pipeline.clients.base import (
     Unavailable,
     WrongPointKind,
 )
-from models.series import SERIES, series_for
 from pipeline.series import fetch, group_by_day, history_start, plan_windows
 from pipeline.tasks.base import ReleveTask, once
 
@@ -173,7 +173,7 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
     except (Throttled, Unavailable) as exc:
         self.reschedule(exc, kwargs)
     if backfill:
-        _count_done(self, point_id, f"{series}:{start}:{end}")
+        _count_done(self, point_id, progress_window(series, start, end))
     return result
 
 
@@ -254,7 +254,7 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     key = progress_key(point_id)
     # Onboarding may run twice (a worker lost mid-task): windows already done stay counted,
     # and those already enqueued are not enqueued again (enqueue_window dedupes).
-    windows = [f"{series}:{start.isoformat()}:{end.isoformat()}" for series, start, end in plan]
+    windows = [progress_window(series, start, end) for series, start, end in plan]
     done = sum(client.smismember(progress_done_key(point_id), windows)) if windows else 0
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)

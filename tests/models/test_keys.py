@@ -27,6 +27,8 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     assert (keys.CONTRACT, keys.ADDRESS) == ("contract", "address")
     assert keys.progress_key(12) == "releve:progress:12"
     assert keys.progress_done_key(12) == "releve:progress:12:done"
+    assert keys.progress_window("load_curve", day, date(2026, 12, 1)) == \
+        keys.progress_window("load_curve", "2026-11-24", "2026-12-01") == "load_curve:2026-11-24:2026-12-01"
     assert keys.once_key(keys.fetch_claim(12, "load_curve", day, date(2026, 11, 25))) == \
         "releve:once:fetch:12:load_curve:2026-11-24:2026-11-25"
     assert keys.fetch_claims_pattern(12) == "releve:once:fetch:12:*:*:*"

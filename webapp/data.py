@@ -22,10 +22,10 @@ from sqlalchemy import select
 from models.cache import EncryptedCache
 from models.keys import interactive_budget_key
 from models.pdl import is_pdl
+from models.series import SERIES
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from models.series import SERIES
 from pipeline.series import plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db

@@ -31,8 +31,3 @@ def get_quick_client(url: str, timeout: float = 1.0) -> redis.Redis:
     which must not hang."""
     return _quick_client(url, timeout, os.getpid())
 
-
-# Keys written by the pipeline and read by the web app (one place, so both agree).
-BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
-WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
-WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat

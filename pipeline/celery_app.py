@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from models.calendar import PARIS
+from models.keys import REDBEAT_PREFIX
 from models.settings import Settings, load
 from pipeline.schedules import BEAT_SCHEDULE
 
@@ -37,13 +39,13 @@ def celery_config(settings: Settings) -> dict:
         worker_prefetch_multiplier=1,
         task_default_queue="default",
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
-        timezone="Europe/Paris",
+        timezone=PARIS.key,
         enable_utc=True,
         beat_schedule=BEAT_SCHEDULE,
         beat_scheduler="pipeline.schedules.scheduler:ReleveScheduler",
         beat_max_loop_interval=15,
         redbeat_redis_url=settings.valkey_url,
-        redbeat_key_prefix="releve:redbeat",
+        redbeat_key_prefix=REDBEAT_PREFIX,
         redbeat_lock_timeout=90,
         worker_send_task_events=True,
         task_send_sent_event=True,

@@ -477,8 +477,11 @@ def connectivity(settings: Settings):
             yield "Valkey", True, f"server {info.get('valkey_version') or info.get('redis_version')}"
         except redis.RedisError as exc:
             yield "Valkey", False, _first_line(exc)
-    for name, value in (("RELEVE_MASTER_KEY", settings.master_key), ("SECRET_KEY", settings.secret_key)):
-        yield name, bool(value), "set" if value else "not set"
+    previous = ", ".join(str(version) for version, _ in settings.previous_master_keys)
+    yield ("RELEVE_MASTER_KEY", bool(settings.master_key),
+           f"set (version {settings.master_key_version}{'; previous: ' + previous if previous else ''})"
+           if settings.master_key else "not set")
+    yield "SECRET_KEY", bool(settings.secret_key), "set" if settings.secret_key else "not set"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,12 +17,12 @@ from wtforms.validators import EqualTo, Length, Optional
 
 from models.api_clients import ApiClient
 from models.audit import AuditLog
+from models.keys import forget_user
 from models.usage_points import UsagePoint
 from models.users import User
 from models.valkey import get_client
-from pipeline.tasks.enedis import progress_key
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
-from webapp.data import cache, settings as releve_settings
+from webapp.data import settings as releve_settings
 from webapp.db import audit, db
 from webapp.inputs import Form
 from webapp.security import Throttle
@@ -187,11 +187,8 @@ def delete_account():
     s.add(AuditLog(actor_id=None, action="account.deleted", target=f"user:{uid}", ip_address=request.remote_addr or None))
     s.commit()
     s.expunge_all()
-    # Cached readings go at once, not at their TTL.
-    cache().delete_user(uid)
-    if point_ids:
-        keys = [k for pid in point_ids for k in (progress_key(pid), progress_key(pid) + ":done")]
-        get_client(releve_settings().valkey_url).delete(*keys)
+    # Cached readings go at once, not at their TTL, with the points' progress and claims.
+    forget_user(get_client(releve_settings().valkey_url), uid, point_ids)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

@@ -1,24 +1,19 @@
-"""Paris time and the calendar arithmetic the pages share."""
+"""The time as the pages see it: read in one place, so tests fix it in one place.
+
+The rules (Paris time, when Enedis publishes) are `models.calendar`'s.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
-from pipeline.tasks.enedis import PUBLISHED_AT_HOUR
-
-PARIS = ZoneInfo("Europe/Paris")
+from models import calendar
 
 
 def now_paris() -> datetime:
-    return datetime.now(UTC).astimezone(PARIS)
+    return calendar.now_paris()
 
 
-def last_published_day(now: datetime | None = None) -> date:
-    """The newest day Enedis should serve by now (D-1 after 08:00, else D-2)."""
-    now = (now or now_paris()).astimezone(PARIS)
-    return now.date() - timedelta(days=1 if now.hour >= PUBLISHED_AT_HOUR else 2)
-
-
-def month_end(year: int, month: int) -> date:
-    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+def last_published_day() -> date:
+    """The newest day Enedis should serve now (`models.calendar.last_published_day`)."""
+    return calendar.last_published_day(now_paris())

@@ -20,8 +20,9 @@ from kombu import Connection
 from sqlalchemy import Engine, text
 
 from models.db import get_engine
+from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
-from models.valkey import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_quick_client
+from models.valkey import get_quick_client
 
 bp = Blueprint("health", __name__)
 

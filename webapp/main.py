@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from models.calendar import PARIS
 from models.consents import EnedisConsent
+from models.keys import CONTRACT
 from models.usage_points import UsagePoint
 from pipeline.tasks.enedis import read_progress
 from webapp.data import cache, own_points, settings
 from webapp.db import db
 
 bp = Blueprint("main", __name__)
-PARIS = ZoneInfo("Europe/Paris")
 
 KINDS = {"consumption": "Consommation", "production": "Production", "unknown": "Type en cours de détermination"}
 CONSENT_NEEDED = {
@@ -58,7 +58,7 @@ def expiring_soon(expires_at: datetime | None, now: datetime | None = None) -> b
 
 def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
     """What the dashboard shows of one point (also the JSON the page polls)."""
-    contract = cache().get(point.user_id, "contract", pdl=point.pdl) or None
+    contract = cache().get(point.user_id, CONTRACT, point=point.id) or None
     progress = read_progress(settings().valkey_url, point.id)
     total, done = progress.get("total"), progress.get("done", 0)
     percent = (min(100, done * 100 // total) if total else 100) if total is not None else None

@@ -6,9 +6,9 @@ import time
 import pytest
 from sqlalchemy import select
 
+from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
 from models.users import Role, User
-from models.valkey import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from pipeline.tasks.maintenance import record_worker_heartbeat
 from tests_helpers import stop
 

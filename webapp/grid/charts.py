@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.calendar import PARIS
 from models.national_consumption import NationalConsumption
-from webapp.clock import PARIS
 
 FRANCE_SERIES = {"REALISED": ("Réalisée", "#0b6bcb"), "ID": ("Prévision du jour", "#e8a317"),
                  "D-1": ("Prévision de la veille", "#8a63d2"), "D-2": ("Prévision à deux jours", "#9aa5b8")}

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import render_template
 from sqlalchemy import select
 
+from models.calendar import PARIS, month_end, tempo_day
 from models.ecowatt import EcoWattSignal
+from models.grid import tempo as tempo_rules
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
-from pipeline.tasks.rte import season_start
-from webapp.clock import PARIS, month_end, now_paris
+from webapp.clock import now_paris
 from webapp.db import db
 from webapp.grid import bp
 from webapp.grid.charts import france_charts
 from webapp.ui import MONTHS_LONG
 
-TEMPO_QUOTAS = {"RED": 22, "WHITE": 43}
 COLOURS_FR = {"BLUE": "Bleu", "WHITE": "Blanc", "RED": "Rouge"}
 ECOWATT_FR = {0: "Vert (bas carbone)", 1: "Vert", 2: "Orange", 3: "Rouge"}
 ECOWATT_DAY_FR = {1: "Vert : pas d'alerte", 2: "Orange : système électrique tendu", 3: "Rouge : coupures possibles"}
@@ -26,27 +26,16 @@ ECOWATT_DAY_FR = {1: "Vert : pas d'alerte", 2: "Orange : système électrique te
 # -- Tempo -------------------------------------------------------------------------------------
 
 
-def tempo_season(day: date) -> tuple[date, date]:
-    """[1 September, 31 August] of the Tempo season holding `day`."""
-    first = season_start(day)
-    return first, date(first.year + 1, 8, 31)
-
-
 @bp.get("/tempo")
 def tempo():
     now = now_paris()
     today = now.date()
-    first, last = tempo_season(today)
+    first, last = tempo_rules.season(today)
     rows = db().scalars(select(TempoDay).where(TempoDay.day >= first, TempoDay.day <= last)
                         .order_by(TempoDay.day)).all()
     colours = {r.day: r.colour for r in rows}
-    used = {c: sum(1 for v in colours.values() if v == c) for c in TEMPO_QUOTAS}
-    remaining = {c: max(0, q - used[c]) for c, q in TEMPO_QUOTAS.items()}
-    blue_total = (last - first).days + 1 - sum(TEMPO_QUOTAS.values())
-    used["BLUE"] = sum(1 for v in colours.values() if v == "BLUE")
-    remaining["BLUE"] = max(0, blue_total - used["BLUE"])
-    # A Tempo day runs 06:00 to 06:00: before 06:00 the price in force is yesterday's colour.
-    in_force_day = today - timedelta(days=1) if now.hour < 6 else today
+    count = tempo_rules.count_season(first, last, colours.values())
+    in_force_day = tempo_day(now)  # before 06:00 the price in force is yesterday's colour
     months = []
     m = first
     while m <= last:
@@ -58,7 +47,7 @@ def tempo():
     return render_template("grid/tempo.html", today=today, tomorrow=today + timedelta(days=1),
                            today_colour=colours.get(today), tomorrow_colour=colours.get(today + timedelta(days=1)),
                            in_force_day=in_force_day, in_force_colour=colours.get(in_force_day),
-                           used=used, remaining=remaining, quotas={**TEMPO_QUOTAS, "BLUE": blue_total},
+                           used=count.used, remaining=count.remaining, quotas=count.quotas,
                            first=first, last=last, months=months, names=COLOURS_FR, known=len(colours))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.meters.readings import kwh, local_start
+from models.readings import kwh, local_start
 from webapp.ui import MONTHS
 
 

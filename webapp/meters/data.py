@@ -11,21 +11,17 @@ from typing import Any
 
 from flask import request
 
+from models.calendar import month_end, same_day_last_year
+from models.keys import CONTRACT
 from models.offpeak import OffPeakParseError, parse_offpeak_hours
+from models.readings import daily_balance, daily_wh, kwh, load_curve_points, split_offpeak, sum_days
+from models.series import CONSUMER_KINDS, SERIES_OF
 from models.usage_points import UsagePoint
-from webapp.clock import last_published_day, month_end
+from webapp.clock import last_published_day
 from webapp.data import cache, own_point, own_points, request_days
-from webapp.meters.readings import daily_wh, kwh, same_day_last_year, split_offpeak, sum_days
 from webapp.ui import MONTHS
 
 DAILY_DAYS = 30
-
-# What each page reads, by point kind.
-SERIES_OF = {
-    "consumption": {"daily": "daily_consumption", "curve": "load_curve", "max": "max_power"},
-    "production": {"daily": "daily_production", "curve": "production_load_curve", "max": None},
-}
-CONSUMER_KINDS = ("consumption", "unknown")  # an unknown point is tried as consumption first
 
 
 def parse_day(text: str | None, default: date, lowest: date, highest: date) -> date:
@@ -59,7 +55,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
 
     # Daily energy: this year and last, in one read.
     start = max(date(last.year - 1, 1, 1), floor)
-    daily = c.read_range(uid, point.pdl, series["daily"], start, last + timedelta(days=1))
+    daily = c.read_range(uid, point.id, series["daily"], start, last + timedelta(days=1))
     missing[series["daily"]] = daily.missing
     days = daily.days
 
@@ -84,14 +80,12 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     curve_points: list[dict[str, Any]] = []
     curve_first = day - timedelta(days=6) if view == "semaine" else day
     if point.load_curve_enabled:
-        curve = c.read_range(uid, point.pdl, series["curve"], curve_first, day + timedelta(days=1))
+        curve = c.read_range(uid, point.id, series["curve"], curve_first, day + timedelta(days=1))
         missing[series["curve"]] = curve.missing
-        for d in sorted(curve.days):
-            curve_points.extend(curve.days[d] or [])
-        curve_points.sort(key=lambda p: p["start"])
+        curve_points = load_curve_points(curve.days)
 
     # Off-peak split (consumption: from the contract's off-peak hours).
-    contract = c.get(uid, "contract", pdl=point.pdl) if kind == "consumption" else None
+    contract = c.get(uid, CONTRACT, point=point.id) if kind == "consumption" else None
     offpeak: dict[str, Any] = {"status": "none"}
     if kind == "consumption":
         if not point.load_curve_enabled:
@@ -119,7 +113,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     # Daily max power against the subscribed power.
     max_power = mp_va = None
     if series["max"]:
-        mp = c.read_range(uid, point.pdl, series["max"], max(first30, floor), last + timedelta(days=1))
+        mp = c.read_range(uid, point.id, series["max"], max(first30, floor), last + timedelta(days=1))
         missing[series["max"]] = mp.missing
         subscribed = (contract or {}).get("subscribed_power_kva")
         va = [(mp.days.get(d) or {}).get("va") for d in d_labels]
@@ -153,8 +147,8 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     last = last_published_day()
     first = last - timedelta(days=DAILY_DAYS - 1)
     end = last + timedelta(days=1)
-    cons = c.read_range(consumer.user_id, consumer.pdl, "daily_consumption", first, end)
-    prod = c.read_range(producer.user_id, producer.pdl, "daily_production", first, end)
+    cons = c.read_range(consumer.user_id, consumer.id, "daily_consumption", first, end)
+    prod = c.read_range(producer.user_id, producer.id, "daily_production", first, end)
     pending = False
     # Only ask for a series a point is known to carry: asking a consumption point for
     # production would be ERR0069 (the self-consumption point's production comes with its consumption).
@@ -167,15 +161,11 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     labels = [first + timedelta(days=i) for i in range(DAILY_DAYS)]
     c_wh = [daily_wh(cons.days.get(d)) for d in labels]
     p_wh = [daily_wh(prod.days.get(d)) for d in labels]
-    both = [(a, b) for a, b in zip(c_wh, p_wh) if a is not None and b is not None]
-    total_c = sum(a for a, _ in both) if both else None
-    total_p = sum(b for _, b in both) if both else None
-    surplus = sum(max(0.0, b - a) for a, b in both) if both else None
-    deficit = sum(max(0.0, a - b) for a, b in both) if both else None
-    return {"pending": pending, "first": first, "last": last, "days": len(both),
-            "consumption_kwh": kwh(total_c), "production_kwh": kwh(total_p),
-            "surplus_kwh": kwh(surplus), "deficit_kwh": kwh(deficit),
-            "coverage": round(total_p / total_c * 100) if total_c else None,
+    totals = daily_balance(c_wh, p_wh)
+    return {"pending": pending, "first": first, "last": last, "days": totals.days,
+            "consumption_kwh": kwh(totals.consumed), "production_kwh": kwh(totals.produced),
+            "surplus_kwh": kwh(totals.surplus), "deficit_kwh": kwh(totals.deficit),
+            "coverage": round(totals.produced / totals.consumed * 100) if totals.consumed else None,
             # What the chart draws (balance_charts).
             "chart_data": {"days": labels, "consumption_wh": c_wh, "production_wh": p_wh}}
 
@@ -188,7 +178,7 @@ def balance_points() -> tuple[UsagePoint | None, UsagePoint | None, list[UsagePo
     prod = own_point(request.args["prod"]) if request.args.get("prod") else (producers[0] if producers else None)
     if prod is None and conso is not None:
         # A self-consumption point carries its production too: use it when some is cached.
-        probe = cache().read_range(conso.user_id, conso.pdl, "daily_production",
+        probe = cache().read_range(conso.user_id, conso.id, "daily_production",
                                    last_published_day() - timedelta(days=DAILY_DAYS - 1),
                                    last_published_day() + timedelta(days=1))
         if any(daily_wh(v) is not None for v in probe.days.values()):

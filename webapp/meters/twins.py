@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from flask import abort, jsonify, render_template, request
 
+from models.series import CONSUMER_KINDS
 from webapp.data import own_point
 from webapp.meters import bp
 from webapp.meters.charts import balance_charts, meter_charts
-from webapp.meters.data import CONSUMER_KINDS, balance_data, meter_data
+from webapp.meters.data import balance_data, meter_data
 from webapp.ui import api_login_required
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import render_template, url_for
 from flask_login import login_required
 
+from models.series import CONSUMER_KINDS
 from webapp.data import own_points
 from webapp.meters import bp
 from webapp.meters.charts import balance_charts, meter_charts
-from webapp.meters.data import CONSUMER_KINDS, balance_data, balance_points, choose_point, meter_data
+from webapp.meters.data import balance_data, balance_points, choose_point, meter_data
 
 
 def meter_page(kind: str):

@@ -5,14 +5,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --create-home --uid 10001 releve
 WORKDIR /app
 
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md ./
 COPY models ./models
 COPY pipeline ./pipeline
 COPY webapp ./webapp
 COPY sandbox ./sandbox
 COPY releve ./releve
 COPY migrations ./migrations
-RUN pip install --no-cache-dir -e .
+# A plain install: the migrations ship inside the package (`releve db upgrade` finds them there).
+RUN pip install --no-cache-dir .
 
 USER releve
 ENV RELEVE_ENV=production

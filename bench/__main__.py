@@ -21,14 +21,15 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from models.cache import EncryptedCache
+from models.calendar import PARIS
 from models.db import session_scope
+from models.keys import day_entry
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
@@ -36,7 +37,6 @@ from releve import embedded
 from releve.cli import run_migrations
 from sandbox.testing import running_sandbox
 
-PARIS = ZoneInfo("Europe/Paris")
 RELEVE = str(Path(sys.executable).parent / "releve")
 
 
@@ -127,8 +127,8 @@ def range_read(valkey_url: str, repeat: int) -> None:
         midnight = datetime(day.year, day.month, day.day, tzinfo=PARIS)
         days[day] = [{"start": (midnight + timedelta(minutes=30 * k)).isoformat(), "minutes": 30,
                       "watts": 400 + k * 10, "wh": 200 + k * 5} for k in range(48)]
-    cache.put_days(1, "22516914714270", "load_curve", days)
-    keys = [cache.key(1, cache.day_name("load_curve", d), "22516914714270") for d in days]
+    cache.put_days(1, 1, "load_curve", days)
+    keys = [cache.key(1, day_entry("load_curve", d), 1) for d in days]
 
     def timed(fn) -> float:
         samples = []
@@ -139,7 +139,7 @@ def range_read(valkey_url: str, repeat: int) -> None:
         return statistics.median(samples) * 1000
 
     raw_bytes = sum(len(b) for b in client.mget(keys))
-    cached = timed(lambda: cache.read_range(1, "22516914714270", "load_curve", first, end))
+    cached = timed(lambda: cache.read_range(1, 1, "load_curve", first, end))
     raw = timed(lambda: client.mget(keys))
     print(f"two-year load-curve range read (730 days, {raw_bytes / 1e6:.2f} MB sealed), median of {repeat}:")
     print(f"  EncryptedCache.read_range (1 MGET + decrypt + JSON): {cached:.1f} ms")

@@ -26,6 +26,3 @@ class Timestamped:
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
-
-# PDL / PRM: exactly 14 digits, kept as text (leading zeros happen).
-PDL_CHECK = "~ '^[0-9]{14}$'"

@@ -86,15 +86,47 @@ def _boolean(name: str, raw: str) -> bool:
     raise ConfigError(name, f"expected true or false, got {raw!r}")
 
 
-def decode_master_key(raw: str) -> bytes:
-    """Decode RELEVE_MASTER_KEY (32 bytes, urlsafe base64) or raise ConfigError."""
+def decode_master_key(raw: str, variable: str = "RELEVE_MASTER_KEY") -> bytes:
+    """Decode a master key (32 bytes, urlsafe base64) or raise ConfigError naming `variable`."""
     try:
         key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
     except (binascii.Error, ValueError):
-        raise ConfigError("RELEVE_MASTER_KEY", "not valid base64 (generate one with `releve gen-key`)") from None
+        raise ConfigError(variable, "not valid base64 (generate one with `releve gen-key`)") from None
     if len(key) != 32:
-        raise ConfigError("RELEVE_MASTER_KEY", f"must decode to 32 bytes, got {len(key)} (generate one with `releve gen-key`)")
+        raise ConfigError(variable, f"must decode to 32 bytes, got {len(key)} (generate one with `releve gen-key`)")
     return key
+
+
+# Master keys are versioned so a key can be rotated: `2:<key>` is version 2. A key written without
+# a version is version 1, so the key of a deployment that never rotated is version 1 (as its cache
+# entries say). The version is stored in every entry it seals; 1..255 (one byte).
+MAX_KEY_VERSION = 255
+
+
+def parse_master_key(raw: str, variable: str) -> tuple[int, bytes]:
+    """`[version:]key` → (version, 32-byte key), or ConfigError naming `variable` (never the key)."""
+    version_text, sep, key_text = raw.strip().rpartition(":")
+    version = 1
+    if sep:
+        if not version_text.strip().isdigit() or not 1 <= int(version_text) <= MAX_KEY_VERSION:
+            # The text is not echoed: it could be key material pasted in the wrong place.
+            raise ConfigError(variable, f"write a key as `<key>` or `<version>:<key>`, the version a whole number "
+                                        f"from 1 to {MAX_KEY_VERSION}")
+        version = int(version_text)
+    return version, decode_master_key(key_text, variable)
+
+
+def parse_previous_master_keys(raw: str, current_version: int) -> tuple[tuple[int, bytes], ...]:
+    """RELEVE_MASTER_KEY_PREVIOUS: comma-separated `[version:]key`, each version unique and not the current one."""
+    variable = "RELEVE_MASTER_KEY_PREVIOUS"
+    keys: dict[int, bytes] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        version, key = parse_master_key(item, variable)
+        if version == current_version or version in keys:
+            raise ConfigError(variable, f"key version {version} is given twice (RELEVE_MASTER_KEY holds version "
+                                        f"{current_version}; write each previous key as `<version>:<key>`)")
+        keys[version] = key
+    return tuple(sorted(keys.items()))
 
 
 def normalise_database_url(url: str) -> str:
@@ -113,7 +145,9 @@ class Settings:
     database_url: str = ""
     valkey_url: str = ""
     celery_broker_url: str = ""
-    master_key: bytes = field(default=b"", repr=False)
+    master_key: bytes = field(default=b"", repr=False)  # the current key: seals what is written now
+    master_key_version: int = 1
+    previous_master_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)  # (version, key): read only
     secret_key: str = field(default="", repr=False)
     enedis_api_url: str = SANDBOX_URL
     enedis_consent_url: str = SANDBOX_URL + "/dataconnect/v1/oauth2/authorize"
@@ -127,6 +161,7 @@ class Settings:
     rte_client_id: str = "releve-dev"
     rte_client_secret: str = field(default="releve-dev-secret", repr=False)
     cache_ttl_seconds: int = 86400
+    health_timeout_seconds: float = 1.0
     public_url: str = "http://127.0.0.1:8000"
     flower_basic_auth: str = field(default="", repr=False)
     smtp_host: str = ""
@@ -141,6 +176,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def master_keys(self) -> dict[int, bytes]:
+        """Every configured master key by version: the current one and the previous ones."""
+        return {**dict(self.previous_master_keys), self.master_key_version: self.master_key}
 
     def redacted(self) -> dict[str, str]:
         """The settings as text, secrets masked, for `releve check` and logs."""
@@ -186,7 +226,11 @@ class Settings:
             _url("CELERY_BROKER_URL", broker, ("redis", "rediss", "redis+socket", "amqp"))
 
         master_raw = get("RELEVE_MASTER_KEY")
-        master_key = decode_master_key(master_raw) if master_raw else b""
+        master_version, master_key = parse_master_key(master_raw, "RELEVE_MASTER_KEY") if master_raw else (1, b"")
+        previous_raw = get("RELEVE_MASTER_KEY_PREVIOUS")
+        if previous_raw and not master_raw:
+            raise ConfigError("RELEVE_MASTER_KEY_PREVIOUS", "is set but RELEVE_MASTER_KEY (the current key) is not")
+        previous_keys = parse_previous_master_keys(previous_raw, master_version)
         secret_key = get("SECRET_KEY")
         if production and len(secret_key) < 32:
             raise ConfigError("SECRET_KEY", "must be at least 32 characters in production")
@@ -198,6 +242,8 @@ class Settings:
             valkey_url=valkey_url,
             celery_broker_url=broker,
             master_key=master_key,
+            master_key_version=master_version,
+            previous_master_keys=previous_keys,
             secret_key=secret_key,
             enedis_api_url=_url("ENEDIS_API_URL", get("ENEDIS_API_URL", defaults.enedis_api_url), ("http", "https")).rstrip("/"),
             enedis_consent_url=_url("ENEDIS_CONSENT_URL", get("ENEDIS_CONSENT_URL", defaults.enedis_consent_url), ("http", "https")),
@@ -211,6 +257,7 @@ class Settings:
             rte_client_id=get("RTE_CLIENT_ID", defaults.rte_client_id),
             rte_client_secret=get("RTE_CLIENT_SECRET", defaults.rte_client_secret),
             cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
+            health_timeout_seconds=_positive_number("HEALTH_TIMEOUT_SECONDS", get("HEALTH_TIMEOUT_SECONDS", "1")),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
             flower_basic_auth=get("FLOWER_BASIC_AUTH"),
             smtp_host=get("SMTP_HOST"),

@@ -8,8 +8,8 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
+from models.grid.tempo import TEMPO_COLOURS
 
-TEMPO_COLOURS = ("BLUE", "WHITE", "RED")
 
 
 class TempoDay(Base):

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import PDL_CHECK, Base, Timestamped
+from models.base import Base, Timestamped
+from models.pdl import PDL_CHECK
 
 TRANSFER_STATUSES = ("pending", "refused", "cancelled", "completed")
 # How a request left `pending`, for each state it can reach: nothing else is allowed.

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import PDL_CHECK, Base, Timestamped
+from models.base import Base, Timestamped
+from models.pdl import PDL_CHECK
 
 POINT_KINDS = ("consumption", "production", "unknown")
 # active: fetched on schedule; consent_needed: Enedis refused (ADAM-DC-0007/0008), waiting

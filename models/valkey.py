@@ -21,16 +21,13 @@ def get_client(url: str) -> redis.Redis:
 
 
 @lru_cache(maxsize=16)
-def _quick_client(url: str, pid: int) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+def _quick_client(url: str, timeout: float, pid: int) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                retry=Retry(NoBackoff(), 0))
 
 
-def get_quick_client(url: str) -> redis.Redis:
-    """A client that gives up after 1 s and never retries: health checks and heartbeats, which must not hang."""
-    return _quick_client(url, os.getpid())
+def get_quick_client(url: str, timeout: float = 1.0) -> redis.Redis:
+    """A client that gives up after `timeout` seconds and never retries: health checks and heartbeats,
+    which must not hang."""
+    return _quick_client(url, timeout, os.getpid())
 
-
-# Keys written by the pipeline and read by the web app (one place, so both agree).
-BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
-WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
-WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat

@@ -21,7 +21,9 @@ from kombu.exceptions import KombuError
 from redis import RedisError
 from sqlalchemy.orm import Session
 
+from models.calendar import PARIS
 from models.db import after_commit
+from models.keys import REDBEAT_PREFIX
 from models.settings import Settings, load
 from pipeline import queues
 from pipeline.schedules import BEAT_SCHEDULE
@@ -57,13 +59,13 @@ def celery_config(settings: Settings) -> dict:
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in queues.ALL],
         task_routes=(queues.route,),
         task_create_missing_queues=False,  # a queue name that is not declared is an error, not a new queue
-        timezone="Europe/Paris",
+        timezone=PARIS.key,
         enable_utc=True,
         beat_schedule=BEAT_SCHEDULE,
         beat_scheduler="pipeline.schedules.scheduler:ReleveScheduler",
         beat_max_loop_interval=15,
         redbeat_redis_url=settings.valkey_url,
-        redbeat_key_prefix="releve:redbeat",
+        redbeat_key_prefix=REDBEAT_PREFIX,
         redbeat_lock_timeout=90,
         worker_send_task_events=True,
         task_send_sent_event=True,

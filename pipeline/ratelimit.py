@@ -30,6 +30,8 @@ from email.utils import parsedate_to_datetime
 
 import redis
 
+from models.keys import ratelimit_key
+
 MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
 DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
 
@@ -122,8 +124,8 @@ class RateLimiter:
                  backoff_base: float = 2.0, backoff_cap: float = 300.0, sleep=time.sleep):
         self.client = client
         self.name = name
-        prefix = f"releve:ratelimit:{name}"
-        self.keys = [f"{prefix}:second", f"{prefix}:hour", f"{prefix}:last", f"{prefix}:blocked", f"{prefix}:strikes"]
+        # KEYS of the scripts, in this order.
+        self.keys = [ratelimit_key(name, part) for part in ("second", "hour", "last", "blocked", "strikes")]
         if per_second:
             self.n_second = max(1, math.floor(per_second))
             self.window_ms = round((self.n_second / per_second + margin) * 1000)

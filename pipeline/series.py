@@ -1,54 +1,28 @@
-"""What Relevé fetches from Enedis, and how history is cut into windows (pure functions)."""
+"""How each series of `models.series` is fetched from Enedis, cut into windows and cached per day."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from models.calendar import day_minutes
+from models.series import Series
 from pipeline.clients.enedis import DailyValue, EnedisClient, LoadPoint, MaxPower, to_json
 
-PARIS = ZoneInfo("Europe/Paris")
 # D-1 and D-2 may be partial and corrected later: they are fetched again until older.
 SETTLED_AFTER_DAYS = 3
 
 
-@dataclass(frozen=True)
-class Series:
-    name: str
-    kind: str  # "consumption" or "production": the point kind it exists for
-    window_days: int
-    history_months: int
-    load_curve: bool = False
-
-    def fetch(self, client: EnedisClient, pdl: str, start: date, end: date) -> list[DailyValue | LoadPoint | MaxPower]:
-        if self.name == "daily_consumption":
-            return client.daily_consumption(pdl, start, end)
-        if self.name == "max_power":
-            return client.max_power(pdl, start, end)
-        if self.name == "daily_production":
-            return client.daily_production(pdl, start, end)
-        return client.load_curve(pdl, start, end, production=self.kind == "production")
-
-
-SERIES: dict[str, Series] = {
-    s.name: s
-    for s in (
-        Series("daily_consumption", "consumption", 365, 36),
-        Series("max_power", "consumption", 365, 36),
-        Series("load_curve", "consumption", 7, 24, load_curve=True),
-        Series("daily_production", "production", 365, 36),
-        Series("production_load_curve", "production", 7, 24, load_curve=True),
-    )
-}
-
-
-def series_for(kind: str, load_curve_enabled: bool = True) -> list[Series]:
-    """The series of a point of this kind (an unknown kind is tried as consumption first)."""
-    kind = "consumption" if kind == "unknown" else kind
-    return [s for s in SERIES.values() if s.kind == kind and (load_curve_enabled or not s.load_curve)]
+def fetch(series: Series, client: EnedisClient, pdl: str, start: date, end: date) -> list[DailyValue | LoadPoint | MaxPower]:
+    """[start, end) of one series of a point, from Enedis."""
+    if series.name == "daily_consumption":
+        return client.daily_consumption(pdl, start, end)
+    if series.name == "max_power":
+        return client.max_power(pdl, start, end)
+    if series.name == "daily_production":
+        return client.daily_production(pdl, start, end)
+    return client.load_curve(pdl, start, end, production=series.kind == "production")
 
 
 def months_before(day: date, months: int) -> date:
@@ -78,13 +52,6 @@ def plan_windows(series: Series, first: date, end: date) -> list[tuple[date, dat
         windows.append((start, end))
         end = start
     return windows
-
-
-def day_minutes(day: date) -> int:
-    # Through UTC: Python subtracts two datetimes of the same tzinfo by wall clock.
-    start = datetime.combine(day, time(0), PARIS).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), PARIS).astimezone(UTC)
-    return int((end - start).total_seconds() // 60)  # 1380 / 1440 / 1500 around DST
 
 
 def group_by_day(series: Series, items: list, start: date, end: date, today: date) -> tuple[dict[date, Any], dict[date, bool]]:

@@ -45,7 +45,7 @@ class Services:
 
 def build(settings: Settings) -> Services:
     client = get_client(settings.valkey_url)
-    cache = EncryptedCache(client, settings.master_key, ttl_seconds=settings.cache_ttl_seconds)
+    cache = EncryptedCache.from_settings(client, settings)
     secrets = AppSecrets(cache)
     enedis_limiter = RateLimiter(client, "enedis", per_second=settings.enedis_rate_per_second,
                                  per_hour=settings.enedis_rate_per_hour)

@@ -26,9 +26,11 @@ from sqlalchemy.orm import Session
 from models.audit import AuditLog
 from models.consents import EnedisConsent
 from models.db import after_commit
+from models.keys import forget_point
 from models.transfers import TransferRequest
 from models.usage_points import KnownPdl, UsagePoint
 from models.users import Role, User
+from models.valkey import get_client
 from pipeline import tasks
 from pipeline.celery_app import enqueue, settings_of
 
@@ -299,17 +301,13 @@ def notify(session: Session, celery: Celery, to: str | None, subject: str, body:
 def after_transfer(session: Session, celery: Celery, done: Transferred) -> None:
     """Once `session` commits the transfer: forget everything of the old holder for the point, onboard it
     for the new one, tell both."""
-    from pipeline.services import services
-    from pipeline.tasks.enedis import forget_point_keys
-
-    settings = settings_of(celery)
+    client = get_client(settings_of(celery).valkey_url)
 
     def forget() -> None:
         try:
             if done.old_holder_id is not None:
-                services(settings).cache.delete_point(done.old_holder_id, done.pdl)
-                forget_point_keys(settings.valkey_url, done.old_point_id)
-            forget_point_keys(settings.valkey_url, done.new_point_id)
+                forget_point(client, done.old_holder_id, done.old_point_id)
+            forget_point(client, done.new_holder_id, done.new_point_id)
         except RedisError as exc:  # the entries expire with their TTL; the new point has keys of its own
             log.error("transfer of request %s: the old holder's cache was not cleared (%s)", done.request_id, exc)
 

@@ -60,14 +60,26 @@ class Environment:
             click.echo(message, err=True)
 
 
-def run_migrations(database_url: str) -> None:
-    from alembic import command
+def alembic_config(database_url: str | None = None):
+    """Alembic's configuration, from the migrations shipped inside the package (no alembic.ini needed)."""
+    from importlib.resources import files
+
     from alembic.config import Config
 
-    cfg = Config(str(REPO_ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = database_url
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("migrations")))
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    cfg.set_main_option("timezone", "UTC")
     cfg.attributes["configure_logging"] = False
-    command.upgrade(cfg, "head")
+    if database_url:
+        cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def run_migrations(database_url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
 
 
 def prepare_database(database_url: str) -> None:
@@ -425,8 +437,11 @@ def connectivity(settings: Settings):
             yield "Valkey", True, f"server {info.get('valkey_version') or info.get('redis_version')}"
         except redis.RedisError as exc:
             yield "Valkey", False, _first_line(exc)
-    for name, value in (("RELEVE_MASTER_KEY", settings.master_key), ("SECRET_KEY", settings.secret_key)):
-        yield name, bool(value), "set" if value else "not set"
+    previous = ", ".join(str(version) for version, _ in settings.previous_master_keys)
+    yield ("RELEVE_MASTER_KEY", bool(settings.master_key),
+           f"set (version {settings.master_key_version}{'; previous: ' + previous if previous else ''})"
+           if settings.master_key else "not set")
+    yield "SECRET_KEY", bool(settings.secret_key), "set" if settings.secret_key else "not set"
 
 
 def _first_line(exc: BaseException) -> str:

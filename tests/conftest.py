@@ -173,6 +173,8 @@ def env_for(database_url, valkey_url):
             VALKEY_URL=valkey_url,
             RELEVE_MASTER_KEY=embedded.new_master_key(),
             SECRET_KEY="test-secret-key-" + "x" * 32,
+            # Health checks give up after 1 s in production; a test machine may be far busier than a server.
+            HEALTH_TIMEOUT_SECONDS="10",
         )
         env.update(overrides)
         return env

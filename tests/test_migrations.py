@@ -5,14 +5,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from releve.cli import REPO_ROOT
+from releve import cli
 
 
 def alembic_config(url=None, connection=None) -> Config:
-    cfg = Config(str(REPO_ROOT / "alembic.ini"))
-    cfg.attributes["configure_logging"] = False
-    if url:
-        cfg.attributes["database_url"] = url
+    cfg = cli.alembic_config(url)
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

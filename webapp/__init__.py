@@ -80,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, db, errors, health, main, pages, transfers
+    from webapp import account, auth, consent, db, errors, grid, health, help, main, meters, transfers, ui
 
     db.init_app(app, settings)  # one transaction per request (webapp/db.py)
     from webapp.extensions import csrf, login_manager
@@ -98,10 +98,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                message="Le formulaire a expiré ou n'est pas valide. Rechargez la page et réessayez."), 400
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(ui.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(consent.bp)
     app.register_blueprint(account.bp)
-    app.register_blueprint(pages.bp)
+    app.register_blueprint(meters.bp)
+    app.register_blueprint(grid.bp)
+    app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)
     return app

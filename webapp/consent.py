@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import update
 
 from models.consents import EnedisConsent
+from models.pdl import normalise_pdl
 from pipeline import points, transfers
 from webapp.db import audit, db
 from webapp.extensions import celery, settings
@@ -31,7 +32,6 @@ bp = Blueprint("consent", __name__)
 SESSION_KEY = "enedis_consent_state"
 STATE_LIFETIME = timedelta(minutes=10)
 CONSENT_DURATION = "P1Y"
-PRM_RE = re.compile(r"^[0-9]{14}$")
 
 
 def hash_state(state: str) -> str:
@@ -104,8 +104,8 @@ MAX_PRMS = 10
 
 def parse_prms(raw: str) -> list[str] | None:
     """The PRMs of `usage_point_id` (`;` or `,` separated), or None when one is not 14 digits."""
-    prms = [p.strip() for p in re.split(r"[;,]", raw)]
-    if not raw or not all(PRM_RE.match(p) for p in prms):
+    prms = [normalise_pdl(p) for p in re.split(r"[;,]", raw)]
+    if not raw or None in prms:
         return None
     prms = list(dict.fromkeys(prms))  # once each, in order
     return prms if len(prms) <= MAX_PRMS else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -21,27 +20,30 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
+from models.keys import interactive_budget_key
+from models.pdl import is_pdl
+from models.series import SERIES
+from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from pipeline.series import SERIES, plan_windows
+from pipeline.series import plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.extensions import celery, settings
 from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
-PDL_RE = re.compile(r"[0-9]{14}")
 INTERACTIVE_BUDGET = 20
 
 
 @lru_cache(maxsize=8)
-def _cache(valkey_url: str, master_key: bytes, ttl: int, pid: int) -> EncryptedCache:
-    return EncryptedCache(get_client(valkey_url), master_key, ttl_seconds=ttl)
+def _cache(s: Settings, pid: int) -> EncryptedCache:
+    return EncryptedCache.from_settings(get_client(s.valkey_url), s)
 
 
 def cache() -> EncryptedCache:
-    s = settings()
-    return _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, os.getpid())
+    """This process's cache: reads entries sealed under the current or a previous master key."""
+    return _cache(settings(), os.getpid())
 
 
 def own_points() -> list[UsagePoint]:
@@ -52,7 +54,7 @@ def own_points() -> list[UsagePoint]:
 
 def own_point(pdl: str) -> UsagePoint:
     """The current user's point with this PDL, or 404 (never 403: ownership is not revealed)."""
-    if not PDL_RE.fullmatch(pdl or ""):
+    if not is_pdl(pdl):
         abort(404)
     point = db().scalar(select(UsagePoint).where(UsagePoint.pdl == pdl, UsagePoint.user_id == current_user.id))
     if point is None:
@@ -63,7 +65,7 @@ def own_point(pdl: str) -> UsagePoint:
 def _within_budget(user_id: int) -> bool:
     """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
     quota is shared by every household, so one browser cannot spend it for all."""
-    spent = count_in_window(get_client(settings().valkey_url), f"releve:budget:{user_id}", 300)
+    spent = count_in_window(get_client(settings().valkey_url), interactive_budget_key(user_id), 300)
     return spent <= INTERACTIVE_BUDGET
 
 

@@ -1,7 +1,8 @@
 """GET /livez (the process runs) and GET /healthz (each component, answered quickly).
 
-/healthz runs its checks concurrently, each with its own short timeouts, and answers within
-DEADLINE whatever hangs: a component that has not answered by then is down. Workers and beat
+/healthz runs its checks concurrently, each with its own short timeout
+(`HEALTH_TIMEOUT_SECONDS`, 1 s by default), and answers within 2.5 times that whatever hangs:
+a component that has not answered by then is down. Workers and beat
 are read from the heartbeats they write to Valkey; nothing on the request path asks the
 workers anything through the broker. Anyone sees each component's ok/down and the overall
 status; error texts and details are for administrators only.
@@ -19,48 +20,54 @@ from kombu import Connection
 from sqlalchemy import Engine, text
 
 from models.db import get_engine
+from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
-from models.valkey import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_quick_client
-from webapp.extensions import settings
+from models.valkey import get_quick_client
+from webapp import extensions
 
 bp = Blueprint("health", __name__)
 
-CHECK_TIMEOUT = 1  # seconds: connect and read timeouts of each check (psycopg waits at least 2 s to connect)
-DEADLINE = 2.5  # seconds: /healthz answers by then, calling down what has not answered
+DEADLINE_FACTOR = 2.5  # /healthz answers within this many check timeouts, calling down what has not answered
 # Beat ticks at least every 15 s (beat_max_loop_interval), a worker beats every 10 s:
 # several missed beats is "down".
 BEAT_STALE_AFTER = 60
 WORKER_STALE_AFTER = 60
 
 
-def _pg_engine(url: str) -> Engine:
+def _pg_engine(url: str, timeout: float) -> Engine:
     # One connection at most per process: a flood of probes never becomes a flood of connections,
-    # and a server that hangs holds one thread, not one per request.
-    return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=CHECK_TIMEOUT,
-                      connect_args={"connect_timeout": 2, "options": f"-c statement_timeout={CHECK_TIMEOUT * 1000}"})
+    # and a server that hangs holds one thread, not one per request. psycopg waits at least 2 s to connect.
+    return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout,
+                      connect_args={"connect_timeout": max(2, round(timeout)),
+                                    "options": f"-c statement_timeout={round(timeout * 1000)}"})
 
 
 def _postgres(settings: Settings):
-    with _pg_engine(settings.database_url).connect() as conn:
+    with _pg_engine(settings.database_url, settings.health_timeout_seconds).connect() as conn:
         conn.execute(text("SELECT 1"))
 
 
 def _valkey(settings: Settings):
-    get_quick_client(settings.valkey_url).ping()
+    _quick(settings, settings.valkey_url).ping()
+
+
+def _quick(settings: Settings, url: str):
+    return get_quick_client(url, timeout=settings.health_timeout_seconds)
 
 
 def _broker(settings: Settings):
     url = settings.celery_broker_url
     if urlsplit(url).scheme in ("redis", "rediss"):
-        get_quick_client(url).ping()
+        _quick(settings, url).ping()
         return
-    with Connection(url, connect_timeout=CHECK_TIMEOUT) as conn:
-        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
+    timeout = settings.health_timeout_seconds
+    with Connection(url, connect_timeout=timeout) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
 
 
 def _worker(settings: Settings):
     now = time.time()
-    client = get_quick_client(settings.valkey_url)
+    client = _quick(settings, settings.valkey_url)
     alive = client.zrangebyscore(WORKERS_HEARTBEAT_KEY, now - WORKER_STALE_AFTER, "+inf")
     if not alive:
         last = client.zrange(WORKERS_HEARTBEAT_KEY, -1, -1, withscores=True)
@@ -71,7 +78,7 @@ def _worker(settings: Settings):
 
 
 def _beat(settings: Settings):
-    raw = get_quick_client(settings.valkey_url).get(BEAT_HEARTBEAT_KEY)
+    raw = _quick(settings, settings.valkey_url).get(BEAT_HEARTBEAT_KEY)
     if raw is None:
         raise RuntimeError("no beat heartbeat recorded")
     age = time.time() - float(raw)
@@ -92,7 +99,7 @@ def _check(fn, settings: Settings) -> dict:
 
 
 def run_checks(settings: Settings) -> dict[str, dict]:
-    """Every check at once; by DEADLINE, what has not answered is down."""
+    """Every check at once; what has not answered by the deadline is down."""
     results: dict[str, dict] = {}
 
     def run(name, fn):
@@ -104,10 +111,11 @@ def run_checks(settings: Settings) -> dict[str, dict]:
                for item in CHECKS.items()]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + DEADLINE
+    limit = DEADLINE_FACTOR * settings.health_timeout_seconds
+    deadline = time.monotonic() + limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return {name: results.get(name) or {"ok": False, "error": f"no answer within {DEADLINE} s"} for name in CHECKS}
+    return {name: results.get(name) or {"ok": False, "error": f"no answer within {limit:g} s"} for name in CHECKS}
 
 
 def _is_admin() -> bool:
@@ -125,7 +133,7 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    results = run_checks(settings())
+    results = run_checks(extensions.settings())
     down = [name for name, r in results.items() if not r["ok"]]
     # Who asks is looked up only when PostgreSQL answers (the user loader reads it).
     if not (results["postgres"]["ok"] and _is_admin()):

@@ -1,16 +1,17 @@
-"""Public pages and the dashboard."""
+"""The home page and the dashboard (templates: templates/main/)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from models.calendar import PARIS
 from models.consents import EnedisConsent
+from models.keys import CONTRACT
 from models.usage_points import UsagePoint
 from pipeline.tasks.enedis import read_progress
 from webapp.data import cache, own_points
@@ -18,7 +19,6 @@ from webapp.db import db
 from webapp.extensions import settings
 
 bp = Blueprint("main", __name__)
-PARIS = ZoneInfo("Europe/Paris")
 
 KINDS = {"consumption": "Consommation", "production": "Production", "unknown": "Type en cours de détermination"}
 CONSENT_NEEDED = {
@@ -32,7 +32,7 @@ CONSENT_NEEDED_DEFAULT = CONSENT_NEEDED["ADAM-DC-0008"]
 
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    return render_template("main/index.html")
 
 
 def _local(moment: datetime | None, fmt: str) -> str | None:
@@ -59,7 +59,7 @@ def expiring_soon(expires_at: datetime | None, now: datetime | None = None) -> b
 
 def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
     """What the dashboard shows of one point (also the JSON the page polls)."""
-    contract = cache().get(point.user_id, "contract", pdl=point.pdl) or None
+    contract = cache().get(point.user_id, CONTRACT, point=point.id) or None
     progress = read_progress(settings().valkey_url, point.id)
     total, done = progress.get("total"), progress.get("done", 0)
     percent = (min(100, done * 100 // total) if total else 100) if total is not None else None
@@ -97,7 +97,7 @@ def dashboard():
     from webapp.transfers import pending_for
 
     items = cards()
-    return render_template("dashboard.html", cards=items, pending=any(c["pending"] for c in items),
+    return render_template("main/dashboard.html", cards=items, pending=any(c["pending"] for c in items),
                            transfers=pending_for(current_user.id))
 
 

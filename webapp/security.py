@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from models.keys import login_keys, mail_keys
 from models.users import User
 from models.valkey import get_client
 from webapp.extensions import settings
@@ -33,8 +33,8 @@ class Throttle:
     """Counts failed logins in Valkey, per account and per client address."""
 
     def __init__(self, email: str, address: str):
-        digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
-        self.keys = {f"releve:login:acct:{digest}": ACCOUNT_FAILURES, f"releve:login:addr:{address}": ADDRESS_FAILURES}
+        account, client_address = login_keys(email, address)
+        self.keys = {account: ACCOUNT_FAILURES, client_address: ADDRESS_FAILURES}
         self.client = get_client(settings().valkey_url)
 
     def retry_after(self) -> int:
@@ -64,10 +64,9 @@ MAIL_QUOTAS = {  # purpose: (per e-mail address, per client address)
 def mail_wait(purpose: str, email: str, address: str) -> int:
     """Count one `purpose` mail for this e-mail and client address; 0 when it may go, else seconds to wait."""
     per_email, per_client = MAIL_QUOTAS[purpose]
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
     client = get_client(settings().valkey_url)
-    for key, limit in ((f"releve:mail:{purpose}:addr:{address}", per_client),
-                       (f"releve:mail:{purpose}:acct:{digest}", per_email)):
+    to_email, from_address = mail_keys(purpose, email, address)
+    for key, limit in ((from_address, per_client), (to_email, per_email)):
         if count_in_window(client, key, MAIL_WINDOW_SECONDS) > limit:
             return max(client.ttl(key), 1)
     return 0

@@ -13,9 +13,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
+from models.pdl import is_pdl
 from models.transfers import TransferRequest
 from pipeline import transfers
-from webapp.consent import PRM_RE
 from webapp.db import db
 from webapp.extensions import celery
 
@@ -66,7 +66,7 @@ def _now() -> datetime:
 def ask():
     """The requester confirms the offer made by a consent callback."""
     pdl, consent_id = request.form.get("pdl", ""), _id(request.form.get("consent", ""))
-    if not PRM_RE.match(pdl) or consent_id is None:
+    if not is_pdl(pdl) or consent_id is None:
         return problem("Demande de transfert invalide. Recommencez depuis « Ajouter mon compteur ».")
     s = db()
     try:

@@ -12,10 +12,11 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
+from models.calendar import PARIS
+from models.pdl import is_pdl
 from pipeline.clients.base import (
     ConsentNeeded,
     HistoryExhausted,
@@ -36,7 +37,6 @@ from pipeline.clients.base import (
 from pipeline.clients.tokens import SecretStore, TokenProvider
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 UPSTREAM = "enedis"
 
 PATHS = {
@@ -291,7 +291,7 @@ class EnedisClient:
 
     @staticmethod
     def _window(pdl: str, start: date, end: date) -> dict[str, str]:
-        if not re.fullmatch(r"\d{14}", pdl):
+        if not is_pdl(pdl):
             raise PermanentError(f"enedis: invalid usage point id {pdl!r}", upstream=UPSTREAM, code="INVALID-REQUEST")
         if not start < end:
             raise PermanentError(f"enedis: empty window {start}..{end}", upstream=UPSTREAM, code="INVALID-REQUEST")

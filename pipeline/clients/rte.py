@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
+from models.calendar import PARIS
+from models.grid.tempo import TEMPO_COLOURS
 from pipeline.clients.base import (
     HttpTransport,
     Limiter,
@@ -24,13 +25,11 @@ from pipeline.clients.base import (
 from pipeline.clients.tokens import SecretStore, TokenProvider
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 UPSTREAM = "rte"
 
 TEMPO_PATH = "/open_api/tempo_like_supply_contract/v1/tempo_like_calendars"
 ECOWATT_PATH = "/open_api/ecowatt/v5/signals"
 CONSUMPTION_PATH = "/open_api/consumption/v1/short_term"
-COLOURS = {"BLUE", "WHITE", "RED"}
 DEFAULT_BACKOFF = 60.0  # 429/509 without Retry-After: RTE limits are per minute or coarser
 
 
@@ -76,7 +75,7 @@ def parse_tempo(body: dict[str, Any]) -> list[TempoValue]:
     out = []
     for item in (body.get("tempo_like_calendars") or {}).get("values") or []:
         colour = item.get("value")
-        if colour not in COLOURS:  # seen once: a value without `value`; skip, it will be asked again
+        if colour not in TEMPO_COLOURS:  # seen once: a value without `value`; skip, it will be asked again
             log.warning("rte: tempo value without a colour for %s", item.get("start_date"))
             continue
         out.append(TempoValue(day=_dt(item["start_date"]).date(), colour=colour, updated_at=_dt(item.get("updated_date"))))

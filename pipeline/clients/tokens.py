@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from models.keys import token_entry
+
 log = logging.getLogger(__name__)
 
 RENEW_MARGIN = 300  # seconds before expiry at which a token is renewed
@@ -25,7 +27,7 @@ class TokenProvider:
 
     def __init__(self, name: str, fetch: Callable[[], tuple[str, float]], store: SecretStore | None = None,
                  clock: Callable[[], float] = time.time):
-        self.name = f"token:{name}"
+        self.name = token_entry(name)
         self.fetch = fetch  # returns (access_token, expires_in seconds)
         self.store = store
         self.clock = clock

@@ -6,7 +6,8 @@ import time
 
 from redbeat import RedBeatScheduler
 
-from models.valkey import BEAT_HEARTBEAT_KEY, get_client
+from models.keys import BEAT_HEARTBEAT_KEY
+from models.valkey import get_client
 
 
 class ReleveScheduler(RedBeatScheduler):

@@ -13,6 +13,7 @@ from celery import Task
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
+from models.keys import once_key
 from models.settings import Settings
 from models.valkey import get_client
 from pipeline.celery_app import VISIBILITY_TIMEOUT, settings_of
@@ -122,9 +123,6 @@ class ReleveTask(Task):
         return {}
 
 
-ONCE_PREFIX = "releve:once:"
-
-
-def once(settings: Settings, key: str, ttl: int) -> bool:
-    """True the first time `key` is claimed within `ttl` seconds (dedupes periodic work and enqueues)."""
-    return bool(get_client(settings.valkey_url).set(f"{ONCE_PREFIX}{key}", "1", nx=True, ex=ttl))
+def once(settings: Settings, claim: str, ttl: int) -> bool:
+    """True the first time `claim` is made within `ttl` seconds (dedupes periodic work and enqueues)."""
+    return bool(get_client(settings.valkey_url).set(once_key(claim), "1", nx=True, ex=ttl))

@@ -12,12 +12,16 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from celery import Celery, shared_task
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
+from models.keys import (
+    ADDRESS, CONTRACT, fetch_claim, progress_done_key, progress_key, progress_window, refresh_pass_claim,
+)
+from models.series import SERIES, series_for
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
@@ -30,41 +34,17 @@ from pipeline.clients.base import (
     PermanentError,
     WrongPointKind,
 )
-from pipeline.series import SERIES, history_start, plan_windows, group_by_day, series_for
-from pipeline.tasks.base import ONCE_PREFIX, ReleveTask, once
+from pipeline.series import fetch, group_by_day, history_start, plan_windows
+from pipeline.tasks.base import ReleveTask, once
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
-PUBLISHED_AT_HOUR = 8  # day D is published from about 08:00 Paris on D+1
 REFRESH_DAYS = 3  # the morning refresh looks at D-3 … D-1 (D-1, D-2 may be partial)
-
-
-def today_paris(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(PARIS).date()
-
-
-def progress_key(point_id: int) -> str:
-    return f"releve:progress:{point_id}"
 
 
 def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
     """Backfill progress of a point: windows planned and done (for the pages)."""
     raw = get_client(valkey_url).hgetall(progress_key(point_id))
     return {k.decode(): int(v) for k, v in raw.items()}
-
-
-def fetch_once_key(point_id: int, series: str, start: date | str, end: date | str) -> str:
-    """The dedupe key of one window's fetch (under `once`'s prefix)."""
-    return f"fetch:{point_id}:{series}:{start}:{end}"
-
-
-def forget_point_keys(valkey_url: str, point_id: int) -> int:
-    """Drop a point's backfill progress and fetch dedupe keys (it changed hands): its next
-    holder's history starts at 0 and its windows are enqueued again at once."""
-    client = get_client(valkey_url)
-    keys = [progress_key(point_id), progress_key(point_id) + ":done"]
-    keys += client.scan_iter(match=ONCE_PREFIX + fetch_once_key(point_id, "*", "*", "*"), count=1000)
-    return client.delete(*keys)
 
 
 @dataclass
@@ -148,12 +128,12 @@ def fetch_into_cache(task: ReleveTask, point: PointState, series_name: str, star
         return {"status": "empty-window"}
     if series.load_curve and not point.load_curve_enabled:
         return {"status": "no-load-curve"}
-    first = svc.cache.history_start(point.user_id, point.pdl, series_name)
+    first = svc.cache.history_start(point.user_id, point.id, series_name)
     if first is not None and end <= first:
         return {"status": "before-history", "first_day": first.isoformat()}  # known: not asked again
     start = max(start, first) if first is not None else start
     try:
-        items = series.fetch(svc.enedis, point.pdl, start, end)
+        items = fetch(series, svc.enedis, point.pdl, start, end)
     except HistoryExhausted as exc:
         return _search_history(task, point, series_name, start, end, exc)
     except ConsentNeeded as exc:
@@ -174,7 +154,7 @@ def fetch_into_cache(task: ReleveTask, point: PointState, series_name: str, star
     if point.kind == "unknown":
         point.kind = series.kind
     days, complete = group_by_day(series, items, start, end, today)
-    svc.cache.put_days(point.user_id, point.pdl, series_name, days, complete)
+    svc.cache.put_days(point.user_id, point.id, series_name, days, complete)
     point.last_refreshed_at = datetime.now(UTC)
     return {"status": "ok", "days": len(days), "final": sum(complete.values())}
 
@@ -191,15 +171,15 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
 
     def served(day: date) -> bool:
         try:
-            series.fetch(task.services.enedis, point.pdl, day, day + timedelta(days=1))
+            fetch(series, task.services.enedis, point.pdl, day, day + timedelta(days=1))
             return True
         except HistoryExhausted:
             return False
 
     def history_starts(first: date) -> None:
-        known = cache.history_start(point.user_id, point.pdl, series_name)
+        known = cache.history_start(point.user_id, point.id, series_name)
         if known is None or first > known:  # another window may have found a later bound
-            cache.set_history_start(point.user_id, point.pdl, series_name, first)
+            cache.set_history_start(point.user_id, point.id, series_name, first)
 
     last = end - timedelta(days=1)
     if last <= start or not served(last):
@@ -228,17 +208,17 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
     result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
     save_point(self, point, before)
     if backfill:
-        _count_done(self, point_id, f"{series}:{start}:{end}")
+        _count_done(self, point_id, progress_window(series, start, end))
     return result
 
 
 def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
     client = get_client(task.settings.valkey_url)
-    key = progress_key(point_id)
+    key, done = progress_key(point_id), progress_done_key(point_id)
     # SADD answers 1 only the first time: a window run twice (acks_late) is counted once.
-    if client.sadd(key + ":done", window):
+    if client.sadd(done, window):
         client.hincrby(key, "done", 1)
-    client.expire(key + ":done", 7 * 86400)
+    client.expire(done, 7 * 86400)
     client.expire(key, 7 * 86400)
 
 
@@ -247,7 +227,7 @@ def enqueue_window(celery: Celery, point_id: int, series: str, start: date, end:
     """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
     (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py); with
     `session`, once it commits."""
-    if not once(settings_of(celery), fetch_once_key(point_id, series, start, end), dedupe_seconds):
+    if not once(settings_of(celery), fetch_claim(point_id, series, start, end), dedupe_seconds):
         return False
     enqueue(celery, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=start.isoformat(),
                                              end=end.isoformat(), backfill=backfill), session=session)
@@ -283,10 +263,10 @@ def _discover(task: ReleveTask, point: PointState) -> tuple[dict[str, Any], list
     if point.kind == "consumption":
         try:
             contract = svc.enedis.contract(point.pdl)
-            svc.cache.put(point.user_id, "contract", contract, pdl=point.pdl)
+            svc.cache.put(point.user_id, CONTRACT, contract, point=point.id)
             if contract.get("last_activation_date"):
                 point.activation_date = date.fromisoformat(contract["last_activation_date"])
-            svc.cache.put(point.user_id, "address", svc.enedis.address(point.pdl), pdl=point.pdl)
+            svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
         except ConsentNeeded as exc:
             mark_consent_needed(point, exc.code)
             return {"status": "consent-needed"}, None
@@ -313,8 +293,8 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     key = progress_key(point_id)
     # Onboarding may run twice (a worker lost mid-task): windows already done stay counted,
     # and those already enqueued are not enqueued again (enqueue_window dedupes).
-    windows = [f"{series}:{start.isoformat()}:{end.isoformat()}" for series, start, end in plan]
-    done = sum(client.smismember(key + ":done", windows)) if windows else 0
+    windows = [progress_window(series, start, end) for series, start, end in plan]
+    done = sum(client.smismember(progress_done_key(point_id), windows)) if windows else 0
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)
     for series, start, end in plan:
@@ -334,7 +314,7 @@ def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     today = today_paris()
     start = today - timedelta(days=REFRESH_DAYS)
     for series in series_for(point.kind, point.load_curve_enabled):
-        missing = svc.cache.read_range(point.user_id, point.pdl, series.name, start, today).missing
+        missing = svc.cache.read_range(point.user_id, point.id, series.name, start, today).missing
         if missing:
             results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
                                                     max(missing) + timedelta(days=1))
@@ -351,7 +331,7 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     local = moment.astimezone(PARIS)
     if local.hour < PUBLISHED_AT_HOUR:
         return 0  # yesterday is not published yet
-    if not once(self.settings, f"refresh_all:{local.date()}:{local.hour}", 3 * 3600):
+    if not once(self.settings, refresh_pass_claim(local.date(), local.hour), 3 * 3600):
         return 0
     with self.session() as session:
         # Ids only, in one pass: the limiter, not the broker, sets the pace of the fetches.

@@ -9,7 +9,8 @@ from celery import bootsteps, shared_task
 from celery.signals import worker_ready
 from redis import RedisError
 
-from models.valkey import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, get_client, get_quick_client
+from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
+from models.valkey import get_client, get_quick_client
 from pipeline import tasks
 from pipeline.celery_app import settings_of
 

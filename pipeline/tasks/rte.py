@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from models.calendar import PARIS, tempo_season_start
 from models.ecowatt import EcoWattSignal
+from models.keys import tempo_season_claim
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
 from pipeline import tasks
@@ -18,13 +19,7 @@ from pipeline.clients.base import Throttled
 from pipeline.tasks.base import ReleveTask, once
 
 log = logging.getLogger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
 TEMPO_PUBLISHED_AT = time(10, 30)
-
-
-def season_start(day: date) -> date:
-    """1 September of the Tempo season holding `day`."""
-    return date(day.year if day.month >= 9 else day.year - 1, 9, 1)
 
 
 def upsert(session, model, rows: list[dict], keys: list[str]) -> int:
@@ -69,9 +64,9 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None) -> str:
 def tempo_season(self: ReleveTask, now: str | None = None) -> int:
     """Daily consistency pass: the whole season so far (colours may be corrected)."""
     today = _now(now).astimezone(PARIS).date()
-    if not self.rescheduled and not once(self.settings, f"tempo_season:{today}", 86400):
+    if not self.rescheduled and not once(self.settings, tempo_season_claim(today), 86400):
         return 0
-    return store_tempo(self, season_start(today), today + timedelta(days=1))
+    return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))
 
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.ECOWATT)

@@ -125,3 +125,43 @@ def test_production_refuses_the_sandbox_defaults():
 def test_development_keeps_the_sandbox_over_http():
     s = Settings.from_env({"ENEDIS_API_URL": "http://127.0.0.1:9999", "PUBLIC_URL": "http://localhost:8000"})
     assert s.enedis_api_url == "http://127.0.0.1:9999" and s.public_url == "http://localhost:8000"
+
+
+OLD = base64.urlsafe_b64encode(b"o" * 32).decode()
+OLDER = base64.urlsafe_b64encode(b"p" * 32).decode()
+
+
+def test_a_key_without_version_is_version_1_and_has_no_previous_keys():
+    s = Settings.from_env({"RELEVE_MASTER_KEY": KEY})
+    assert (s.master_key_version, s.previous_master_keys, s.master_keys) == (1, (), {1: b"k" * 32})
+
+
+def test_rotation_current_key_with_its_version_and_the_previous_ones():
+    s = Settings.from_env({"RELEVE_MASTER_KEY": f"3:{KEY}", "RELEVE_MASTER_KEY_PREVIOUS": f" {OLD} , 2:{OLDER},"})
+    assert s.master_key == b"k" * 32 and s.master_key_version == 3
+    assert s.master_keys == {1: b"o" * 32, 2: b"p" * 32, 3: b"k" * 32}
+    text = repr(s) + str(s.redacted())
+    assert OLD not in text and OLDER not in text and s.redacted()["previous_master_keys"] == "(set)"
+    assert hash(s)  # settings key caches of processes (services, the web app's cache)
+
+
+@pytest.mark.parametrize("env, problem", [
+    ({"RELEVE_MASTER_KEY_PREVIOUS": OLD}, "RELEVE_MASTER_KEY (the current key) is not"),
+    ({"RELEVE_MASTER_KEY": KEY, "RELEVE_MASTER_KEY_PREVIOUS": OLD}, "key version 1 is given twice"),
+    ({"RELEVE_MASTER_KEY": f"3:{KEY}", "RELEVE_MASTER_KEY_PREVIOUS": f"1:{OLD},1:{OLDER}"}, "key version 1 is given twice"),
+    ({"RELEVE_MASTER_KEY": f"2:{KEY}", "RELEVE_MASTER_KEY_PREVIOUS": f"1:{OLD[:24]}"}, "must decode to 32 bytes, got 18"),
+    ({"RELEVE_MASTER_KEY": f"2:{KEY}", "RELEVE_MASTER_KEY_PREVIOUS": f"0:{OLD}"}, "from 1 to 255"),
+    ({"RELEVE_MASTER_KEY": f"2:{KEY}", "RELEVE_MASTER_KEY_PREVIOUS": f"{OLDER}:{OLD}"}, "from 1 to 255"),
+])
+def test_bad_previous_keys_name_the_variable_and_never_echo_a_key(env, problem):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert err.value.variable == "RELEVE_MASTER_KEY_PREVIOUS" and problem in str(err.value)
+    assert OLD not in str(err.value) and OLDER not in str(err.value)
+
+
+@pytest.mark.parametrize("value", [f"256:{KEY}", f"x:{KEY}", f"2:{KEY[:-4]}"])
+def test_a_bad_current_key_names_its_variable(value):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"RELEVE_MASTER_KEY": value})
+    assert err.value.variable == "RELEVE_MASTER_KEY" and KEY not in str(err.value)

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.clients.enedis import DailyValue, LoadPoint
-from pipeline.series import SERIES, day_minutes, group_by_day, history_start, months_before, plan_windows, series_for
+from models.series import SERIES
+from pipeline.series import group_by_day, history_start, months_before, plan_windows
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2026, 11, 24)
@@ -39,17 +40,6 @@ def test_windows_cover_history_without_overlap_newest_first():
     assert sum((e - s).days for s, e in windows) == (TODAY - first).days
     # 36 months + 15 days is 1,110 days: four windows of at most 365.
     assert len(plan_windows(SERIES["daily_consumption"], history_start(SERIES["daily_consumption"], TODAY), TODAY)) == 4
-
-
-def test_series_by_point_kind():
-    assert [s.name for s in series_for("consumption")] == ["daily_consumption", "max_power", "load_curve"]
-    assert [s.name for s in series_for("unknown", load_curve_enabled=False)] == ["daily_consumption", "max_power"]
-    assert [s.name for s in series_for("production")] == ["daily_production", "production_load_curve"]
-
-
-@pytest.mark.parametrize("day, minutes", [(date(2026, 3, 29), 1380), (date(2026, 10, 25), 1500), (TODAY, 1440)])
-def test_day_minutes(day, minutes):
-    assert day_minutes(day) == minutes
 
 
 def points(day: date, count: int) -> list[LoadPoint]:

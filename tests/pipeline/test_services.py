@@ -11,6 +11,7 @@ from models.audit import AuditLog
 from models.cache import EncryptedCache
 from models.consents import EnedisConsent
 from models.db import commit
+from models.keys import CONTRACT, progress_key
 from models.usage_points import UsagePoint
 from models.users import User
 from pipeline import accounts, points, queues, tasks, transfers
@@ -54,19 +55,19 @@ def test_deleting_an_account_forgets_its_cache_only_once_committed(session, valk
     point = UsagePoint(pdl="95000000000003", user_id=user.id)
     session.add(point)
     commit(session)  # a savepoint of the test's transaction: the rollback below keeps these rows
-    cache = EncryptedCache(valkey, settings.master_key)
-    cache.put(user.id, "contract", {"subscribed_power": "6 kVA"}, pdl=point.pdl)
-    valkey.hset(f"releve:progress:{point.id}", mapping={"total": 3, "done": 1})
+    cache = EncryptedCache.from_settings(valkey, settings)
+    cache.put(user.id, CONTRACT, {"subscribed_power": "6 kVA"}, point=point.id)
+    valkey.hset(progress_key(point.id), mapping={"total": 3, "done": 1})
 
     accounts.delete_account(session, settings, user.id, ip="192.0.2.1")
     session.rollback()  # the deletion did not happen: nothing is forgotten
-    assert cache.get(user.id, "contract", pdl=point.pdl) is not None
+    assert cache.get(user.id, CONTRACT, point=point.id) is not None
 
     accounts.delete_account(session, settings, user.id, ip="192.0.2.1")
-    assert cache.get(user.id, "contract", pdl=point.pdl) is not None
+    assert cache.get(user.id, CONTRACT, point=point.id) is not None
     commit(session)
     assert session.get(User, user.id) is None
-    assert cache.get(user.id, "contract", pdl=point.pdl) is None
-    assert valkey.exists(f"releve:progress:{point.id}") == 0
+    assert cache.get(user.id, CONTRACT, point=point.id) is None
+    assert valkey.exists(progress_key(point.id)) == 0
     [deleted] = session.scalars(select(AuditLog).where(AuditLog.target == f"user:{user.id}")).all()
     assert (deleted.action, deleted.actor_id, deleted.ip_address) == ("account.deleted", None, "192.0.2.1")

@@ -25,7 +25,7 @@ from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
-from models.valkey import WORKER_HEARTBEAT_KEY
+from models.keys import WORKER_HEARTBEAT_KEY
 from sandbox.testing import running_sandbox
 from tests_helpers import Processes
 
@@ -117,6 +117,6 @@ def test_a_worker_of_this_release_runs_what_the_previous_one_queued(previous_rel
     wait_until(lambda: list(outbox.glob("*.eml")) and valkey.get(WORKER_HEARTBEAT_KEY), timeout=60)
 
     settings = Settings.from_env(env)
-    cache = EncryptedCache(valkey, settings.master_key)
-    assert not cache.read_range(point.user_id, point.pdl, "daily_consumption", start, end).missing
+    cache = EncryptedCache.from_settings(valkey, settings)
+    assert not cache.read_range(point.user_id, point.id, "daily_consumption", start, end).missing
     assert worker.poll() is None

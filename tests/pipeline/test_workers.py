@@ -57,7 +57,7 @@ def cluster(env_for, valkey_databases, database_url, upstream):
         assert all(w.poll() is None for w in workers), workers[0].log.read_text()
         assert time.monotonic() < deadline, "workers did not start"
     try:
-        yield Cluster(settings, celery, workers, EncryptedCache(redis.Redis.from_url(url), settings.master_key))
+        yield Cluster(settings, celery, workers, EncryptedCache.from_settings(redis.Redis.from_url(url), settings))
     finally:
         processes.stop_all()
         celery.close()
@@ -103,7 +103,7 @@ def made_up_pdls(n: int) -> list[str]:
 def wait_for_days(cluster: Cluster, wanted: list[tuple[UsagePoint, str, date, date]], wait_until, timeout=120):
     def done():
         for point, series, start, end in wanted:
-            if cluster.cache.read_range(point.user_id, point.pdl, series, start, end).missing:
+            if cluster.cache.read_range(point.user_id, point.id, series, start, end).missing:
                 return False
         return True
 
@@ -135,9 +135,9 @@ def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstrea
     calls = [c for c in enedis_calls(upstream, since) if c.path.startswith("/metering")]
     served = [(c.path, c.query) for c in calls if c.status == 200]
     assert len(served) == len(set(served)) == 60  # every window once, none twice
-    assert len([c for c in calls if c.status == 429]) <= len(calls) // 20  # rare
+    assert len([c for c in calls if c.status == 429]) <= 1 + len(calls) // 20  # rare
     for point, series, start, _ in wanted:
-        cached = cluster.cache.read_range(point.user_id, point.pdl, series, start, start + timedelta(days=1))
+        cached = cluster.cache.read_range(point.user_id, point.id, series, start, start + timedelta(days=1))
         assert cached.days[start]["value"] == enedis_data.daily_energy(point.pdl, start, "consumption")
 
 
@@ -157,13 +157,13 @@ def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream
     calls = enedis_calls(upstream, since)
     throttled = [c for c in calls if c.fault]
     assert len(throttled) == 1 and throttled[0].status == 429
-    assert len([c for c in calls if c.status == 429]) - 1 <= len(calls) // 20  # quota 429s (jitter) stay rare
+    assert len([c for c in calls if c.status == 429]) - 1 <= 1 + len(calls) // 20  # quota 429s (jitter): rare
     pause_start = throttled[0].t + throttled[0].duration
     # Calls already past the limiter may still land just after the 429; none starts inside the pause.
     during = [c for c in calls if pause_start + 0.3 < c.t < pause_start + announced - 0.1]
     assert during == []
     for point, series, start, _ in wanted:
-        cached = cluster.cache.read_range(point.user_id, point.pdl, series, start, start + timedelta(days=1))
+        cached = cluster.cache.read_range(point.user_id, point.id, series, start, start + timedelta(days=1))
         assert cached.days[start]["value"] == enedis_data.daily_energy(point.pdl, start, "consumption")
 
 
@@ -181,7 +181,7 @@ def test_a_storm_without_announced_wait_completes_without_loss_or_duplicates(clu
     wait_for_days(cluster, wanted, wait_until, timeout=180)
     assert any(c.status == 429 for c in enedis_calls(upstream, since))
     for point, series, first, end in wanted:
-        cached = cluster.cache.read_range(point.user_id, point.pdl, series, first, end)
+        cached = cluster.cache.read_range(point.user_id, point.id, series, first, end)
         for day, points_of_day in cached.days.items():
             starts = [p["start"] for p in points_of_day]
             assert len(starts) == len(set(starts))  # nothing twice
@@ -198,9 +198,9 @@ def test_cache_equals_the_sandbox_on_dst_days(cluster, make_points, wait_until):
             wanted.append((point, series, start, end))
     wait_for_days(cluster, wanted, wait_until)
     for start, end in windows:
-        curve = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end).days
-        daily = cluster.cache.read_range(point.user_id, point.pdl, "daily_consumption", start, end).days
-        peaks = cluster.cache.read_range(point.user_id, point.pdl, "max_power", start, end).days
+        curve = cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end).days
+        daily = cluster.cache.read_range(point.user_id, point.id, "daily_consumption", start, end).days
+        peaks = cluster.cache.read_range(point.user_id, point.id, "max_power", start, end).days
         for day in curve:
             truth = enedis_data.curve(point.pdl, day, "consumption")
             assert [p["watts"] for p in curve[day]] == [w for _, w in truth]
@@ -209,9 +209,9 @@ def test_cache_equals_the_sandbox_on_dst_days(cluster, make_points, wait_until):
             assert peaks[day]["va"] >= max(p["watts"] for p in curve[day])
             starts = [datetime.fromisoformat(p["start"]) for p in curve[day]]
             assert all(s.date() == day for s in starts) and starts == sorted(starts, key=lambda s: s.timestamp())
-    assert len(cluster.cache.read_range(point.user_id, point.pdl, "load_curve", date(2026, 3, 29),
+    assert len(cluster.cache.read_range(point.user_id, point.id, "load_curve", date(2026, 3, 29),
                                         date(2026, 3, 30)).days[date(2026, 3, 29)]) == 46
-    fall_back = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", date(2026, 10, 25),
+    fall_back = cluster.cache.read_range(point.user_id, point.id, "load_curve", date(2026, 10, 25),
                                          date(2026, 10, 26)).days[date(2026, 10, 25)]
     assert len(fall_back) == 50
     repeated = [p["start"] for p in fall_back if p["start"][11:13] == "02"]
@@ -232,7 +232,7 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, 
             killed += 1
     assert killed >= 1
     wait_for_days(cluster, [(point, "daily_consumption", day, day + timedelta(days=1))], wait_until)
-    cached = cluster.cache.read_range(point.user_id, point.pdl, "daily_consumption", day, day + timedelta(days=1))
+    cached = cluster.cache.read_range(point.user_id, point.id, "daily_consumption", day, day + timedelta(days=1))
     assert cached.days[day]["value"] == enedis_data.daily_energy(point.pdl, day, "consumption")
     window = f"start={day.isoformat()}"
     # It ran again: the second call answered first; the held one is logged when the sandbox lets it go.
@@ -269,7 +269,7 @@ def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstrea
     fresh = reload(database_url, no_curve)
     assert (fresh.kind, fresh.load_curve_enabled, fresh.status) == ("consumption", False, "active")
     assert progress["total"] == result["windows"] >= 6  # daily energy and max power, 36 months each
-    contract = cluster.cache.get(no_curve.user_id, "contract", pdl=no_curve.pdl)
+    contract = cluster.cache.get(no_curve.user_id, "contract", point=no_curve.id)
     assert contract and contract["subscribed_power"]
     lc_calls = [c for c in enedis_calls(upstream, since) if c.path.endswith("consumption_load_curve")]
     # ERR0075 once, then no load-curve window is ever asked (a quota 429 before it is asked again, not counted).
@@ -278,7 +278,7 @@ def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstrea
     result, _ = onboard_and_wait(cluster, production, wait_until)
     assert reload(database_url, production).kind == "production" and result["kind"] == "production"
     end = paris_today() - timedelta(days=1)
-    cached = cluster.cache.read_range(production.user_id, production.pdl, "daily_production", end - timedelta(days=5), end)
+    cached = cluster.cache.read_range(production.user_id, production.id, "daily_production", end - timedelta(days=5), end)
     assert len(cached.days) == 5
 
     result, progress = onboard_and_wait(cluster, revoked, wait_until)
@@ -295,8 +295,8 @@ def test_backfill_stops_cleanly_at_the_consent_start(cluster, upstream, make_poi
     result, progress = onboard_and_wait(cluster, point, wait_until, timeout=180)
     assert progress["done"] == progress["total"] == result["windows"]
     for series in ("daily_consumption", "max_power", "load_curve"):
-        assert cluster.cache.history_start(point.user_id, point.pdl, series) == consent_start
-    cached = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", consent_start - timedelta(days=30),
+        assert cluster.cache.history_start(point.user_id, point.id, series) == consent_start
+    cached = cluster.cache.read_range(point.user_id, point.id, "load_curve", consent_start - timedelta(days=30),
                                       paris_today() - timedelta(days=3))
     assert min(cached.days) == consent_start and cached.missing == []
     refused = [c for c in enedis_calls(upstream, since) if c.status == 403]
@@ -330,13 +330,13 @@ def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, 
     cluster.enqueue(point, "load_curve", start, end)
 
     def partial_cached():
-        result = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end)
+        result = cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end)
         return result if newest in result.days else None
 
     first = wait_until(partial_cached, timeout=60)
     assert len(first.days[newest]) == 20 and first.partial == [newest] and first.missing == [newest]
     cluster.enqueue(point, "load_curve", newest, end)  # what the next refresh pass asks for: the missing day
-    wait_until(lambda: not cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end).missing,
+    wait_until(lambda: not cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end).missing,
                timeout=60)
-    final = cluster.cache.read_range(point.user_id, point.pdl, "load_curve", start, end).days[newest]
+    final = cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end).days[newest]
     assert [p["watts"] for p in final] == [w for _, w in enedis_data.curve(point.pdl, newest, "consumption")]

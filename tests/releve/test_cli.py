@@ -22,6 +22,19 @@ def test_check_reports_each_service(env_for):
     assert "ok   PostgreSQL: server" in result.stdout
     assert "ok   Valkey: server" in result.stdout
     assert "All checks passed." in result.stdout
+    assert "ok   RELEVE_MASTER_KEY: set (version 1)" in result.stdout
+
+
+def test_check_says_which_master_key_versions_are_configured(env_for):
+    from releve import embedded
+
+    env = env_for()
+    env.update(RELEVE_MASTER_KEY=f"3:{embedded.new_master_key()}",
+               RELEVE_MASTER_KEY_PREVIOUS=f"{env['RELEVE_MASTER_KEY']},2:{embedded.new_master_key()}")
+    result = run(["check"], env)
+    assert result.returncode == 0, result.stderr
+    assert "ok   RELEVE_MASTER_KEY: set (version 3; previous: 1, 2)" in result.stdout
+    assert env["RELEVE_MASTER_KEY"][2:] not in result.stdout + result.stderr
 
 
 def test_check_names_an_unreachable_database_without_traceback(env_for):

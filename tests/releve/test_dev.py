@@ -50,7 +50,8 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
     workdir = shared_tmp_dir("releve-dev-")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "VALKEY_URL", "CELERY_", "RELEVE_", "TEST_", "ENEDIS_", "RTE_"))}
-    env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()))
+    env.update(RELEVE_VAR_DIR=str(workdir / "var"), RELEVE_EMBEDDED_VALKEY_PORT=str(free_port()),
+               HEALTH_TIMEOUT_SECONDS="10")
     web_port, sandbox_port = free_port(), free_port()
     # Output to a file: a pipe read only at the end would fill up and block every child's logging.
     guard = Processes(grace=60).run(
@@ -66,7 +67,7 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
                 return None
             return response if response.status_code == 200 else None
 
-        body = wait_until(healthy, timeout=60, interval=0.5).json()
+        body = wait_until(healthy, timeout=180, interval=0.5).json()  # a liveness bound, generous on a busy machine
         assert body["status"] == "ok" and body["down"] == []
         # The sandbox's nine test customers count as consented to the development client.
         register = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/consents", timeout=10).json()

@@ -166,11 +166,12 @@ def test_deleting_the_account_removes_rows_and_cached_data_at_once(app, client, 
     create(client)
     alice = user(session)
     uid = alice.id
-    session.add(UsagePoint(pdl="22516914714270", user_id=uid))
+    point = UsagePoint(pdl="22516914714270", user_id=uid)
+    session.add(point)
     session.commit()
-    s = app.config["RELEVE_SETTINGS"]
-    cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
-    cache.put(uid, "contract", {"subscribed_power": "9 kVA"}, pdl="22516914714270")
+    s, point_id = app.config["RELEVE_SETTINGS"], point.id
+    cache = _cache(s, 0)
+    cache.put(uid, "contract", {"subscribed_power": "9 kVA"}, point=point_id)
     cache.put(uid, "identity", {"firstname": "Alice"})
 
     wrong = post(client, "/parametres/supprimer", {"confirm_password": "not my password"})
@@ -181,7 +182,7 @@ def test_deleting_the_account_removes_rows_and_cached_data_at_once(app, client, 
     assert user(session) is None
     for model in (UsagePoint, ApiClient, EnedisConsent):
         assert session.scalar(select(func.count()).select_from(model).where(model.user_id == uid)) == 0
-    assert cache.get(uid, "contract", pdl="22516914714270") is None and cache.get(uid, "identity") is None
+    assert cache.get(uid, "contract", point=point_id) is None and cache.get(uid, "identity") is None
     assert client.get("/tableau-de-bord").status_code == 302  # logged out
     assert "ont été supprimés" in client.get("/").get_data(as_text=True)
 

@@ -220,7 +220,7 @@ def test_a_tampered_list_of_many_prms_is_refused(client, auth, session):
 
 def test_a_callback_never_moves_a_meter_another_account_holds(app, client, auth, session, valkey, celery_app, mails):
     """The probe of issue 10: B starts a consent, skips the consent page, comes back with A's PDL."""
-    from pipeline.tasks.enedis import progress_key
+    from models.keys import progress_key
     from webapp.data import _cache
 
     auth.signup()
@@ -228,8 +228,8 @@ def test_a_callback_never_moves_a_meter_another_account_holds(app, client, auth,
     alice = session.scalar(select(User).where(User.email == "alice@example.org"))
     [point] = points(session).values()
     s = app.config["RELEVE_SETTINGS"]
-    cache = _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0)
-    cache.put(alice.id, "contract", {"subscribed_power": "9 kVA"}, pdl=CUSTOMER_0)
+    cache = _cache(s, 0)
+    cache.put(alice.id, "contract", {"subscribed_power": "9 kVA"}, point=point.id)
     valkey.hset(progress_key(point.id), mapping={"total": 12, "done": 12})
     valkey.delete("interactive")
 
@@ -244,7 +244,7 @@ def test_a_callback_never_moves_a_meter_another_account_holds(app, client, auth,
     # A keeps the meter, its cache and its progress; B gets nothing, and nothing is fetched for B.
     assert list(points(session)) == [CUSTOMER_0] and points(session)[CUSTOMER_0].id == point.id
     assert points(session, "bob@example.org") == {}
-    assert cache.get(alice.id, "contract", pdl=CUSTOMER_0) == {"subscribed_power": "9 kVA"}
+    assert cache.get(alice.id, "contract", point=point.id) == {"subscribed_power": "9 kVA"}
     assert valkey.hgetall(progress_key(point.id)) == {b"total": b"12", b"done": b"12"}
     assert valkey.llen("interactive") == 0
     assert bob.get("/tableau-de-bord/etat.json").get_json()["points"] == []
@@ -322,7 +322,7 @@ def test_dashboard_explains_a_moved_meter_and_escapes_names(client, auth, sessio
 
 
 def test_state_json_lists_only_own_points_with_progress_and_contract(app, client, auth, session, valkey):
-    from pipeline.tasks.enedis import progress_key
+    from models.keys import progress_key
     from webapp.data import _cache
 
     auth.signup()
@@ -335,9 +335,9 @@ def test_state_json_lists_only_own_points_with_progress_and_contract(app, client
     session.add_all([mine, theirs])
     session.commit()
     s = app.config["RELEVE_SETTINGS"]
-    _cache(s.valkey_url, s.master_key, s.cache_ttl_seconds, 0).put(
+    _cache(s, 0).put(
         mine.user_id, "contract", {"subscribed_power": "9 kVA", "offpeak_hours": "HC (22H00-6H00)",
-                                   "distribution_tariff": "BTINFCUST"}, pdl=CUSTOMER_0)
+                                   "distribution_tariff": "BTINFCUST"}, point=mine.id)
     valkey.hset(progress_key(mine.id), mapping={"total": 50, "done": 21})
 
     state = client.get("/tableau-de-bord/etat.json").get_json()

@@ -6,9 +6,9 @@ import time
 import pytest
 from sqlalchemy import select
 
+from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
 from models.users import Role, User
-from models.valkey import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from pipeline.tasks.maintenance import record_worker_heartbeat
 from tests_helpers import stop
 
@@ -119,7 +119,7 @@ def silent_port():
 def test_a_server_that_never_answers_is_down_and_healthz_still_answers(env_for, valkey, silent_port, variable,
                                                                        component):
     scheme = "redis" if variable == "VALKEY_URL" else "postgresql"
-    app = app_for(env_for, **{variable: f"{scheme}://postgres@127.0.0.1:{silent_port}/0"})
+    app = app_for(env_for, HEALTH_TIMEOUT_SECONDS="1", **{variable: f"{scheme}://postgres@127.0.0.1:{silent_port}/0"})
     alive(valkey)
     response = app.test_client().get("/healthz")
     body = response.get_json()
@@ -145,7 +145,7 @@ def test_ok_with_a_real_worker_and_beat_and_a_stopped_worker_leaves(client, auth
         response = client.get("/healthz")
         return response if response.status_code == 200 else None
 
-    body = wait_until(healthy, timeout=60).get_json()
+    body = wait_until(healthy, timeout=180).get_json()
     assert body == {**body, "status": "ok", "down": []}
     assert body["checks"]["worker"]["detail"] == f"1 worker(s): health@{socket.gethostname()}"
     stop(worker)  # a worker that stops cleanly leaves the heartbeat set at once

@@ -20,13 +20,13 @@ from sqlalchemy import select
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.offpeak import parse_offpeak_hours
 from models.settings import Settings
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
 from models.users import User
 from sandbox.testing import running_sandbox
-from webapp import pages
+from webapp import clock as page_clock
+from webapp.grid import views as grid_views
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=PARIS)  # a Friday; D-1 is published
@@ -48,7 +48,8 @@ def settings(env_for, outbox, sandbox):
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
-    monkeypatch.setattr(pages, "now_paris", lambda: NOW)
+    for module in (page_clock, grid_views):  # each module that reads the time
+        monkeypatch.setattr(module, "now_paris", lambda: NOW)
 
 
 @pytest.fixture
@@ -84,24 +85,30 @@ def curve_of(day: date, watts: int = 1000) -> list[dict]:
              "wh": watts * 30 // 60} for i in range(48)]
 
 
-def fill_consumption(store: EncryptedCache, user: User, pdl: str, *, skip_curve_day: date | None = None) -> None:
+def point_of(session, pdl: str) -> UsagePoint:
+    return session.scalar(select(UsagePoint).where(UsagePoint.pdl == pdl))
+
+
+def fill_consumption(store: EncryptedCache, session, pdl: str, *, skip_curve_day: date | None = None) -> None:
     """2024 at 8 kWh a day, 2025 at 10 kWh; a flat 1 kW load curve; max power 6 kVA on 9 kVA."""
-    store.put_days(user.id, pdl, "daily_consumption",
+    point = point_of(session, pdl)
+    store.put_days(point.user_id, point.id, "daily_consumption",
                    {d: {"day": d.isoformat(), "value": 8000 if d.year == 2024 else 10000}
                     for d in days(date(2024, 1, 1), LAST)})
-    store.put_days(user.id, pdl, "load_curve",
+    store.put_days(point.user_id, point.id, "load_curve",
                    {d: curve_of(d) for d in days(LAST - timedelta(days=6), LAST) if d != skip_curve_day})
-    store.put_days(user.id, pdl, "max_power",
+    store.put_days(point.user_id, point.id, "max_power",
                    {d: {"day": d.isoformat(), "va": 6000, "at": f"{d.isoformat()}T19:00:00+01:00"}
                     for d in days(LAST - timedelta(days=29), LAST)})
-    store.put(user.id, "contract", {"subscribed_power_kva": 9, "subscribed_power": "9 kVA",
-                                    "offpeak_hours": "HC (22H00-6H00)"}, pdl=pdl)
+    store.put(point.user_id, "contract", {"subscribed_power_kva": 9, "subscribed_power": "9 kVA",
+                                          "offpeak_hours": "HC (22H00-6H00)"}, point=point.id)
 
 
-def fill_production(store: EncryptedCache, user: User, pdl: str) -> None:
-    store.put_days(user.id, pdl, "daily_production", {d: {"day": d.isoformat(), "value": 4000}
-                                                      for d in days(date(2024, 1, 1), LAST)})
-    store.put_days(user.id, pdl, "production_load_curve", {d: curve_of(d, 200) for d in days(LAST, LAST)})
+def fill_production(store: EncryptedCache, session, pdl: str) -> None:
+    point = point_of(session, pdl)
+    store.put_days(point.user_id, point.id, "daily_production", {d: {"day": d.isoformat(), "value": 4000}
+                                                                 for d in days(date(2024, 1, 1), LAST)})
+    store.put_days(point.user_id, point.id, "production_load_curve", {d: curve_of(d, 200) for d in days(LAST, LAST)})
 
 
 def text_of(response) -> str:
@@ -116,34 +123,6 @@ def page_data(html: str) -> dict:
 
 
 NBSP = "\u202f"
-
-
-# -- pure computation ------------------------------------------------------------------------
-
-
-def test_offpeak_split_of_a_known_load_curve():
-    ranges = parse_offpeak_hours("HC (22H00-6H00)")
-    curve = curve_of(date(2025, 3, 13), 1000)  # 48 × 500 Wh
-    curve[0]["wh"] = 1500  # 00:00–00:30 is off-peak
-    curve[30]["wh"] = 700  # 15:00–15:30 is peak
-    off, peak = pages.split_offpeak(curve, ranges)
-    assert (off, peak) == (16 * 500 + 1000, 32 * 500 + 200)
-    # An hour-long interval across 22:00 is shared pro rata.
-    start = datetime(2025, 3, 13, 21, 30, tzinfo=PARIS).isoformat()
-    assert pages.split_offpeak([{"start": start, "minutes": 60, "wh": 1200}], ranges) == (600.0, 600.0)
-    # Interval starts in UTC still count by Paris wall clock.
-    utc_start = datetime(2025, 3, 13, 21, 0, tzinfo=UTC).isoformat()  # 22:00 Paris
-    assert pages.split_offpeak([{"start": utc_start, "minutes": 30, "wh": 400}], ranges) == (400.0, 0.0)
-
-
-def test_last_published_day_follows_the_08_00_publication():
-    assert pages.last_published_day(datetime(2025, 3, 14, 7, 59, tzinfo=PARIS)) == date(2025, 3, 12)
-    assert pages.last_published_day(datetime(2025, 3, 14, 8, 0, tzinfo=PARIS)) == date(2025, 3, 13)
-
-
-def test_tempo_season_bounds():
-    assert pages.tempo_season(date(2025, 3, 14)) == (date(2024, 9, 1), date(2025, 8, 31))
-    assert pages.tempo_season(date(2025, 9, 1)) == (date(2025, 9, 1), date(2026, 8, 31))
 
 
 # -- empty states ------------------------------------------------------------------------------
@@ -181,7 +160,7 @@ def test_consumption_page_shows_cached_numbers_without_touching_upstream(client,
                                                                           valkey, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A, name="Maison")
-    fill_consumption(store, alice, PDL_A)
+    fill_consumption(store, session, PDL_A)
     t0 = clock.time()
     html = text_of(client.get(f"/consommation?pdl={PDL_A}"))
     assert "300,0 kWh" in html                       # 30 days × 10 kWh
@@ -211,7 +190,7 @@ def test_missing_days_enqueue_one_interactive_fetch_and_say_so(client, auth, ses
                                                                celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A, skip_curve_day=LAST)  # only the shown day's curve is missing
+    fill_consumption(store, session, PDL_A, skip_curve_day=LAST)  # only the shown day's curve is missing
     t0 = clock.time()
     html = text_of(client.get(f"/consommation?pdl={PDL_A}"))
     assert "Données en cours de récupération…" in html and 'role="status" hidden' not in html
@@ -225,7 +204,7 @@ def test_missing_days_enqueue_one_interactive_fetch_and_say_so(client, auth, ses
     assert client.get(data["api"]).get_json()["pending"] is True
     assert valkey.llen("interactive") == 1
     # The worker delivers: the JSON twin stops saying pending.
-    store.put_days(alice.id, PDL_A, "load_curve", {LAST: curve_of(LAST)})
+    store.put_days(alice.id, point_of(session, PDL_A).id, "load_curve", {LAST: curve_of(LAST)})
     assert client.get(data["api"]).get_json()["pending"] is False
     assert sandbox.state.calls_since(t0) == []
 
@@ -249,7 +228,7 @@ def test_a_point_waiting_for_consent_asks_nothing(client, auth, session, valkey,
 def test_load_curve_not_activated_points_to_the_faq(client, auth, session, store, valkey, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A, load_curve_enabled=False)
-    fill_consumption(store, alice, PDL_A)
+    fill_consumption(store, session, PDL_A)
     html = text_of(client.get("/consommation"))
     assert "n'est pas activée" in html and "/faq#courbe-de-charge" in html
     assert "curve" not in page_data(html)["charts"]
@@ -262,7 +241,7 @@ def test_load_curve_not_activated_points_to_the_faq(client, auth, session, store
 def test_production_only_point(client, auth, session, store, valkey, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
-    fill_production(store, alice, PDL_PROD)
+    fill_production(store, session, PDL_PROD)
     html = text_of(client.get("/production"))
     assert "120,0 kWh" in html  # 30 days × 4 kWh
     assert "Toiture" in html and "Heures creuses" not in html
@@ -277,7 +256,7 @@ def test_production_only_point(client, auth, session, store, valkey, celery_app)
 def test_consumption_only_user_sees_friendly_production_and_balance(client, auth, session, store, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A)
+    fill_consumption(store, session, PDL_A)
     assert "Aucun de vos compteurs n'est un point de production" in text_of(client.get("/production"))
     assert "Aucune production n'est connue" in text_of(client.get("/bilan"))
 
@@ -287,11 +266,11 @@ def test_several_points_get_a_selector(client, auth, session, store, valkey, cel
     add_point(session, alice, PDL_A, name="Appartement")
     add_point(session, alice, PDL_A2, name="Maison")
     add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
-    fill_consumption(store, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A2)
-    store.put_days(alice.id, PDL_A2, "daily_consumption",
+    fill_consumption(store, session, PDL_A)
+    fill_consumption(store, session, PDL_A2)
+    store.put_days(alice.id, point_of(session, PDL_A2).id, "daily_consumption",
                    {d: {"day": d.isoformat(), "value": 20000} for d in days(date(2025, 1, 1), LAST)})
-    fill_production(store, alice, PDL_PROD)
+    fill_production(store, session, PDL_PROD)
     html = text_of(client.get("/consommation"))
     assert '<select name="pdl"' in html and PDL_A in html and PDL_A2 in html
     assert "300,0 kWh" in html  # the first point by name: Appartement
@@ -304,8 +283,8 @@ def test_several_points_get_a_selector(client, auth, session, store, valkey, cel
 def test_balance_of_a_self_consumption_point(client, auth, session, store, valkey, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A)
-    fill_production(store, alice, PDL_A)  # the same point carries both
+    fill_consumption(store, session, PDL_A)
+    fill_production(store, session, PDL_A)  # the same point carries both
     html = text_of(client.get("/bilan"))
     assert "(autoconsommation)" in html and "300,0 kWh" in html and "120,0 kWh" in html and "40 %" in html
     assert valkey.llen("interactive") == 0
@@ -318,7 +297,7 @@ def test_another_users_pdl_is_404_everywhere(client, auth, session, store, valke
     bob = signup(auth, session, "bob@example.org")
     add_point(session, bob, PDL_B, name="Chez Bob")
     add_point(session, bob, PDL_PROD, kind="production")
-    fill_consumption(store, bob, PDL_B)
+    fill_consumption(store, session, PDL_B)
     auth.logout()
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
@@ -338,8 +317,8 @@ def test_script_in_a_point_name_or_a_parameter_is_escaped(client, auth, session,
     add_point(session, alice, PDL_A, name=evil)
     add_point(session, alice, PDL_A2, name=evil)
     add_point(session, alice, PDL_PROD, kind="production", name=evil)
-    fill_consumption(store, alice, PDL_A)
-    fill_production(store, alice, PDL_PROD)
+    fill_consumption(store, session, PDL_A)
+    fill_production(store, session, PDL_PROD)
     for url in ("/consommation", f"/consommation?pdl={PDL_A}&jour={evil}&vue={evil}", "/production",
                 f"/bilan?conso={PDL_A}", f"/consommation?pdl={evil}", f"/tempo?x={evil}"):
         html = client.get(url).get_data(as_text=True)
@@ -424,7 +403,7 @@ def test_plotly_is_served_by_the_app(client):
 def test_pages_load_plotly_from_the_app_not_a_cdn(client, auth, session, store, celery_app):
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A)
+    fill_consumption(store, session, PDL_A)
     html = text_of(client.get("/consommation"))
     scripts = re.findall(r'<script src="([^"]+)"', html)
     assert any(s.startswith("/vendor/plotly.min.js") for s in scripts)
@@ -450,8 +429,8 @@ def test_no_page_runs_inline_script_and_every_page_carries_the_policy(client, au
     add_point(session, alice, PDL_A, name="Appartement")
     add_point(session, alice, PDL_A2, name="Maison")  # two points: the selector
     add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
-    fill_consumption(store, alice, PDL_A)
-    fill_production(store, alice, PDL_PROD)
+    fill_consumption(store, session, PDL_A)
+    fill_production(store, session, PDL_PROD)
     personal = ["/tableau-de-bord", "/consommation", "/production", "/bilan", "/ecowatt", "/france", "/parametres",
                 "/compteurs/ajouter"]
     for url, response in [*anonymous.items(), *((url, client.get(url)) for url in personal)]:
@@ -477,7 +456,7 @@ def test_personal_pages_and_json_are_never_stored(client, auth, session, store, 
     assert client.get("/healthz").headers["Cache-Control"] == "no-store"  # JSON, even anonymous
     alice = signup(auth, session)
     add_point(session, alice, PDL_A)
-    fill_consumption(store, alice, PDL_A)
+    fill_consumption(store, session, PDL_A)
     for url in ("/tableau-de-bord", "/tableau-de-bord/etat.json", "/consommation", f"/api/ui/consommation.json?pdl={PDL_A}",
                 "/parametres", "/faq", "/"):
         response = client.get(url)

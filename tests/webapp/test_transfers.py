@@ -74,7 +74,7 @@ class World:
         self.tag = f"{random.getrandbits(32):08x}"
         self.emails: list[str] = []
         self.pdls: list[str] = []
-        self.cache = EncryptedCache(redis.Redis.from_url(settings.valkey_url), settings.master_key)
+        self.cache = EncryptedCache.from_settings(redis.Redis.from_url(settings.valkey_url), settings)
 
     def task(self, name: str):
         """The task `name` bound to the app's Celery app (the test's settings)."""
@@ -213,17 +213,17 @@ def make_admin(world: World, browser: Browser) -> None:
         user.roles.append(session.scalar(select(Role).where(Role.name == "admin")))
 
 
-def give_history(world: World, user_id: int, point_id: int, pdl: str) -> None:
+def give_history(world: World, user_id: int, point_id: int) -> None:
     """What a holder has after its backfill: cached days and contract, progress at 100 %, dedupe keys."""
-    world.cache.put(user_id, "contract", {"subscribed_power": "9 kVA"}, pdl=pdl)
-    world.cache.put_days(user_id, pdl, "daily_consumption", {date(2026, 11, 1): {"value": 1000}})
+    world.cache.put(user_id, "contract", {"subscribed_power": "9 kVA"}, point=point_id)
+    world.cache.put_days(user_id, point_id, "daily_consumption", {date(2026, 11, 1): {"value": 1000}})
     world.valkey.hset(f"releve:progress:{point_id}", mapping={"total": 12, "done": 12})
     world.valkey.sadd(f"releve:progress:{point_id}:done", "daily_consumption:2025-11-25:2026-11-25")
     world.valkey.set(f"releve:once:fetch:{point_id}:daily_consumption:2025-11-25:2026-11-25", "1", ex=3600)
 
 
-def keys_of_point(world: World, user_id: int, point_id: int, pdl: str) -> list[bytes]:
-    return (world.valkey.keys(f"releve:c:{user_id}:{world.cache.point_tag(pdl)}:*")
+def keys_of_point(world: World, user_id: int, point_id: int) -> list[bytes]:
+    return (world.valkey.keys(f"releve:c:{user_id}:p{point_id}:*")
             + world.valkey.keys(f"releve:progress:{point_id}*") + world.valkey.keys(f"releve:once:fetch:{point_id}:*"))
 
 
@@ -241,7 +241,7 @@ def test_a_pdl_that_never_consented_is_not_activated(world):
     result = onboard.apply(kwargs={"point_id": point_id}).get()
     assert result == {"status": "consent-needed", "code": "ADAM-DC-0008"}
     assert world.points()[pdl][2] == "consent_needed"
-    assert keys_of_point(world, bob.id, point_id, pdl) == []  # nothing read, nothing planned
+    assert keys_of_point(world, bob.id, point_id) == []  # nothing read, nothing planned
     state = bob.client.get("/tableau-de-bord/etat.json").get_json()
     [card] = [p for p in state["points"] if p["pdl"] == pdl]
     assert card["status"] == "consent_needed" and card["progress"]["total"] is None
@@ -304,7 +304,7 @@ def test_a_request_completes_when_the_holders_consent_is_gone_and_the_old_holder
     alice, bob = world.account("alice"), world.account("bob")
     pdl = world.pdl()
     old_point = holds(world, alice, pdl)
-    give_history(world, alice.id, old_point, pdl)
+    give_history(world, alice.id, old_point)
     assert "Historique : 100 %" in alice.client.get("/tableau-de-bord").get_data(as_text=True)
     request = requested(world, bob, pdl)
     world.valkey.delete("interactive")
@@ -323,8 +323,8 @@ def test_a_request_completes_when_the_holders_consent_is_gone_and_the_old_holder
     [request] = world.requests_of(pdl)
     assert (request.status, request.resolution) == ("completed", "holder_consent_gone")
     # Everything of Alice's for that point is gone: cache, progress, dedupe keys.
-    assert keys_of_point(world, alice.id, old_point, pdl) == []
-    assert world.cache.get(alice.id, "contract", pdl=pdl) is None
+    assert keys_of_point(world, alice.id, old_point) == []
+    assert world.cache.get(alice.id, "contract", point=old_point) is None
     assert pdl not in alice.client.get("/tableau-de-bord").get_data(as_text=True)
     # Bob's card does not claim a history it never fetched; onboarding runs and enqueues at once.
     assert "Historique : 100 %" not in bob.client.get("/tableau-de-bord").get_data(as_text=True)
@@ -425,7 +425,7 @@ def test_an_administrator_approves_and_refuses_with_the_cli(world, outbox):
     pdl, other = world.pdl(), world.pdl()
     old_point = holds(world, alice, pdl)
     holds(world, alice, other)
-    give_history(world, alice.id, old_point, pdl)
+    give_history(world, alice.id, old_point)
     first, second = requested(world, bob, pdl), requested(world, bob, other)
 
     listed = world.releve("transfers", "list")
@@ -437,7 +437,7 @@ def test_an_administrator_approves_and_refuses_with_the_cli(world, outbox):
     approved = world.releve("transfers", "approve", str(first.id), "--by", carol.email)
     assert approved.returncode == 0, approved.stderr
     assert f"PDL {pdl} is now held by {bob.email}" in approved.stdout
-    assert world.points()[pdl][1] == bob.id and keys_of_point(world, alice.id, old_point, pdl) == []
+    assert world.points()[pdl][1] == bob.id and keys_of_point(world, alice.id, old_point) == []
     [done] = world.requests_of(pdl)
     assert (done.status, done.resolution, done.decided_by_id) == ("completed", "approved_by_admin", carol.id)
     assert world.audit("usage_point.transferred", pdl)[0].actor_id == carol.id

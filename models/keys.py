@@ -1,0 +1,183 @@
+"""Every Valkey key Relevé writes, named in one place (the Celery broker's own keys excepted),
+and what a point or a user leaves behind in Valkey (`forget_point`, `forget_user`).
+
+Other modules build keys only through these functions and constants, never by typing a
+`releve:…` string. The formats are a contract with the previous release: the entries it
+cached, the counters and dedupe keys it set, the progress it recorded are read by the next
+one after a deploy, so a format changes only on purpose (tests/models/test_keys.py pins
+each one).
+
+No key holds a PDL or an e-mail address: points are named by their id, addresses by a
+digest. A dump of Valkey alone tells nobody which meter or which person a key is about.
+
+    releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
+    releve:progress:{point id}[:done]           backfill progress of a point
+    releve:once:{claim}                         dedupe claims (fetch windows, beat passes)
+    releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
+    releve:budget:{user id}                     interactive fetches a person may still ask for
+    releve:login:{acct|addr}:{…}                failed sign-ins
+    releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
+    releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz
+    releve:redbeat…                             beat's schedule and lock (celery-redbeat)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import date
+from itertools import chain, islice
+
+import redis
+
+# -- the encrypted cache -------------------------------------------------------------------------
+
+CACHE_PREFIX = "releve:c"
+NO_POINT = "-"  # entries of a user that belong to no point (and the application's tokens, user 0)
+CONTRACT = "contract"
+ADDRESS = "address"
+
+
+def _point(point_id: int) -> str:
+    # "p" + the usage point's id: never a 20-hex-digit tag of earlier releases, never a PDL.
+    return f"p{int(point_id)}"
+
+
+def cache_key(user_id: int, point_id: int | None, entry: str) -> str:
+    """The Valkey key of one cache entry: `entry` of a user, of one of its points or of none."""
+    return f"{CACHE_PREFIX}:{int(user_id)}:{NO_POINT if point_id is None else _point(point_id)}:{entry}"
+
+
+def cache_pattern(user_id: int, point_id: int | None = None) -> str:
+    """SCAN pattern of every cache entry of a user, or of one point of a user."""
+    return f"{CACHE_PREFIX}:{int(user_id)}:{'' if point_id is None else _point(point_id) + ':'}*"
+
+
+def day_entry(series: str, day: date) -> str:
+    """A day of a series: one entry a day, so a day fetched again replaces itself."""
+    return f"{series}:{day.isoformat()}"
+
+
+def history_start_entry(series: str) -> str:
+    """The first day upstream serves of a series (nothing before it is asked)."""
+    return f"{series}:history-start"
+
+
+def token_entry(upstream: str) -> str:
+    """An application's access token, in the cache under the application scope."""
+    return f"token:{upstream}"
+
+
+# -- backfill progress and dedupe claims ------------------------------------------------------------
+
+PROGRESS_PREFIX = "releve:progress"
+ONCE_PREFIX = "releve:once:"
+
+
+def progress_key(point_id: int) -> str:
+    """Hash {total, done}: windows planned and fetched for a point's backfill."""
+    return f"{PROGRESS_PREFIX}:{point_id}"
+
+
+def progress_done_key(point_id: int) -> str:
+    """Set of the windows already counted (a window run twice counts once), members `progress_window()`."""
+    return f"{progress_key(point_id)}:done"
+
+
+def progress_window(series: str, start: date | str, end: date | str) -> str:
+    """A window as a member of `progress_done_key`'s set."""
+    return f"{series}:{start}:{end}"
+
+
+def once_key(claim: str) -> str:
+    """The key that makes `claim` happen once per period (SET NX EX)."""
+    return f"{ONCE_PREFIX}{claim}"
+
+
+def fetch_claim(point_id: int, series: str, start: date | str, end: date | str) -> str:
+    """The claim of one window's fetch of a point (enqueued once per dedupe period)."""
+    return f"fetch:{point_id}:{series}:{start}:{end}"
+
+
+def fetch_claims_pattern(point_id: int) -> str:
+    """SCAN pattern of every fetch claim of a point."""
+    return once_key(fetch_claim(point_id, "*", "*", "*"))
+
+
+def refresh_pass_claim(day: date, hour: int) -> str:
+    """The claim of one morning refresh pass (beat may tick twice)."""
+    return f"refresh_all:{day}:{hour}"
+
+
+def tempo_season_claim(day: date) -> str:
+    """The claim of the daily Tempo season pass."""
+    return f"tempo_season:{day}"
+
+
+# -- limits and counters ----------------------------------------------------------------------------
+
+RATELIMIT_PREFIX = "releve:ratelimit"
+
+
+def ratelimit_key(upstream: str, part: str) -> str:
+    """One part of the limiter's state for an upstream quota ("second", "hour", "last", "blocked", "strikes")."""
+    return f"{RATELIMIT_PREFIX}:{upstream}:{part}"
+
+
+def interactive_budget_key(user_id: int) -> str:
+    """Interactive fetches a person's page views asked for in the current window."""
+    return f"releve:budget:{user_id}"
+
+
+def _digest(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
+
+
+def login_keys(email: str, address: str) -> tuple[str, str]:
+    """Failed sign-in counters: (of the account, by e-mail digest; of the client address)."""
+    return f"releve:login:acct:{_digest(email)}", f"releve:login:addr:{address}"
+
+
+def mail_keys(purpose: str, email: str, address: str) -> tuple[str, str]:
+    """Counters of `purpose` mails in the current window: (to the e-mail address, by digest; from the client address)."""
+    return f"releve:mail:{purpose}:acct:{_digest(email)}", f"releve:mail:{purpose}:addr:{address}"
+
+
+# -- liveness and beat ------------------------------------------------------------------------------
+
+BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
+WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
+WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat
+REDBEAT_PREFIX = "releve:redbeat"  # celery-redbeat's schedule entries and lock
+
+
+# -- forgetting ------------------------------------------------------------------------------------
+
+
+def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
+    removed, keys = 0, iter(keys)
+    while batch := list(islice(keys, 1000)):  # UNLINK frees memory off the main thread
+        removed += client.unlink(*batch)
+    return removed
+
+
+def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
+    return chain((progress_key(point_id), progress_done_key(point_id)),
+                 client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
+
+
+def forget_point(client: redis.Redis, user_id: int, point_id: int) -> int:
+    """Drop what Valkey holds of one point of a user: its cache entries, backfill progress and
+    fetch claims (it changed hands, or was removed). Its next holder, a new point, starts from
+    nothing and has its windows enqueued at once. Returns how many keys went."""
+    return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id, point_id), count=1000),
+                                 _point_keys(client, point_id)))
+
+
+def forget_user(client: redis.Redis, user_id: int, point_ids: Iterable[int]) -> int:
+    """Drop what Valkey holds of a user (account deleted): every cache entry, the progress and
+    fetch claims of each of its points (`point_ids`, read before the rows go), its interactive
+    budget. Returns how many keys went."""
+    return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id), count=1000),
+                                 (interactive_budget_key(user_id),),
+                                 *(_point_keys(client, point_id) for point_id in point_ids)))

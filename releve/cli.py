@@ -15,7 +15,6 @@ from pathlib import Path
 import click
 
 from models.settings import ConfigError, Settings
-from pipeline.queues import ALL as QUEUES
 from releve import embedded
 from releve.supervisor import Supervisor
 
@@ -478,7 +477,8 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
-@click.option("--queues", default=",".join(QUEUES), show_default=True)
+@click.option("--queues", default=lambda: ",".join(all_queues()), show_default="every queue",
+              help="Comma-separated queues to consume (pipeline/queues.py).")
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
 def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""
@@ -529,6 +529,12 @@ def sandbox(host: str, port: int, register_customers: tuple[str, ...], register_
 def gen_key() -> None:
     """Print a new RELEVE_MASTER_KEY."""
     click.echo(embedded.new_master_key())
+
+
+def all_queues() -> tuple[str, ...]:
+    from pipeline.queues import ALL  # imported when needed: the pipeline is not loaded for every command
+
+    return ALL
 
 
 def _settings_or_exit() -> Settings:

@@ -93,7 +93,9 @@ class ReleveTask(Task):
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits when the block succeeds and rolls back otherwise."""
+        """A short transaction: committed when the block succeeds, then what waited for the commit runs
+        (tasks sent with `enqueue(..., session=…)`); rolled back otherwise. Never open across an upstream
+        call or a rate-limiter wait."""
         with session_scope(self.settings.database_url) as session:
             yield session
 

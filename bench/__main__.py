@@ -65,12 +65,11 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                    ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
                    ENEDIS_RATE_PER_SECOND=str(rate))
         settings = Settings.from_env(env)
-        from pipeline import app as celery
-        from pipeline.celery_app import celery_config
+        from pipeline.celery_app import create_celery, enqueue
+        from pipeline.tasks import ONBOARD
+        from pipeline.tasks.enedis import read_progress
 
-        celery.conf.update(celery_config(settings))
-        celery.loader.import_default_modules()
-        from pipeline.tasks.enedis import onboard, read_progress
+        celery = create_celery(settings)
 
         workers = [subprocess.Popen([RELEVE, "worker", "--concurrency", "2", "--hostname", f"bench{i}@%h"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -88,7 +87,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 ids, user_id = [r.id for r in rows], user.id
             start = time.time()
             for point_id in ids:
-                onboard.apply_async(kwargs={"point_id": point_id}, queue="interactive")
+                enqueue(celery, ONBOARD, {"point_id": point_id})
             deadline = start + seconds
             while time.time() < deadline:
                 progress = [read_progress(valkey_url, i) for i in ids]

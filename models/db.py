@@ -1,13 +1,19 @@
-"""Engine and session handling, in one place."""
+"""Engine and session handling, in one place.
+
+Whoever owns a transaction (a web request, a task's `session()` block, a CLI command's
+`session_scope`) ends it with `commit()`; code called inside it never commits, and hands
+`after_commit()` what must wait until the rows are there (tasks to send, cache entries to
+drop): it runs right after the commit, and never if the transaction rolls back.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -37,13 +43,36 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
+_AFTER_COMMIT = "releve.after_commit"
+
+
+def after_commit(session: Session, fn: Callable[[], object]) -> None:
+    """Run `fn()` once `session`'s transaction is committed by `commit()`; forget it if it rolls back."""
+    if not session.in_transaction():
+        session.begin()  # no connection yet; but a rollback is now an event that forgets `fn`
+    session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def commit(session: Session) -> None:
+    """Commit, then run, in order, what waited for this commit. Their errors propagate (the data is committed)."""
+    session.commit()
+    for fn in session.info.pop(_AFTER_COMMIT, []):
+        fn()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint inside it
+        session.info.pop(_AFTER_COMMIT, None)
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+    """A session that commits on success (then runs its after-commit work) and rolls back on error."""
     session = session_factory(url)()
     try:
         yield session
-        session.commit()
+        commit(session)
     except BaseException:
         session.rollback()
         raise

@@ -1,23 +1,41 @@
-"""The one Celery application (`celery -A pipeline …`), configured from the settings."""
+"""Celery apps built from the settings, and the one way code sends a task.
+
+`create_celery(settings)` builds an app for given settings: the web app builds one from its
+own settings (`webapp.create_app`, `app.extensions["celery"]`), the CLI and the tests from
+theirs. `pipeline.app` is the entry point of `celery -A pipeline …` (worker, beat, Flower),
+configured from the environment on first use. Every app has every task (they are shared
+tasks): a task reads its settings from the app that runs it, never from a global one.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
 from celery import Celery
 from kombu import Exchange, Queue
+from kombu.exceptions import KombuError
+from redis import RedisError
+from sqlalchemy.orm import Session
 
 from models.calendar import PARIS
+from models.db import after_commit
 from models.keys import REDBEAT_PREFIX
 from models.settings import Settings, load
+from pipeline import queues
 from pipeline.schedules import BEAT_SCHEDULE
+
+log = logging.getLogger(__name__)
 
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
 VISIBILITY_TIMEOUT = 3600
-MAIL_QUEUE = "mail"  # verification, reset and notice mails: a person waits for them
-QUEUES = ("interactive", "refresh", "backfill", "rte", MAIL_QUEUE, "default")
 
-app = Celery("releve", include=["pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte",
-                                "pipeline.tasks.mail", "pipeline.tasks.transfers"])
+TASK_MODULES = ("pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte", "pipeline.tasks.mail",
+                "pipeline.tasks.transfers")
 
 
 def celery_config(settings: Settings) -> dict:
@@ -37,8 +55,10 @@ def celery_config(settings: Settings) -> dict:
         task_time_limit=600,
         task_soft_time_limit=540,
         worker_prefetch_multiplier=1,
-        task_default_queue="default",
-        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+        task_default_queue=queues.DEFAULT,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in queues.ALL],
+        task_routes=(queues.route,),
+        task_create_missing_queues=False,  # a queue name that is not declared is an error, not a new queue
         timezone=PARIS.key,
         enable_utc=True,
         beat_schedule=BEAT_SCHEDULE,
@@ -53,12 +73,57 @@ def celery_config(settings: Settings) -> dict:
     )
 
 
-@app.on_configure.connect
-def _configure(sender: Celery, **_kwargs) -> None:
+def _configure_from_environment(sender: Celery, **_kwargs) -> None:
     # Runs on first use of the configuration, not at import: tests and tools can import freely.
     if "releve_settings" not in sender.conf:
         sender.conf.update(celery_config(load().require_runtime()))
 
 
-def settings_of(celery_app: Celery = app) -> Settings:
-    return celery_app.conf.releve_settings
+def create_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app for `settings`; without settings, for the environment, read on first use."""
+    from pipeline.tasks.maintenance import WorkerHeartbeat
+
+    for module in TASK_MODULES:  # shared tasks register on every app, this one included
+        importlib.import_module(module)
+    # Only the environment's app (the worker's, beat's) becomes Celery's "current" one: the
+    # apps built for given settings are passed around explicitly.
+    celery = Celery("releve", include=TASK_MODULES, set_as_current=settings is None)
+    if settings is None:
+        celery.on_configure.connect(_configure_from_environment, weak=False)
+    else:
+        celery.conf.update(celery_config(settings))
+    celery.steps["worker"].add(WorkerHeartbeat)
+    return celery
+
+
+def settings_of(celery: Celery) -> Settings:
+    """The settings `celery` was built from."""
+    return celery.conf.releve_settings
+
+
+def enqueue(celery: Celery, name: str, kwargs: dict[str, Any] | None = None, *, session: Session | None = None,
+            on_error: Callable[[Exception], object] | None = None, **options: Any) -> None:
+    """Send task `name` with `kwargs` through `celery` (its broker, its routes: no queue to name).
+
+    With `session`, the message is sent once that session's transaction commits (a worker
+    must find the rows it names), and never if it rolls back. The transaction is over by
+    then: a broker that cannot take the message is logged, or handed to `on_error`, not
+    raised. Without `session` it is sent now and errors propagate. The arguments are checked
+    against the task's signature first, so a wrong one fails in the sender, not in a worker.
+    """
+    kwargs = kwargs or {}
+    inspect.signature(celery.tasks[name].run).bind(**kwargs)
+    if session is None:
+        celery.send_task(name, kwargs=kwargs, **options)
+        return
+
+    def send() -> None:
+        try:
+            celery.send_task(name, kwargs=kwargs, **options)
+        except (KombuError, RedisError) as exc:
+            if on_error is None:
+                log.error("%s not enqueued: %s", name, exc)  # never its arguments: they may be personal
+            else:
+                on_error(exc)
+
+    after_commit(session, send)

@@ -8,7 +8,7 @@ accepts it, the holder's access is gone at Enedis, or an administrator approves 
 Views, the CLI and tasks call these functions; `TransferRequest.move_to` is where the state
 machine is enforced. Each works in the caller's session and does not commit. What must
 happen after the commit (forgetting the old holder's cache and keys, onboarding, mail) is
-returned as a `Transferred` for `after_transfer`.
+returned as a `Transferred`: `after_transfer` hands it to the session, to run once it commits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kombu.exceptions import KombuError
+from celery import Celery
 from redis import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -25,12 +25,14 @@ from sqlalchemy.orm import Session
 
 from models.audit import AuditLog
 from models.consents import EnedisConsent
+from models.db import after_commit
 from models.keys import forget_point
-from models.settings import Settings
 from models.transfers import TransferRequest
 from models.usage_points import KnownPdl, UsagePoint
 from models.users import Role, User
 from models.valkey import get_client
+from pipeline import tasks
+from pipeline.celery_app import enqueue, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -286,54 +288,54 @@ def _transfer(session: Session, request: TransferRequest, resolution: str, *, by
 
 # -- after the commit ------------------------------------------------------------------------
 
-def notify(settings: Settings, to: str | None, subject: str, body: str) -> None:
-    """Mail someone through the mail task; a mail that cannot be queued is logged, never undoes a decision."""
+def notify(session: Session, celery: Celery, to: str | None, subject: str, body: str) -> None:
+    """Mail someone through the mail task once `session` commits; a mail that cannot be queued is logged,
+    never undoes a decision."""
     from pipeline.tasks.mail import enqueue_mail  # tasks import this module
 
-    if not to:
-        return
-    try:
-        enqueue_mail(to, subject, body)
-    except (RedisError, KombuError) as exc:
-        log.error("mail not queued (%s): %s", subject, exc)
+    if to:
+        enqueue_mail(celery, to, subject, body, session=session,
+                     on_error=lambda exc: log.error("mail not queued (%s): %s", subject, exc))
 
 
-def after_transfer(settings: Settings, done: Transferred) -> None:
-    """Forget everything of the old holder for the point, onboard it for the new one, tell both."""
-    from pipeline.tasks.enedis import onboard
+def after_transfer(session: Session, celery: Celery, done: Transferred) -> None:
+    """Once `session` commits the transfer: forget everything of the old holder for the point, onboard it
+    for the new one, tell both."""
+    client = get_client(settings_of(celery).valkey_url)
 
-    client = get_client(settings.valkey_url)
-    try:
-        if done.old_holder_id is not None:
-            forget_point(client, done.old_holder_id, done.old_point_id)
-        forget_point(client, done.new_holder_id, done.new_point_id)
-    except RedisError as exc:  # the entries expire with their TTL; the new point has keys of its own
-        log.error("transfer of request %s: the old holder's cache was not cleared (%s)", done.request_id, exc)
-    try:
-        onboard.apply_async(kwargs={"point_id": done.new_point_id}, queue="interactive")
-    except (KombuError, RedisError) as exc:  # a point of unknown kind is onboarded by the next refresh pass
-        log.warning("transfer of request %s: onboarding not enqueued (%s)", done.request_id, exc)
+    def forget() -> None:
+        try:
+            if done.old_holder_id is not None:
+                forget_point(client, done.old_holder_id, done.old_point_id)
+            forget_point(client, done.new_holder_id, done.new_point_id)
+        except RedisError as exc:  # the entries expire with their TTL; the new point has keys of its own
+            log.error("transfer of request %s: the old holder's cache was not cleared (%s)", done.request_id, exc)
+
+    after_commit(session, forget)
+    # A point of unknown kind that could not be onboarded now is onboarded by the next refresh pass.
+    enqueue(celery, tasks.ONBOARD, {"point_id": done.new_point_id}, session=session, on_error=lambda exc: log.warning(
+        "transfer of request %s: onboarding not enqueued (%s)", done.request_id, exc))
     how = RESOLUTION_LABELS[done.resolution]
-    notify(settings, done.emails.get(done.new_holder_id), f"Relevé : le compteur {done.pdl} est rattaché à votre compte",
+    notify(session, celery, done.emails.get(done.new_holder_id), f"Relevé : le compteur {done.pdl} est rattaché à votre compte",
            f"Bonjour,\n\nVotre demande de transfert du compteur {done.pdl} a abouti ({how}). Il est désormais "
            f"suivi par votre compte Relevé et la récupération de son historique commence.\n")
     if done.old_holder_id is not None:
-        notify(settings, done.emails.get(done.old_holder_id), f"Relevé : le compteur {done.pdl} a été transféré",
+        notify(session, celery, done.emails.get(done.old_holder_id), f"Relevé : le compteur {done.pdl} a été transféré",
                f"Bonjour,\n\nLe compteur {done.pdl} a été rattaché à un autre compte Relevé qui en avait fait la "
                f"demande ({how}). Il a été retiré de votre compte et ses relevés y ont été effacés.\n\n"
                f"Si vous n'avez pas déménagé, répondez à ce message : un administrateur vérifiera ce transfert.\n")
     for requester in done.superseded:
-        notify(settings, done.emails.get(requester), f"Relevé : votre demande de transfert du compteur {done.pdl}",
+        notify(session, celery, done.emails.get(requester), f"Relevé : votre demande de transfert du compteur {done.pdl}",
                f"Bonjour,\n\nLe compteur {done.pdl} a été rattaché à un autre compte : votre demande de "
                f"transfert n'a plus d'objet. Si vous en êtes le titulaire, recommencez depuis « Ajouter mon compteur ».\n")
 
 
-def tell_of_request(settings: Settings, session: Session, request: TransferRequest) -> None:
+def tell_of_request(session: Session, celery: Celery, request: TransferRequest) -> None:
     """Mail the holder (who can refuse), or the administrators when no account holds the meter."""
-    link = f"{settings.public_url}/transferts/{request.id}"
+    link = f"{settings_of(celery).public_url}/transferts/{request.id}"
     if request.holder_id is not None:
         holder = session.get(User, request.holder_id)
-        notify(settings, holder.email if holder else None,
+        notify(session, celery, holder.email if holder else None,
                f"Relevé : un autre compte demande le transfert du compteur {request.pdl}",
                f"Bonjour,\n\nUn autre compte Relevé a donné son consentement chez Enedis pour le compteur "
                f"{request.pdl}, que vous suivez, et demande qu'il lui soit rattaché.\n\n"
@@ -343,15 +345,15 @@ def tell_of_request(settings: Settings, session: Session, request: TransferReque
         return
     admins = session.scalars(select(User.email).join(User.roles).where(Role.name == "admin"))
     for email in admins:
-        notify(settings, email, f"Relevé : un transfert du compteur {request.pdl} attend votre décision",
+        notify(session, celery, email, f"Relevé : un transfert du compteur {request.pdl} attend votre décision",
                f"Bonjour,\n\nUn compte demande le compteur {request.pdl}, suivi auparavant par un compte supprimé "
                f"depuis (son consentement peut être encore valable chez Enedis). Demande n° {request.id} : "
                f"`releve transfers approve {request.id}` ou `releve transfers refuse {request.id}`.\n")
 
 
-def tell_of_refusal(settings: Settings, session: Session, request: TransferRequest) -> None:
+def tell_of_refusal(session: Session, celery: Celery, request: TransferRequest) -> None:
     requester = session.get(User, request.requester_id)
-    notify(settings, requester.email if requester else None,
+    notify(session, celery, requester.email if requester else None,
            f"Relevé : votre demande de transfert du compteur {request.pdl}",
            f"Bonjour,\n\nVotre demande de transfert du compteur {request.pdl} a été "
            f"{RESOLUTION_LABELS[request.resolution]}. Le compteur reste suivi par son compte actuel.\n")

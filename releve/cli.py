@@ -58,10 +58,6 @@ class Environment:
         if not self.quiet:
             click.echo(message, err=True)
 
-    def export(self) -> None:
-        """Make this environment the current process's (for code that reads os.environ)."""
-        os.environ.update(self.env)
-
 
 def alembic_config(database_url: str | None = None):
     """Alembic's configuration, from the migrations shipped inside the package (no alembic.ini needed)."""
@@ -85,61 +81,14 @@ def run_migrations(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def seed_roles(database_url: str) -> None:
-    """Create the default roles and permissions (idempotent)."""
-    from sqlalchemy import select
-
+def prepare_database(database_url: str) -> None:
+    """What every deploy runs: the migrations, then the default roles (`releve db upgrade`)."""
+    from models.accounts import seed_roles
     from models.db import session_scope
-    from models.users import DEFAULT_ROLES, PERMISSION_DESCRIPTIONS, Permission, Role
 
+    run_migrations(database_url)
     with session_scope(database_url) as session:
-        perms = {p.name: p for p in session.scalars(select(Permission))}
-        for name, description in PERMISSION_DESCRIPTIONS.items():
-            if name not in perms:
-                perms[name] = Permission(name=name, description=description)
-                session.add(perms[name])
-        roles = {r.name: r for r in session.scalars(select(Role))}
-        for role_name, perm_names in DEFAULT_ROLES.items():
-            role = roles.get(role_name) or Role(name=role_name)
-            session.add(role)
-            role.permissions = [perms[n] for n in perm_names]
-
-
-def create_admin(database_url: str, email: str, password: str | None = None) -> str | None:
-    """Create an admin (or promote an existing user); return the generated password, if any."""
-    from sqlalchemy import select
-
-    from models.db import session_scope
-    from models.users import Role, User, normalise_email
-
-    email = normalise_email(email)
-    if "@" not in email:
-        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
-    generated = None
-    with session_scope(database_url) as session:
-        admin_role = session.scalar(select(Role).where(Role.name == "admin"))
-        user = session.scalar(select(User).where(User.email == email))
-        if user is None:
-            if password is None:
-                password = generated = secrets.token_urlsafe(12)
-            user = User(email=email)
-            user.set_password(password)
-            session.add(user)
-        elif password is not None:
-            user.set_password(password)
-        if admin_role not in user.roles:
-            user.roles.append(admin_role)
-    return generated
-
-
-def has_admin(database_url: str) -> bool:
-    from sqlalchemy import select
-
-    from models.db import session_scope
-    from models.users import Role, User
-
-    with session_scope(database_url) as session:
-        return session.scalar(select(User.id).join(User.roles).where(Role.name == "admin").limit(1)) is not None
+        seed_roles(session)
 
 
 def _bin(name: str) -> str:
@@ -185,6 +134,9 @@ def sandbox_urls(base: str) -> dict[str, str]:
 @click.option("--flower-port", default=FLOWER_PORT, show_default=True)
 def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
     """Run the whole gateway locally: migrations, web, sandbox, worker, beat and Flower."""
+    from models.accounts import create_admin, has_admin
+    from models.db import session_scope
+
     if sandbox:  # point upstream settings at the sandbox unless they are set explicitly
         for name, value in sandbox_urls(f"http://127.0.0.1:{sandbox_port}").items():
             os.environ.setdefault(name, value)
@@ -194,11 +146,11 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
         environment = Environment(stack)
         settings = environment.settings
         click.echo("Applying migrations…", err=True)
-        run_migrations(settings.database_url)
-        seed_roles(settings.database_url)
-        if not has_admin(settings.database_url):
-            email = "admin@releve.local"
-            password = create_admin(settings.database_url, email)
+        prepare_database(settings.database_url)
+        email = "admin@releve.local"
+        with session_scope(settings.database_url) as session:
+            password = None if has_admin(session) else create_admin(session, email)
+        if password is not None:
             click.secho(f"First admin created: {email} / {password}  (shown once: note it now)", fg="yellow", err=True)
 
         env = environment.env
@@ -273,9 +225,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply migrations up to head and seed the default roles."""
     with ExitStack() as stack:
-        settings = Environment(stack).settings
-        run_migrations(settings.database_url)
-        seed_roles(settings.database_url)
+        prepare_database(Environment(stack).settings.database_url)
         click.echo("Database is up to date.")
 
 
@@ -284,10 +234,17 @@ def db_upgrade() -> None:
 @click.option("--password", help="Password to set (default: a generated one, printed once).")
 def create_admin_cmd(email: str, password: str | None) -> None:
     """Create an administrator account (or grant the admin role to an existing one)."""
+    from models.accounts import NotAnEmail, create_admin, seed_roles
+    from models.db import session_scope
+
     with ExitStack() as stack:
         settings = Environment(stack).settings
-        seed_roles(settings.database_url)
-        generated = create_admin(settings.database_url, email, password)
+        try:
+            with session_scope(settings.database_url) as session:
+                seed_roles(session)
+                generated = create_admin(session, email, password)
+        except NotAnEmail as exc:
+            raise click.BadParameter(str(exc), param_hint="EMAIL") from None
         click.echo(f"Admin ready: {email}" + (f" / {generated}  (shown once)" if generated else ""))
 
 
@@ -355,23 +312,25 @@ def _decide(request_id: int, by_email: str | None, decide) -> None:
 
     from models.db import session_scope
     from pipeline import transfers as service
+    from pipeline.celery_app import create_celery
 
     with ExitStack() as stack:
-        environment = Environment(stack)
-        settings = environment.settings
-        environment.export()  # the Celery app reads its settings from the environment
+        settings = Environment(stack).settings
+        celery = create_celery(settings)  # mails and onboarding go through the broker of these settings
+        stack.callback(celery.close)
         try:
-            with session_scope(settings.database_url) as session:
+            with session_scope(settings.database_url) as session:  # what waits for the commit runs after it
                 result = decide(service, session, request_id, _admin_id(session, by_email), datetime.now(UTC))
+                if isinstance(result, service.Transferred):
+                    service.after_transfer(session, celery, result)
+                else:
+                    service.tell_of_refusal(session, celery, result)
         except service.TransferRefused as exc:
             raise click.ClickException(f"request {request_id}: {exc.message}") from None
         if isinstance(result, service.Transferred):
-            service.after_transfer(settings, result)
             click.echo(f"Request {request_id} approved: PDL {result.pdl} is now held by "
                        f"{result.emails.get(result.new_holder_id)} (point {result.new_point_id}).")
         else:
-            with session_scope(settings.database_url) as session:
-                service.tell_of_refusal(settings, session, result)
             click.echo(f"Request {request_id} refused: PDL {result.pdl} stays where it is.")
 
 
@@ -518,7 +477,8 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 @cli.command()
 @click.option("--concurrency", default=2, show_default=True)
-@click.option("--queues", default="interactive,refresh,backfill,rte,mail,default", show_default=True)
+@click.option("--queues", default=lambda: ",".join(all_queues()), show_default="every queue",
+              help="Comma-separated queues to consume (pipeline/queues.py).")
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
 def worker(concurrency: int, queues: str, hostname: str) -> None:
     """Run a Celery worker on the given queues."""
@@ -569,6 +529,12 @@ def sandbox(host: str, port: int, register_customers: tuple[str, ...], register_
 def gen_key() -> None:
     """Print a new RELEVE_MASTER_KEY."""
     click.echo(embedded.new_master_key())
+
+
+def all_queues() -> tuple[str, ...]:
+    from pipeline.queues import ALL  # imported when needed: the pipeline is not loaded for every command
+
+    return ALL
 
 
 def _settings_or_exit() -> Settings:

@@ -52,7 +52,7 @@ def _pg_reachable(url: str) -> bool:
 def database_url():
     """A migrated, empty database for this test session, dropped at its end."""
     from models.db import dispose_engines
-    from releve.cli import run_migrations, seed_roles
+    from releve.cli import prepare_database
 
     if os.environ.get("TEST_DATABASE_URL"):
         url = normalise_database_url(os.environ["TEST_DATABASE_URL"])
@@ -60,8 +60,7 @@ def database_url():
         with engine.begin() as conn:  # start from nothing: the migrations build the schema
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-        run_migrations(url)
-        seed_roles(url)
+        prepare_database(url)
         yield url
         dispose_engines()
         return
@@ -81,8 +80,7 @@ def database_url():
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {name}"))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    run_migrations(url)
-    seed_roles(url)  # as `releve db upgrade` does
+    prepare_database(url)  # as `releve db upgrade` does
     yield url
     dispose_engines()  # pools opened by apps and tasks under test
     with admin.connect() as conn:
@@ -193,7 +191,9 @@ def settings(env_for):
 def app(settings, connection):
     from webapp import create_app
 
-    return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    app = create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    yield app
+    app.extensions["celery"].close()
 
 
 @pytest.fixture
@@ -203,26 +203,12 @@ def client(app):
 
 @pytest.fixture
 def celery_app(settings):
-    """The pipeline's Celery app configured for the test servers."""
-    yield configure_celery(settings)
+    """A Celery app built from the test's settings, as the web app and the CLI build theirs."""
+    from pipeline.celery_app import create_celery
 
-
-def configure_celery(settings: Settings):
-    """Point the pipeline's global Celery app at these settings' servers, dropping cached connections."""
-    from pipeline import app as celery
-    from pipeline.celery_app import celery_config
-
-    previous = celery.conf.broker_url if "releve_settings" in celery.conf else None
-    celery.conf.update(celery_config(settings))
-    if previous and previous != settings.celery_broker_url:
-        # Connection and producer pools are bound to the previous broker.
-        from kombu import pools
-
-        pools.reset()
-        celery._pool = None
-        celery.amqp._producer_pool = None
-    celery.loader.import_default_modules()  # register the tasks, as a worker does at start
-    return celery
+    celery = create_celery(settings)
+    yield celery
+    celery.close()
 
 
 @pytest.fixture

@@ -68,3 +68,13 @@ def test_help_of_every_command_runs():
     for args in (["--help"], ["dev", "--help"], ["db", "upgrade", "--help"], ["check", "--help"], ["sandbox", "--help"]):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output, args
+
+
+def test_deployed_workers_read_declared_queues_and_together_all_of_them():
+    from pipeline.queues import ALL
+
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    for pools in ([argv for argv in procfile().values() if "--queues" in argv],
+                  [s["command"] for s in compose.values() if "--queues" in s.get("command", [])]):
+        read = [q for argv in pools for q in argv[argv.index("--queues") + 1].split(",")]
+        assert set(read) == set(ALL)

@@ -252,13 +252,15 @@ class ValkeyDatabases:
 
 def deliver_queued_mails(celery_app) -> int:
     """Run the mail task, in this process, for every mail the app queued (a worker's job); how many."""
-    from pipeline.celery_app import MAIL_QUEUE
-    from pipeline.tasks.mail import send_mail
+    from pipeline.queues import MAIL
+    from pipeline.tasks import SEND_MAIL
+
+    send_mail = celery_app.tasks[SEND_MAIL]
 
     delivered = 0
     with celery_app.connection_for_read() as conn:
         channel = conn.default_channel
-        while (message := channel.basic_get(MAIL_QUEUE, no_ack=True)) is not None:
+        while (message := channel.basic_get(MAIL, no_ack=True)) is not None:
             assert message.headers["task"] == send_mail.name
             _args, kwargs, _embed = message.decode()
             send_mail(**kwargs)

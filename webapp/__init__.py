@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from models.db import session_factory
 from models.settings import Settings, load
 
 
@@ -31,7 +30,12 @@ def _signed_in() -> bool:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; `config` overrides (tests pass RELEVE_SETTINGS and DB_BIND)."""
+    """Build the app; `config` overrides (tests pass RELEVE_SETTINGS and DB_BIND).
+
+    The settings (RELEVE_SETTINGS, else the environment's) are the only source of
+    configuration: the Celery app the views send tasks through is built from them too
+    (`app.extensions["celery"]`, Flask's celery_init_app pattern).
+    """
     app = Flask(__name__)
     config = dict(config or {})
     settings: Settings = config.pop("RELEVE_SETTINGS", None) or load().require_runtime()
@@ -48,7 +52,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    from pipeline.celery_app import create_celery
     from webapp.inputs import MAX_BODY, IdConverter
+
+    app.extensions["celery"] = create_celery(settings)
 
     app.url_map.converters["int"] = IdConverter  # before the blueprints: every `<int:…>` is bounded
     app.config["MAX_CONTENT_LENGTH"] = config.get("MAX_CONTENT_LENGTH", MAX_BODY)
@@ -71,32 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    bind = app.config.get("DB_BIND")  # a test connection inside a transaction
-    make_session = session_factory(settings.database_url) if bind is None else None
-
-    def db_session():
-        if "db" not in g:
-            if bind is not None:
-                from sqlalchemy.orm import Session
-
-                g.db = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
-            else:
-                g.db = make_session()
-        return g.db
-
-    app.extensions["releve_db"] = db_session
-
-    @app.teardown_appcontext
-    def _close_db(exc):
-        session = g.pop("db", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
-
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, errors, grid, health, help, main, meters, transfers, ui
+    from webapp import account, auth, consent, db, errors, grid, health, help, main, meters, transfers, ui
+
+    db.init_app(app, settings)  # one transaction per request (webapp/db.py)
     from webapp.extensions import csrf, login_manager
 
     errors.init_app(app)

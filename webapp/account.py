@@ -11,19 +11,16 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, Length, Optional
 
 from models.api_clients import ApiClient
-from models.audit import AuditLog
-from models.keys import forget_user
-from models.usage_points import UsagePoint
 from models.users import User
-from models.valkey import get_client
+from pipeline import accounts
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
-from webapp.data import settings as releve_settings
 from webapp.db import audit, db
+from webapp.extensions import settings as releve_settings
 from webapp.inputs import Form
 from webapp.security import Throttle
 from webapp.sessions import end_all_sessions, sign_in
@@ -104,7 +101,6 @@ def settings():
         user.set_password(form.password.data)
         audit("account.password_changed")
         end_all_sessions(user.id)
-        db().commit()
         # Every other session is signed out (their rows are gone, and the fingerprint changed);
         # this one continues in a new session.
         sign_in(user)
@@ -122,7 +118,6 @@ def sign_out_everywhere():
     uid = current_user.id
     ended = end_all_sessions(uid)
     audit("account.signed_out_everywhere", f"user:{uid}", sessions=ended)
-    db().commit()
     browser_session.clear()
     logout_user()  # after the clear: this response also deletes the remember cookie
     flash("Vous êtes déconnecté de tous vos appareils, y compris celui-ci.", "success")
@@ -144,7 +139,6 @@ def create_client():
     client, secret = _issue((form.name.data or "").strip())
     db().flush()
     audit("api_client.created", client.client_id)
-    db().commit()
     return page(new_secret=(client, secret))
 
 
@@ -155,7 +149,6 @@ def regenerate_client(pk: int):
     old.revoked_at = datetime.now(UTC)
     client, secret = _issue(old.name)
     audit("api_client.regenerated", client.client_id, replaces=old.client_id)
-    db().commit()
     return page(new_secret=(client, secret))
 
 
@@ -165,7 +158,6 @@ def revoke_client(pk: int):
     client = own_client(pk)
     client.revoked_at = datetime.now(UTC)
     audit("api_client.revoked", client.client_id)
-    db().commit()
     flash("Identifiants révoqués : ils ne donnent plus accès à vos données.", "success")
     return redirect(url_for("account.settings"))
 
@@ -180,15 +172,7 @@ def delete_account():
     if not ok:
         form.confirm_password.errors.append("Trop de tentatives. Réessayez plus tard." if ok is None else "Mot de passe incorrect.")
         return page(delete_form=form, status=429 if ok is None else 400)
-    uid, s = current_user.id, db()
-    point_ids = list(s.scalars(select(UsagePoint.id).where(UsagePoint.user_id == uid)))
-    # PostgreSQL cascades to points, consents, API clients, roles; the audit keeps a row without the actor.
-    s.execute(delete(User).where(User.id == uid))
-    s.add(AuditLog(actor_id=None, action="account.deleted", target=f"user:{uid}", ip_address=request.remote_addr or None))
-    s.commit()
-    s.expunge_all()
-    # Cached readings go at once, not at their TTL, with the points' progress and claims.
-    forget_user(get_client(releve_settings().valkey_url), uid, point_ids)
+    accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

@@ -9,7 +9,6 @@ SHA-256) against the user, and compared in constant time.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import re
@@ -19,23 +18,20 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from kombu.exceptions import KombuError
-from redis import RedisError
 from flask_login import current_user, login_required
 from sqlalchemy import update
 
 from models.consents import EnedisConsent
 from models.pdl import normalise_pdl
-from pipeline import transfers
-from webapp.data import settings
+from pipeline import points, transfers
 from webapp.db import audit, db
+from webapp.extensions import celery, settings
 
 bp = Blueprint("consent", __name__)
 
 SESSION_KEY = "enedis_consent_state"
 STATE_LIFETIME = timedelta(minutes=10)
 CONSENT_DURATION = "P1Y"
-DURATION_RE = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 
 
 def hash_state(state: str) -> str:
@@ -47,20 +43,6 @@ def new_state(customer: str | None = None) -> str:
     digit = customer if customer and customer.isdigit() and len(customer) == 1 and customer != "9" \
         else str(secrets.randbelow(9))
     return secrets.token_urlsafe(32) + digit
-
-
-def add_duration(start: datetime, duration: str) -> datetime:
-    """`start` plus an ISO 8601 duration made of years, months and days (P1Y, P36M, P1Y6M10D)."""
-    match = DURATION_RE.match(duration)
-    if not match:
-        raise ValueError(f"unsupported duration {duration!r}")
-    years, months, days = (int(g or 0) for g in match.groups())
-    total = start.year * 12 + (start.month - 1) + years * 12 + months
-    year, month = divmod(total, 12)
-    month += 1
-    # 31 January + P1M is the last day of February, as calendars do it.
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return start.replace(year=year, month=month, day=day) + timedelta(days=days)
 
 
 def is_sandbox() -> bool:
@@ -109,7 +91,6 @@ def start():
     s = db()
     s.add(EnedisConsent(user_id=current_user.id, state_hash=hash_state(state), status="pending",
                         duration=CONSENT_DURATION, state_expires_at=now + STATE_LIFETIME))
-    s.commit()
     session[SESSION_KEY] = state
     cfg = settings()
     oauth = OAuth2Session(cfg.enedis_client_id, redirect_uri=cfg.enedis_redirect_uri, scope=None)
@@ -150,7 +131,8 @@ def callback():
     now = datetime.now(UTC)
     s = db()
     raw_prms = request.args.get("usage_point_id", "")
-    # Claim the consent atomically: one callback only ever wins, even two at once.
+    # Claim the consent atomically: one callback only ever wins, even two at once (the second waits for
+    # the first's commit, then finds the state used). A refusal below commits too: the state stays spent.
     consent_id = None
     if returned and len(returned) <= 100:
         consent_id = s.scalar(
@@ -159,10 +141,8 @@ def callback():
                    EnedisConsent.status == "pending", EnedisConsent.state_used_at.is_(None))
             .values(state_used_at=now)
             .returning(EnedisConsent.id))
-        s.commit()
     if expected is None or consent_id is None or not hmac.compare_digest(returned.encode(), expected.encode()):
         audit_callback("unknown_state", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("Ce retour d'Enedis ne correspond à aucune demande en cours de votre part "
                       "(lien déjà utilisé, expiré ou ouvert dans une autre session). "
                       "Recommencez depuis « Ajouter mon compteur ».")
@@ -170,14 +150,12 @@ def callback():
     if consent.state_expires_at <= now:
         consent.status = "expired"
         audit_callback("expired", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("La demande a expiré (plus de 10 minutes). Recommencez depuis « Ajouter mon compteur ».")
 
     error = request.args.get("error")
     if error:
         consent.status = "refused"
         audit_callback("denied" if error == "access_denied" else "error", consent_id)
-        s.commit()
         if error == "access_denied":
             flash("Vous avez refusé le partage de vos données : aucun compteur n'a été ajouté.", "info")
             return redirect(url_for("main.dashboard"))
@@ -187,35 +165,22 @@ def callback():
     if prms is None:
         consent.status = "refused"
         audit_callback("invalid_prms", consent_id, **claimed(raw_prms))
-        s.commit()
         return refuse("Enedis a renvoyé un numéro de point de livraison invalide (14 chiffres attendus).")
 
-    consent.status, consent.prms, consent.started_at = "active", prms, now
-    consent.expires_at = add_duration(now, consent.duration)
-    # The PRMs are claims (docs/security.md): a meter another account holds never changes hands here.
-    claims = transfers.claim_points(s, current_user.id, prms)
-    for claim in claims:
-        if claim.outcome in (transfers.ADDED, transfers.RENEWED):
-            audit(f"usage_point.{claim.outcome}", claim.pdl)
-    audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
-    s.commit()
-
-    # After the commit: a task must find its row.
-    from pipeline.tasks.enedis import onboard
-
-    points = [c.point for c in claims if c.point is not None]
-    try:
-        for point in points:
-            onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive")
-    except (KombuError, RedisError) as exc:  # the consent is recorded; the next refresh pass onboards
+    def not_enqueued(exc: Exception) -> None:  # the consent is recorded; the next refresh pass onboards
         current_app.logger.warning("onboarding not enqueued (%s); the next refresh pass will do it", exc)
         flash("La récupération démarrera un peu plus tard (service momentanément indisponible).", "info")
+
+    # The PRMs are claims (docs/security.md): a meter another account holds never changes hands here.
+    claims = points.accept_consent(s, celery(), consent, prms, now=now, ip=request.remote_addr or None,
+                                   on_error=not_enqueued)
+    audit_callback("accepted", consent_id, prms=prms, outcomes={c.pdl: c.outcome for c in claims})
     added = [c.pdl for c in claims if c.point is not None]
     offers = [c for c in claims if c.point is None]
     if offers:
         return render_template("transfers/offer.html", added=added, offers=offers, consent_id=consent_id,
                                review=transfers.REVIEW)
-    count = len(points)
+    count = len(added)
     flash(f"{'Compteur ajouté' if count == 1 else f'{count} compteurs ajoutés'} : "
           f"{', '.join(added)}. La récupération de l'historique a commencé.", "success")
     return redirect(url_for("main.dashboard"))

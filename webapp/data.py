@@ -13,7 +13,7 @@ import os
 from datetime import date, timedelta
 from functools import lru_cache
 
-from flask import abort, current_app
+from flask import abort
 from kombu.exceptions import KombuError
 from redis import RedisError
 from flask_login import current_user
@@ -29,14 +29,11 @@ from models.valkey import get_client
 from pipeline.series import plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
+from webapp.extensions import celery, settings
 from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
 INTERACTIVE_BUDGET = 20
-
-
-def settings() -> Settings:
-    return current_app.config["RELEVE_SETTINGS"]
 
 
 @lru_cache(maxsize=8)
@@ -83,7 +80,7 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break
-            sent |= enqueue_window(point.id, series, start, end, queue="interactive", settings=settings())
+            sent |= enqueue_window(celery(), point.id, series, start, end, session=db())
     except (RedisError, KombuError) as exc:  # the page still shows what is cached
         log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
     return sent

@@ -1,10 +1,23 @@
-"""The request's database session."""
+"""The request's database session: one transaction per request, ended by the app, not by views.
 
-from flask import current_app, request
+Views never commit. Once a view has answered, the transaction is committed, unless the
+answer is a server error (5xx) or an exception escaped, then it is rolled back. Client
+errors (4xx) commit too: they are refusals the app records (an audit row, a consent state
+spent, a failed attempt counted); a view that must undo its writes on a refusal rolls back
+before answering. What waits for the rows to be there (tasks to send, cached data to drop)
+is handed to `models.db.after_commit(db(), …)` or `enqueue(…, session=db())` and runs right
+after the commit.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from models.audit import AuditLog
+from models.db import commit, session_factory
+from models.settings import Settings
 
 
 def db() -> Session:
@@ -15,3 +28,41 @@ def audit(action: str, target: str = "", actor_id: int | None = None, **details)
     """Record who did what to what, from which address, in the request's session."""
     db().add(AuditLog(actor_id=current_user.id if actor_id is None else actor_id, action=action, target=target,
                       ip_address=request.remote_addr or None, details=details))
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """One session per request, opened on first use; DB_BIND (tests) joins a connection's transaction."""
+    bind = app.config.get("DB_BIND")  # a test connection inside a transaction: commits become savepoints
+    make_session = session_factory(settings.database_url) if bind is None else None
+
+    def db_session() -> Session:
+        if "db" not in g:
+            if bind is not None:
+                g.db = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            else:
+                g.db = make_session()
+        return g.db
+
+    app.extensions["releve_db"] = db_session
+    app.after_request(_end_transaction)
+    app.teardown_appcontext(_close)
+
+
+def _end_transaction(response):
+    session = g.get("db")
+    if session is None or g.get("db_ended"):
+        return response
+    g.db_ended = True  # once: should the commit fail, the error page's answer comes back here
+    if response.status_code >= 500:
+        session.rollback()
+    else:
+        commit(session)
+    return response
+
+
+def _close(exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        if exc is not None:
+            session.rollback()
+        session.close()

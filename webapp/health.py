@@ -14,7 +14,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask_login import current_user
 from kombu import Connection
 from sqlalchemy import Engine, text
@@ -23,6 +23,7 @@ from models.db import get_engine
 from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
 from models.valkey import get_quick_client
+from webapp import extensions
 
 bp = Blueprint("health", __name__)
 
@@ -132,7 +133,7 @@ def livez():
 
 @bp.get("/healthz")
 def healthz():
-    results = run_checks(current_app.config["RELEVE_SETTINGS"])
+    results = run_checks(extensions.settings())
     down = [name for name, r in results.items() if not r["ok"]]
     # Who asks is looked up only when PostgreSQL answers (the user loader reads it).
     if not (results["postgres"]["ok"] and _is_admin()):

@@ -14,8 +14,9 @@ from models.consents import EnedisConsent
 from models.keys import CONTRACT
 from models.usage_points import UsagePoint
 from pipeline.tasks.enedis import read_progress
-from webapp.data import cache, own_points, settings
+from webapp.data import cache, own_points
 from webapp.db import db
+from webapp.extensions import settings
 
 bp = Blueprint("main", __name__)
 

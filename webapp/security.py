@@ -10,6 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from models.keys import login_keys, mail_keys
 from models.users import User
 from models.valkey import get_client
+from webapp.extensions import settings
 from webapp.inputs import printable
 
 # Failed logins allowed per window, per account and per address.
@@ -34,7 +35,7 @@ class Throttle:
     def __init__(self, email: str, address: str):
         account, client_address = login_keys(email, address)
         self.keys = {account: ACCOUNT_FAILURES, client_address: ADDRESS_FAILURES}
-        self.client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+        self.client = get_client(settings().valkey_url)
 
     def retry_after(self) -> int:
         """Seconds until a new attempt is allowed (0 when allowed)."""
@@ -63,7 +64,7 @@ MAIL_QUOTAS = {  # purpose: (per e-mail address, per client address)
 def mail_wait(purpose: str, email: str, address: str) -> int:
     """Count one `purpose` mail for this e-mail and client address; 0 when it may go, else seconds to wait."""
     per_email, per_client = MAIL_QUOTAS[purpose]
-    client = get_client(current_app.config["RELEVE_SETTINGS"].valkey_url)
+    client = get_client(settings().valkey_url)
     to_email, from_address = mail_keys(purpose, email, address)
     for key, limit in ((from_address, per_client), (to_email, per_email)):
         if count_in_window(client, key, MAIL_WINDOW_SECONDS) > limit:

@@ -24,13 +24,12 @@ SESSION_LIFETIME = timedelta(days=30)
 
 
 def sign_in(user: User, remember: bool = False) -> None:
-    """Start a new server-side session for `user` in this browser (commits)."""
+    """Start a new server-side session for `user` in this browser (in the request's transaction)."""
     now = datetime.now(UTC)
     session = db()
     session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(UserSession(user_id=user.id, token_hash=hash_session_token(token), expires_at=now + SESSION_LIFETIME))
-    session.commit()
     user.session_token = token
     login_user(user, remember=remember, duration=current_app.config["REMEMBER_COOKIE_DURATION"])
 
@@ -45,12 +44,12 @@ def is_live(user_id: int, token: str) -> bool:
 
 
 def end_session(user: User) -> None:
-    """End the session `user` was loaded for (the caller commits)."""
+    """End the session `user` was loaded for."""
     if user.session_token:
         db().execute(delete(UserSession).where(UserSession.user_id == user.id,
                                                UserSession.token_hash == hash_session_token(user.session_token)))
 
 
 def end_all_sessions(user_id: int) -> int:
-    """End every session of the account, on every browser (the caller commits); how many there were."""
+    """End every session of the account, on every browser; how many there were."""
     return db().execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount

@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 from models.pdl import is_pdl
 from models.transfers import TransferRequest
 from pipeline import transfers
-from webapp.data import settings
 from webapp.db import db
+from webapp.extensions import celery
 
 bp = Blueprint("transfers", __name__)
 
@@ -75,14 +75,13 @@ def ask():
     except transfers.TransferRefused as exc:
         s.rollback()
         return problem(exc.message, 409)
-    s.commit()
     if done is not None:
-        transfers.after_transfer(settings(), done)
+        transfers.after_transfer(s, celery(), done)
         flash(f"Le compteur {pdl} est maintenant rattaché à votre compte : l'accès Enedis du compte qui le "
               f"suivait avait pris fin. La récupération de l'historique a commencé.", "success")
         return redirect(url_for("main.dashboard"), code=303)
     if created:
-        transfers.tell_of_request(settings(), s, asked)
+        transfers.tell_of_request(s, celery(), asked)
     flash("Demande de transfert envoyée." if created else "Cette demande de transfert est déjà en cours.", "info")
     return redirect(url_for("transfers.show", request_id=asked.id), code=303)
 
@@ -106,7 +105,6 @@ def _decide(request_id: int, role: str, decide):
     except transfers.TransferRefused as exc:
         s.rollback()
         return None, problem(exc.message, 409)
-    s.commit()
     return result, None
 
 
@@ -117,7 +115,7 @@ def refuse(request_id: int):
         s, rid, by=current_user.id, as_admin=False, now=_now(), ip=request.remote_addr))
     if answer is not None:
         return answer
-    transfers.tell_of_refusal(settings(), db(), refused)
+    transfers.tell_of_refusal(db(), celery(), refused)
     flash(f"Transfert refusé : le compteur {refused.pdl} reste sur votre compte.", "success")
     return redirect(url_for("transfers.show", request_id=request_id), code=303)
 
@@ -129,7 +127,7 @@ def accept(request_id: int):
         s, rid, by=current_user.id, now=_now(), ip=request.remote_addr))
     if answer is not None:
         return answer
-    transfers.after_transfer(settings(), done)
+    transfers.after_transfer(db(), celery(), done)
     flash(f"Le compteur {done.pdl} a été transféré : il n'est plus suivi par votre compte.", "success")
     return redirect(url_for("main.dashboard"), code=303)
 

@@ -1,15 +1,21 @@
-"""Enedis tasks: onboard a point, backfill its history, refresh it every morning."""
+"""Enedis tasks: onboard a point, backfill its history, refresh it every morning.
+
+No task holds a database session while it calls Enedis (or waits for the rate limiter): it
+reads what it needs of the point in one short transaction (`load_point`), calls upstream
+and writes the cache, then records what it learnt in another (`save_point`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kombu.exceptions import KombuError
-from redis import RedisError
-from sqlalchemy import event, exists, select
-from sqlalchemy.orm import object_session
+from celery import Celery, shared_task
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
 from models.keys import (
@@ -19,14 +25,13 @@ from models.series import SERIES, series_for
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from pipeline.celery_app import app
+from pipeline import queues, tasks
+from pipeline.celery_app import enqueue, settings_of
 from pipeline.clients.base import (
     ConsentNeeded,
     HistoryExhausted,
     LoadCurveNotActivated,
     PermanentError,
-    Throttled,
-    Unavailable,
     WrongPointKind,
 )
 from pipeline.series import fetch, group_by_day, history_start, plan_windows
@@ -42,37 +47,78 @@ def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
-# The task that lets a transfer request complete once its holder's access is gone
-# (pipeline.tasks.transfers); sent by name, that module imports this one.
-HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
+@dataclass
+class PointState:
+    """What the tasks read and change of a point, detached from any session."""
+
+    id: int
+    user_id: int
+    pdl: str
+    kind: str
+    load_curve_enabled: bool
+    status: str
+    status_reason: str
+    activation_date: date | None
+    last_refreshed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: UsagePoint) -> PointState:
+        return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
+
+    def changes_since(self, before: PointState) -> dict[str, Any]:
+        return {name: value for name, value in dataclasses.asdict(self).items() if getattr(before, name) != value}
 
 
-def mark_consent_needed(point: UsagePoint, code: str) -> None:
-    """Enedis refused for want of consent (ADAM-DC-0007/0008): nothing is fetched for the point
-    until its holder renews. A transfer request waiting for that is sent on once this commits."""
-    point.status, point.status_reason = "consent_needed", code
-    session = object_session(point)
-    if session is None or not session.scalar(select(exists().where(
-            TransferRequest.pdl == point.pdl, TransferRequest.status == "pending"))):
+def load_point(task: ReleveTask, point_id: int) -> PointState | None:
+    """The point if it is still there and fetched (None: the task has nothing to do), in a short transaction."""
+    with task.session() as session:
+        row = session.get(UsagePoint, point_id)
+        if row is None:
+            log.info("point %s no longer exists", point_id)  # deleted account or transferred PDL
+            return None
+        return PointState.of(row) if row.status == "active" else None
+
+
+def save_point(task: ReleveTask, point: PointState, before: PointState) -> None:
+    """Record what the task learnt of the point (its kind, consent, …) in a short transaction."""
+    changes = point.changes_since(before)
+    if not changes:
         return
-    pdl, point_id = point.pdl, point.id
+    with task.session() as session:
+        row = session.get(UsagePoint, point.id, with_for_update=True)
+        if row is None:
+            log.info("point %s went away while it was fetched", point.id)
+            return
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if changes.get("status") == "consent_needed":
+            _hand_over(task.app, session, row)
 
-    def send(_session) -> None:  # after the commit, or the task could still see the point active
-        try:
-            app.send_task(HOLDER_CONSENT_GONE, kwargs={"pdl": pdl}, queue="interactive")
-        except (KombuError, RedisError) as exc:
-            log.error("point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc)
 
-    event.listen(session, "after_commit", send, once=True)
+def mark_consent_needed(point: PointState, code: str) -> None:
+    """Enedis refused for want of consent (ADAM-DC-0007/0008): nothing is fetched for the point
+    until its holder renews (see `_hand_over` for a transfer request waiting for that)."""
+    point.status, point.status_reason = "consent_needed", code
+
+
+def _hand_over(celery: Celery, session: Session, point: UsagePoint) -> None:
+    """The point needs a new consent: a transfer request waiting for that is sent on once this commits."""
+    if not session.scalar(select(exists().where(TransferRequest.pdl == point.pdl,
+                                                TransferRequest.status == "pending"))):
+        return
+    point_id = point.id
+    # After the commit, or the task could still see the point active.
+    enqueue(celery, tasks.HOLDER_CONSENT_GONE, {"pdl": point.pdl}, session=session, on_error=lambda exc: log.error(
+        "point %s: transfer check not enqueued (%s); `releve transfers list` shows it", point_id, exc))
 
 
 # -- fetching one window into the cache ----------------------------------------------------
 
 
-def fetch_into_cache(task: ReleveTask, point: UsagePoint, series_name: str, start: date, end: date) -> dict[str, Any]:
-    """Fetch [start, end) of one series into the cache; change the point's state on permanent errors.
+def fetch_into_cache(task: ReleveTask, point: PointState, series_name: str, start: date, end: date) -> dict[str, Any]:
+    """Fetch [start, end) of one series into the cache; change `point` (for `save_point`) on permanent errors.
 
-    Returns a small JSON summary. Raises Throttled/Unavailable for the caller to reschedule.
+    Returns a small JSON summary. Throttled/Unavailable propagate: the task's retry policy reschedules it.
     """
     series = SERIES[series_name]
     svc = task.services
@@ -151,27 +197,16 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
     return fetch_into_cache(task, point, series_name, first, end) | {"history_start": first.isoformat()}
 
 
-def _active_point(session, point_id: int) -> UsagePoint | None:
-    """The point if it is still there and fetched; None means the task has nothing to do."""
-    point = session.get(UsagePoint, point_id)
-    if point is None:
-        log.info("point %s no longer exists", point_id)  # deleted account or transferred PDL
-    return point if point is not None and point.status == "active" else None
-
-
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.fetch_window")
-def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str, backfill: bool = False,
-                 attempt: int = 0) -> dict[str, Any]:
+@shared_task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
+def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str,
+                 backfill: bool = False) -> dict[str, Any]:
     """Fetch one window of one series of a point into the cache (idempotent)."""
-    kwargs = dict(point_id=point_id, series=series, start=start, end=end, backfill=backfill, attempt=attempt)
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    point = load_point(self, point_id)
+    if point is None:
+        return {"status": "skipped"}
+    before = dataclasses.replace(point)
+    result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
+    save_point(self, point, before)
     if backfill:
         _count_done(self, point_id, progress_window(series, start, end))
     return result
@@ -187,60 +222,64 @@ def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
     client.expire(key, 7 * 86400)
 
 
-def enqueue_window(point_id: int, series: str, start: date, end: date, *, queue: str, backfill: bool = False,
-                   settings=None, dedupe_seconds: int = 300) -> bool:
-    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`."""
-    from pipeline.celery_app import settings_of
-
-    settings = settings or settings_of()
-    if not once(settings, fetch_claim(point_id, series, start, end), dedupe_seconds):
+def enqueue_window(celery: Celery, point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
+                   dedupe_seconds: int = 300, session=None) -> bool:
+    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
+    (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py); with
+    `session`, once it commits."""
+    if not once(settings_of(celery), fetch_claim(point_id, series, start, end), dedupe_seconds):
         return False
-    fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=start.isoformat(),
-                                         end=end.isoformat(), backfill=backfill), queue=queue)
+    enqueue(celery, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=start.isoformat(),
+                                             end=end.isoformat(), backfill=backfill), session=session)
     return True
 
 
 # -- onboarding and backfill ----------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.onboard")
-def onboard(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+@shared_task(bind=True, base=ReleveTask, name=tasks.ONBOARD)
+def onboard(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """After consent: contract and address, the point's kind, then its history at backfill priority."""
-    kwargs = dict(point_id=point_id, attempt=attempt)
-    svc = self.services
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            today = today_paris()
-            # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
-            probe = fetch_into_cache(self, point, "daily_consumption", today - timedelta(days=7), today)
-            if point.status != "active":
-                return probe
-            if point.kind == "consumption":
-                try:
-                    contract = svc.enedis.contract(point.pdl)
-                    svc.cache.put(point.user_id, CONTRACT, contract, point=point.id)
-                    if contract.get("last_activation_date"):
-                        point.activation_date = date.fromisoformat(contract["last_activation_date"])
-                    svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
-                except ConsentNeeded as exc:
-                    mark_consent_needed(point, exc.code)
-                    return {"status": "consent-needed"}
-                except PermanentError as exc:  # customer data exists for consumption points only
-                    log.info("point %s: no customer data (%s)", point.id, exc.code)
-            if point.kind == "consumption" and point.load_curve_enabled:
-                # One day of load curve tells whether it is collected (ERR0075), before planning 100 windows.
-                fetch_into_cache(self, point, "load_curve", today - timedelta(days=2), today - timedelta(days=1))
-            plan, kind = plan_backfill(point, today), point.kind
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    point = load_point(self, point_id)
+    if point is None:
+        return {"status": "skipped"}
+    before = dataclasses.replace(point)
+    result, plan = _discover(self, point)
+    save_point(self, point, before)
+    if plan is None:
+        return result
     start_backfill(self, point_id, plan)
-    return {"status": "ok", "kind": kind, "windows": len(plan)}
+    return result
 
 
-def plan_backfill(point: UsagePoint, today: date) -> list[tuple[str, date, date]]:
+def _discover(task: ReleveTask, point: PointState) -> tuple[dict[str, Any], list | None]:
+    """What onboarding learns of a point (kind, contract, address, load curve), and its backfill plan."""
+    svc = task.services
+    today = today_paris()
+    # A week of daily consumption tells the kind (ERR0069 on a production point) and fills the page.
+    probe = fetch_into_cache(task, point, "daily_consumption", today - timedelta(days=7), today)
+    if point.status != "active":
+        return probe, None
+    if point.kind == "consumption":
+        try:
+            contract = svc.enedis.contract(point.pdl)
+            svc.cache.put(point.user_id, CONTRACT, contract, point=point.id)
+            if contract.get("last_activation_date"):
+                point.activation_date = date.fromisoformat(contract["last_activation_date"])
+            svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
+        except ConsentNeeded as exc:
+            mark_consent_needed(point, exc.code)
+            return {"status": "consent-needed"}, None
+        except PermanentError as exc:  # customer data exists for consumption points only
+            log.info("point %s: no customer data (%s)", point.id, exc.code)
+    if point.kind == "consumption" and point.load_curve_enabled:
+        # One day of load curve tells whether it is collected (ERR0075), before planning 100 windows.
+        fetch_into_cache(task, point, "load_curve", today - timedelta(days=2), today - timedelta(days=1))
+    plan = plan_backfill(point, today)
+    return {"status": "ok", "kind": point.kind, "windows": len(plan)}, plan
+
+
+def plan_backfill(point: PointState, today: date) -> list[tuple[str, date, date]]:
     """Every window of every series of the point, newest first across series."""
     plan = []
     for series in series_for(point.kind, point.load_curve_enabled):
@@ -259,39 +298,33 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, 
     client.hset(key, mapping={"total": len(plan), "done": done})
     client.expire(key, 7 * 86400)
     for series, start, end in plan:
-        enqueue_window(point_id, series, start, end, queue="backfill", backfill=True, settings=task.settings,
-                       dedupe_seconds=3600)
+        enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=3600)
 
 
 # -- the morning refresh ------------------------------------------------------------------------
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_point")
-def refresh_point(self: ReleveTask, point_id: int, attempt: int = 0) -> dict[str, Any]:
+@shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
+def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
-    kwargs = dict(point_id=point_id, attempt=attempt)
-    svc = self.services
-    results = {}
-    try:
-        with self.session() as session:
-            point = _active_point(session, point_id)
-            if point is None:
-                return {"status": "skipped"}
-            today = today_paris()
-            start = today - timedelta(days=REFRESH_DAYS)
-            for series in series_for(point.kind, point.load_curve_enabled):
-                missing = svc.cache.read_range(point.user_id, point.id, series.name, start, today).missing
-                if missing:
-                    results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
-                                                            max(missing) + timedelta(days=1))
-                    if point.status != "active":
-                        break
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, kwargs)
+    point = load_point(self, point_id)
+    if point is None:
+        return {"status": "skipped"}
+    before, svc, results = dataclasses.replace(point), self.services, {}
+    today = today_paris()
+    start = today - timedelta(days=REFRESH_DAYS)
+    for series in series_for(point.kind, point.load_curve_enabled):
+        missing = svc.cache.read_range(point.user_id, point.id, series.name, start, today).missing
+        if missing:
+            results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
+                                                    max(missing) + timedelta(days=1))
+            if point.status != "active":
+                break
+    save_point(self, point, before)
     return results
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.enedis.refresh_all")
+@shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_ALL)
 def refresh_all(self: ReleveTask, now: str | None = None) -> int:
     """Enqueue a refresh of every active point, once per publication pass (beat calls it)."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
@@ -300,16 +333,16 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
         return 0  # yesterday is not published yet
     if not once(self.settings, refresh_pass_claim(local.date(), local.hour), 3 * 3600):
         return 0
-    count = 0
     with self.session() as session:
         # Ids only, in one pass: the limiter, not the broker, sets the pace of the fetches.
         rows = session.execute(select(UsagePoint.id, UsagePoint.kind).where(UsagePoint.status == "active")
-                               .order_by(UsagePoint.id))
-        for point_id, kind in rows:
-            # A point still of unknown kind was never onboarded (the broker was down at consent,
-            # or onboarding gave up): this pass onboards it instead.
-            task = onboard if kind == "unknown" else refresh_point
-            task.apply_async(kwargs={"point_id": point_id}, queue="refresh")
-            count += 1
-    log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), count)
-    return count
+                               .order_by(UsagePoint.id)).all()
+    for point_id, kind in rows:
+        # A point still of unknown kind was never onboarded (the broker was down at consent,
+        # or onboarding gave up): this pass onboards it instead, on the refresh queue.
+        if kind == "unknown":
+            enqueue(self.app, tasks.ONBOARD, {"point_id": point_id}, queue=queues.REFRESH)
+        else:
+            enqueue(self.app, tasks.REFRESH_POINT, {"point_id": point_id})
+    log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), len(rows))
+    return len(rows)

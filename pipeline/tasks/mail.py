@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from pipeline.celery_app import MAIL_QUEUE, app
+from celery import Celery, shared_task
+
+from pipeline import tasks
+from pipeline.celery_app import enqueue
 from pipeline.clients.base import Unavailable
 from pipeline.mail import deliver
 from pipeline.tasks.base import ReleveTask
@@ -13,16 +16,22 @@ from pipeline.tasks.base import ReleveTask
 log = logging.getLogger(__name__)
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.mail.send", ignore_result=True)
-def send_mail(self: ReleveTask, to: str, subject: str, body: str, attempt: int = 0) -> None:
+class MailTask(ReleveTask):
+    abstract = True
+
+    def message_options(self, kwargs):
+        return hidden(kwargs.get("subject", ""))  # a rescheduled mail shows no more than the first message
+
+
+@shared_task(bind=True, base=MailTask, name=tasks.SEND_MAIL, ignore_result=True)
+def send_mail(self: ReleveTask, to: str, subject: str, body: str) -> None:
     """Deliver one mail; an SMTP server that is down or refuses for now is tried again later."""
     try:
         deliver(self.settings, to, subject, body)
     except smtplib.SMTPRecipientsRefused:
         log.warning("mail refused by the SMTP server for its recipient (%s): dropped", subject)
     except (smtplib.SMTPException, OSError) as exc:
-        self.reschedule(Unavailable(f"SMTP: {exc}", upstream="smtp"),
-                        dict(to=to, subject=subject, body=body, attempt=attempt), **hidden(subject))
+        raise Unavailable(f"SMTP: {exc}", upstream="smtp") from exc  # the retry policy: later
 
 
 def hidden(subject: str) -> dict[str, str]:
@@ -31,6 +40,6 @@ def hidden(subject: str) -> dict[str, str]:
     return {"argsrepr": "()", "kwargsrepr": repr({"subject": subject})}
 
 
-def enqueue_mail(to: str, subject: str, body: str) -> None:
-    """Queue a mail on the `mail` queue."""
-    send_mail.apply_async(kwargs=dict(to=to, subject=subject, body=body), queue=MAIL_QUEUE, **hidden(subject))
+def enqueue_mail(celery: Celery, to: str, subject: str, body: str, **how) -> None:
+    """Queue a mail (on the `mail` queue); `how`: enqueue's session and on_error."""
+    enqueue(celery, tasks.SEND_MAIL, dict(to=to, subject=subject, body=body), **how, **hidden(subject))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 
-from celery import bootsteps
+from celery import bootsteps, shared_task
 from celery.signals import worker_ready
 from redis import RedisError
 
 from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.valkey import get_client, get_quick_client
-from pipeline.celery_app import app, settings_of
+from pipeline import tasks
+from pipeline.celery_app import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def record_worker_heartbeat(client, node: str, now: float | None = None) -> None
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Every WORKER_HEARTBEAT_EVERY s, from the worker's own timer, write its heartbeat to Valkey.
+    """Every WORKER_HEARTBEAT_EVERY s, from the worker's own timer, write its heartbeat to Valkey
+    (a step of every app `create_celery` builds).
 
     The timer runs in the worker's event loop (the consumer's hub), so a worker whose loop is
     stuck stops beating. /healthz reads the beats instead of pinging workers through the broker.
@@ -62,16 +64,13 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             log.warning("worker heartbeat not written: %s", exc)
 
 
-app.steps["worker"].add(WorkerHeartbeat)
-
-
-@app.task(name="releve.heartbeat", ignore_result=True)
-def heartbeat() -> None:
+@shared_task(bind=True, name=tasks.HEARTBEAT, ignore_result=True)
+def heartbeat(self) -> None:
     """Record that a worker ran a beat-scheduled task just now."""
-    get_client(settings_of().valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
+    get_client(settings_of(self.app).valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
 
 
-WARM_UP = ("releve.rte.tempo_season", "releve.rte.ecowatt", "releve.rte.national_consumption")
+WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect
@@ -82,4 +81,4 @@ def warm_up(sender, **_kwargs) -> None:
     starting together cost what one costs.
     """
     for name in WARM_UP:
-        sender.app.send_task(name, queue="rte")
+        sender.app.send_task(name)

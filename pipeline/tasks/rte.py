@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 
+from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -13,8 +14,8 @@ from models.ecowatt import EcoWattSignal
 from models.keys import tempo_season_claim
 from models.national_consumption import NationalConsumption
 from models.tempo import TempoDay
-from pipeline.celery_app import app
-from pipeline.clients.base import Throttled, Unavailable
+from pipeline import tasks
+from pipeline.clients.base import Throttled
 from pipeline.tasks.base import ReleveTask, once
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _now(now: str | None) -> datetime:
 
 
 def store_tempo(task: ReleveTask, start: date, end: date) -> int:
-    """Fetch and store the Tempo colours of [start, end); Throttled/Unavailable propagate."""
+    """Fetch and store the Tempo colours of [start, end) (Throttled/Unavailable: the retry policy)."""
     values = task.services.rte.tempo(start, end)
     fetched = datetime.now(UTC)
     rows = [{"day": v.day, "colour": v.colour, "updated_at": v.updated_at or fetched, "fetched_at": fetched}
@@ -45,8 +46,8 @@ def store_tempo(task: ReleveTask, start: date, end: date) -> int:
         return upsert(session, TempoDay, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.tempo_tomorrow")
-def tempo_tomorrow(self: ReleveTask, now: str | None = None, attempt: int = 0) -> str:
+@shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_TOMORROW)
+def tempo_tomorrow(self: ReleveTask, now: str | None = None) -> str:
     """From 10:30 Paris, fetch today and tomorrow until tomorrow's colour is known."""
     local = _now(now).astimezone(PARIS)
     today = local.date()
@@ -56,35 +57,27 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None, attempt: int = 0) -
         return "known"
     if local.time() < TEMPO_PUBLISHED_AT:
         return "too-early"
-    try:
-        return f"stored {store_tempo(self, today, today + timedelta(days=2))}"
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, dict(now=now, attempt=attempt))
+    return f"stored {store_tempo(self, today, today + timedelta(days=2))}"
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.tempo_season")
-def tempo_season(self: ReleveTask, now: str | None = None, attempt: int = 0) -> int:
+@shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_SEASON)
+def tempo_season(self: ReleveTask, now: str | None = None) -> int:
     """Daily consistency pass: the whole season so far (colours may be corrected)."""
     today = _now(now).astimezone(PARIS).date()
-    if not self.request.retries and not once(self.settings, tempo_season_claim(today), 86400):
+    if not self.rescheduled and not once(self.settings, tempo_season_claim(today), 86400):
         return 0
-    try:
-        return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, dict(now=now, attempt=attempt))
+    return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.ecowatt")
-def fetch_ecowatt(self: ReleveTask, attempt: int = 0) -> int:
+@shared_task(bind=True, base=ReleveTask, name=tasks.ECOWATT)
+def fetch_ecowatt(self: ReleveTask) -> int:
     """Store EcoWatt for today and the next three days (at most once per 15 minutes, cluster-wide)."""
     if self.services.ecowatt_limiter.blocked_for() > 0:
         return 0  # the signal is already fresh: skipping is cheaper than waiting
     try:
         days = self.services.rte.ecowatt()
     except Throttled:
-        return 0  # the next beat tick asks again
-    except Unavailable as exc:
-        self.reschedule(exc, dict(attempt=attempt))
+        return 0  # the next beat tick asks again (Unavailable: the retry policy reschedules)
     fetched = datetime.now(UTC)
     rows = [{"day": d.day, "dvalue": d.dvalue, "message": d.message, "hvalues": list(d.hvalues),
              "generated_at": d.generated_at or fetched, "fetched_at": fetched} for d in days]
@@ -92,13 +85,10 @@ def fetch_ecowatt(self: ReleveTask, attempt: int = 0) -> int:
         return upsert(session, EcoWattSignal, rows, ["day"])
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.rte.national_consumption")
-def fetch_national_consumption(self: ReleveTask, attempt: int = 0) -> int:
+@shared_task(bind=True, base=ReleveTask, name=tasks.NATIONAL_CONSUMPTION)
+def fetch_national_consumption(self: ReleveTask) -> int:
     """Store the realised, intraday and D-1 national consumption."""
-    try:
-        values = self.services.rte.national_consumption()
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, dict(attempt=attempt))
+    values = self.services.rte.national_consumption()
     rows = {(v.series, v.start): {"series": v.series, "start_at": v.start, "end_at": v.end, "value_mw": v.value_mw,
                                   "updated_at": v.updated_at or datetime.now(UTC)} for v in values}
     with self.session() as session:
@@ -109,12 +99,9 @@ def fetch_national_consumption(self: ReleveTask, attempt: int = 0) -> int:
         return total
 
 
-@app.task(bind=True, base=ReleveTask, name="releve.tokens.renew")
-def renew_tokens(self: ReleveTask, attempt: int = 0) -> str:
+@shared_task(bind=True, base=ReleveTask, name=tasks.RENEW_TOKENS)
+def renew_tokens(self: ReleveTask) -> str:
     """Keep the application tokens valid (renewed before expiry, shared by every worker)."""
-    try:
-        self.services.enedis.tokens.get()
-        self.services.rte.tokens.get()
-    except (Throttled, Unavailable) as exc:
-        self.reschedule(exc, dict(attempt=attempt))
+    self.services.enedis.tokens.get()
+    self.services.rte.tokens.get()
     return "ok"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from conftest import configure_celery, empty_public_tables
+from conftest import empty_public_tables
 from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import KnownPdl
@@ -47,7 +47,6 @@ def gateway(env_for, valkey_databases, database_url, tmp_path):
                       ENEDIS_REDIRECT_URI=f"http://127.0.0.1:{port}/consent/callback",
                       PUBLIC_URL=f"http://127.0.0.1:{port}", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
         settings = Settings.from_env(env)
-        configure_celery(settings)
         processes = Processes()
         worker = processes.start(["worker", "--concurrency", "2", "--hostname", "browser@%h"], env)
         server = make_server("127.0.0.1", port, create_app({"RELEVE_SETTINGS": settings}), threaded=True)

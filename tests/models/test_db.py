@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DataError
 
 from models.db import get_engine, session_scope
@@ -33,3 +33,38 @@ def test_every_engine_the_app_creates_hides_parameters():
                     calls.append((f"{path.relative_to(ROOT)}:{node.lineno}", hidden))
     assert len(calls) >= 3  # models/db.py, releve/cli.py, migrations/env.py
     assert [where for where, hidden in calls if not hidden] == []
+
+
+def test_after_commit_work_runs_after_the_commit_in_order_and_never_after_a_rollback(database_url):
+    from models.db import after_commit
+    from models.users import Role
+
+    ran = []
+    with session_scope(database_url) as session:
+        after_commit(session, lambda: ran.append(("first", session.in_transaction())))
+        after_commit(session, lambda: ran.append(("second", session.in_transaction())))
+        session.scalar(select(Role.id).limit(1))
+        assert ran == []
+    assert ran == [("first", False), ("second", False)]
+
+    ran.clear()
+    with pytest.raises(ZeroDivisionError), session_scope(database_url) as session:
+        after_commit(session, lambda: ran.append("never"))
+        1 / 0
+    with session_scope(database_url) as session:  # an explicit rollback forgets it too
+        after_commit(session, lambda: ran.append("never"))
+        session.rollback()
+    assert ran == []
+
+
+def test_after_commit_work_on_a_savepoint_session(session):
+    """The tests' sessions (and the web app's under DB_BIND) commit savepoints: the work runs all the same."""
+    from models.db import after_commit, commit
+
+    ran = []
+    after_commit(session, lambda: ran.append(1))
+    commit(session)
+    after_commit(session, lambda: ran.append(2))
+    session.rollback()
+    commit(session)
+    assert ran == [1]

@@ -2,10 +2,12 @@
 
 from datetime import date
 
-from pipeline.tasks.enedis import _count_done, onboard, read_progress, start_backfill
+from pipeline.tasks import ONBOARD
+from pipeline.tasks.enedis import _count_done, read_progress, start_backfill
 
 
 def test_a_second_onboarding_keeps_the_count_and_enqueues_nothing_twice(celery_app, valkey, settings):
+    onboard = celery_app.tasks[ONBOARD]
     plan = [("daily_consumption", date(2025, 11, 25), date(2026, 11, 25)),
             ("daily_consumption", date(2024, 11, 25), date(2025, 11, 25)),
             ("max_power", date(2025, 11, 25), date(2026, 11, 25))]

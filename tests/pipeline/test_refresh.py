@@ -45,7 +45,9 @@ def queued(valkey, queue: str) -> list[tuple[str, int]]:
 
 
 def test_refresh_pass(celery_app, valkey, committed_points):
-    from pipeline.tasks.enedis import refresh_all
+    from pipeline.tasks import REFRESH_ALL
+
+    refresh_all = celery_app.tasks[REFRESH_ALL]
 
     assert refresh_all.apply(kwargs={"now": "2026-11-25T07:30:00+01:00"}).get() == 0  # not published yet
     assert refresh_all.apply(kwargs={"now": "2026-11-25T08:15:00+01:00"}).get() == 2

@@ -6,12 +6,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from conftest import configure_celery, empty_public_tables
+from conftest import empty_public_tables
 from models.db import session_scope
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.settings import Settings
 from models.tempo import TempoDay
+from pipeline import tasks
+from pipeline.celery_app import create_celery
 from sandbox import rte_data
 from sandbox.testing import running_sandbox
 
@@ -24,8 +26,10 @@ def rte(env_for, valkey, database_url):
     with running_sandbox() as sandbox:
         settings = Settings.from_env(env_for(RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
                                              ENEDIS_API_URL=sandbox.url))
-        configure_celery(settings)
+        celery = create_celery(settings)
+        sandbox.task = celery.tasks.__getitem__  # the task of that name, bound to these settings
         yield sandbox
+        celery.close()
     empty_public_tables(database_url)  # the tasks commit: public tables are emptied after
 
 
@@ -35,8 +39,7 @@ def count(database_url, model) -> int:
 
 
 def test_tempo_season_stores_the_sandbox_colours_idempotently(rte, database_url, valkey):
-    from pipeline.tasks.rte import tempo_season
-
+    tempo_season = rte.task(tasks.TEMPO_SEASON)
     stored = tempo_season.apply().get()
     assert stored > 60 and count(database_url, TempoDay) == stored
     with session_scope(database_url) as session:
@@ -49,8 +52,7 @@ def test_tempo_season_stores_the_sandbox_colours_idempotently(rte, database_url,
 
 
 def test_tempo_tomorrow_waits_for_half_past_ten(rte, database_url):
-    from pipeline.tasks.rte import tempo_tomorrow
-
+    tempo_tomorrow = rte.task(tasks.TEMPO_TOMORROW)
     today = datetime.now(PARIS).date()
     early = datetime.combine(today, datetime.min.time(), PARIS).replace(hour=10, minute=29)
     assert tempo_tomorrow.apply(kwargs={"now": early.isoformat()}).get() == "too-early"
@@ -64,8 +66,7 @@ def test_tempo_tomorrow_waits_for_half_past_ten(rte, database_url):
 
 
 def test_ecowatt_is_asked_at_most_once_per_quarter_hour(rte, database_url):
-    from pipeline.tasks.rte import fetch_ecowatt
-
+    fetch_ecowatt = rte.task(tasks.ECOWATT)
     assert fetch_ecowatt.apply().get() == 4
     assert fetch_ecowatt.apply().get() == 0  # the cluster-wide limiter says it is fresh: no call at all
     calls = [c for c in rte.state.calls_since(0) if "ecowatt" in c.path]
@@ -76,8 +77,7 @@ def test_ecowatt_is_asked_at_most_once_per_quarter_hour(rte, database_url):
 
 
 def test_national_consumption_upserts_on_series_and_start(rte, database_url):
-    from pipeline.tasks.rte import fetch_national_consumption
-
+    fetch_national_consumption = rte.task(tasks.NATIONAL_CONSUMPTION)
     stored = fetch_national_consumption.apply().get()
     assert stored > 0 and count(database_url, NationalConsumption) == stored
     assert fetch_national_consumption.apply().get() == stored

@@ -25,7 +25,9 @@ from models.usage_points import UsagePoint
 from models.users import User
 from sandbox import enedis_data
 from sandbox.testing import running_sandbox
-from conftest import configure_celery, empty_public_tables
+from conftest import empty_public_tables
+from pipeline import tasks
+from pipeline.celery_app import create_celery, enqueue as send
 from tests_helpers import Processes, children_of
 
 pytestmark = pytest.mark.slow
@@ -47,7 +49,7 @@ def cluster(env_for, valkey_databases, database_url, upstream):
     env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=upstream.url, RTE_API_URL=upstream.url,
                   RTE_TOKEN_URL=f"{upstream.url}/token/oauth/", ENEDIS_RATE_PER_SECOND=str(RATE))
     settings = Settings.from_env(env)
-    celery = configure_celery(settings)
+    celery = create_celery(settings)
     processes = Processes()
     workers = [processes.start(["worker", "--concurrency", "2", "--hostname", f"w{i}@%h"], env) for i in (1, 2)]
     deadline = time.monotonic() + 60
@@ -55,16 +57,21 @@ def cluster(env_for, valkey_databases, database_url, upstream):
         assert all(w.poll() is None for w in workers), workers[0].log.read_text()
         assert time.monotonic() < deadline, "workers did not start"
     try:
-        yield Cluster(settings, workers, EncryptedCache.from_settings(redis.Redis.from_url(url), settings))
+        yield Cluster(settings, celery, workers, EncryptedCache.from_settings(redis.Redis.from_url(url), settings))
     finally:
         processes.stop_all()
+        celery.close()
         empty_public_tables(database_url)
         valkey_databases.release(url)
 
 
 class Cluster:
-    def __init__(self, settings: Settings, workers, cache: EncryptedCache):
-        self.settings, self.workers, self.cache = settings, workers, cache
+    def __init__(self, settings: Settings, celery, workers, cache: EncryptedCache):
+        self.settings, self.celery, self.workers, self.cache = settings, celery, workers, cache
+
+    def enqueue(self, point: UsagePoint, series: str, start: date, end: date) -> None:
+        send(self.celery, tasks.FETCH_WINDOW, dict(point_id=point.id, series=series, start=start.isoformat(),
+                                                   end=end.isoformat()))
 
 
 @pytest.fixture
@@ -91,13 +98,6 @@ def make_points(database_url):
 
 def made_up_pdls(n: int) -> list[str]:
     return [f"99{random.randrange(10**12):012d}" for _ in range(n)]
-
-
-def enqueue(point: UsagePoint, series: str, start: date, end: date) -> None:
-    from pipeline.tasks.enedis import fetch_window
-
-    fetch_window.apply_async(kwargs=dict(point_id=point.id, series=series, start=start.isoformat(),
-                                         end=end.isoformat()), queue="backfill")
 
 
 def wait_for_days(cluster: Cluster, wanted: list[tuple[UsagePoint, str, date, date]], wait_until, timeout=120):
@@ -129,7 +129,7 @@ def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstrea
     for point in points:
         for i in range(6):  # one call per window: 60 calls for four pool processes
             day = first + timedelta(days=i)
-            enqueue(point, "daily_consumption", day, day + timedelta(days=1))
+            cluster.enqueue(point, "daily_consumption", day, day + timedelta(days=1))
             wanted.append((point, "daily_consumption", day, day + timedelta(days=1)))
     wait_for_days(cluster, wanted, wait_until)
     calls = [c for c in enedis_calls(upstream, since) if c.path.startswith("/metering")]
@@ -151,7 +151,7 @@ def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream
     for point in points:
         for i in range(4):
             day = first + timedelta(days=i)
-            enqueue(point, "daily_consumption", day, day + timedelta(days=1))
+            cluster.enqueue(point, "daily_consumption", day, day + timedelta(days=1))
             wanted.append((point, "daily_consumption", day, day + timedelta(days=1)))
     wait_for_days(cluster, wanted, wait_until)
     calls = enedis_calls(upstream, since)
@@ -176,7 +176,7 @@ def test_a_storm_without_announced_wait_completes_without_loss_or_duplicates(clu
     wanted = []
     for point in points:
         for offset in (0, 7):
-            enqueue(point, "load_curve", start + timedelta(days=offset), start + timedelta(days=offset + 7))
+            cluster.enqueue(point, "load_curve", start + timedelta(days=offset), start + timedelta(days=offset + 7))
         wanted.append((point, "load_curve", start, start + timedelta(days=14)))
     wait_for_days(cluster, wanted, wait_until, timeout=180)
     assert any(c.status == 429 for c in enedis_calls(upstream, since))
@@ -194,7 +194,7 @@ def test_cache_equals_the_sandbox_on_dst_days(cluster, make_points, wait_until):
     wanted = []
     for start, end in windows:
         for series in ("load_curve", "daily_consumption", "max_power"):
-            enqueue(point, series, start, end)
+            cluster.enqueue(point, series, start, end)
             wanted.append((point, series, start, end))
     wait_for_days(cluster, wanted, wait_until)
     for start, end in windows:
@@ -223,7 +223,7 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, 
     day = paris_today() - timedelta(days=20)
     fault = upstream.state.add_fault("slow", api="enedis", calls=1, delay=4, path="/metering_data_dc")
     since = time.time()
-    enqueue(point, "daily_consumption", day, day + timedelta(days=1))
+    cluster.enqueue(point, "daily_consumption", day, day + timedelta(days=1))
     wait_until(lambda: fault.calls == 0, timeout=30, interval=0.05)  # the call is in flight, held by the sandbox
     killed = 0
     for worker in cluster.workers:  # whichever pool process holds it dies without acknowledging
@@ -241,9 +241,9 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, 
 
 
 def onboard_and_wait(cluster, point: UsagePoint, wait_until, timeout=120):
-    from pipeline.tasks.enedis import onboard, read_progress
+    from pipeline.tasks.enedis import read_progress
 
-    result = onboard.apply_async(kwargs={"point_id": point.id}, queue="interactive").get(timeout=timeout)
+    result = cluster.celery.send_task(tasks.ONBOARD, kwargs={"point_id": point.id}).get(timeout=timeout)
 
     def finished():
         progress = read_progress(cluster.settings.valkey_url, point.id)
@@ -327,7 +327,7 @@ def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, 
     newest = now.date() - timedelta(days=1 if now.hour >= 8 else 2)  # day D is published at 08:00 on D+1
     start, end = newest - timedelta(days=1), newest + timedelta(days=1)
     upstream.state.add_fault("partial", api="enedis", calls=1, points=20, path="/metering_data_clc")
-    enqueue(point, "load_curve", start, end)
+    cluster.enqueue(point, "load_curve", start, end)
 
     def partial_cached():
         result = cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end)
@@ -335,7 +335,7 @@ def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, 
 
     first = wait_until(partial_cached, timeout=60)
     assert len(first.days[newest]) == 20 and first.partial == [newest] and first.missing == [newest]
-    enqueue(point, "load_curve", newest, end)  # what the next refresh pass asks for: the missing day
+    cluster.enqueue(point, "load_curve", newest, end)  # what the next refresh pass asks for: the missing day
     wait_until(lambda: not cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end).missing,
                timeout=60)
     final = cluster.cache.read_range(point.user_id, point.id, "load_curve", start, end).days[newest]

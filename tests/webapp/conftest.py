@@ -29,11 +29,13 @@ def settings(env_for, outbox):
 
 
 @pytest.fixture
-def app(settings, connection, valkey, celery_app):
-    # celery_app: the app enqueues (mails, fetches) on the test broker, as it does in production.
+def app(settings, connection, valkey):
+    # The app enqueues (mails, fetches) on the broker of its settings: the test's Valkey database.
     from webapp import create_app
 
-    return create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    app = create_app({"RELEVE_SETTINGS": settings, "DB_BIND": connection, "TESTING": True})
+    yield app
+    app.extensions["celery"].close()
 
 
 class Mails:

@@ -23,6 +23,8 @@ from models.keys import cache_key, day_entry, token_entry
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
+from pipeline import tasks
+from pipeline.celery_app import enqueue as send
 from sandbox import enedis_data
 from sandbox.testing import running_sandbox
 from tests_helpers import stop
@@ -62,6 +64,7 @@ def app(settings, valkey, celery_app, database_url):
     app = create_app({"RELEVE_SETTINGS": settings, "TESTING": True})
     app.emails = []
     yield app
+    app.extensions["celery"].close()
     with session_scope(database_url) as session:
         session.execute(delete(User).where(User.email.in_(app.emails)))
 
@@ -77,11 +80,9 @@ def start_worker(spawn, celery_app, env: dict[str, str], name: str, wait_until):
     return worker
 
 
-def enqueue(point_id: int, series: str, first, last) -> None:
-    from pipeline.tasks.enedis import fetch_window
-
-    fetch_window.apply_async(kwargs=dict(point_id=point_id, series=series, start=first.isoformat(),
-                                         end=(last + timedelta(days=1)).isoformat()), queue="interactive")
+def enqueue(celery_app, point_id: int, series: str, first, last) -> None:
+    send(celery_app, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=first.isoformat(),
+                                              end=(last + timedelta(days=1)).isoformat()))
 
 
 def version_of(valkey, user_id: int, point_id: int | None, entry: str) -> int | None:
@@ -125,7 +126,7 @@ def test_a_master_key_rotation_with_real_workers_and_a_web_app(app, client, auth
 
     # Key A: a worker caches 30 days of daily energy, and the application tokens.
     worker = start_worker(spawn, celery_app, envs["A"], "rotation-a", wait_until)
-    enqueue(point_id, "daily_consumption", days[0], last)
+    enqueue(celery_app, point_id, "daily_consumption", days[0], last)
     wait_until(lambda: cached("A", "daily_consumption"), timeout=120, interval=0.5)
     assert {version_of(valkey, user_id, point_id, day_entry("daily_consumption", d)) for d in days} == {1}
     assert version_of(valkey, 0, None, token) == 1
@@ -135,7 +136,7 @@ def test_a_master_key_rotation_with_real_workers_and_a_web_app(app, client, auth
     since = time.time()
     worker = start_worker(spawn, celery_app, envs["B+A"], "rotation-ba", wait_until)
     assert daily_kwh(client, pdl)[1] == truth
-    enqueue(point_id, "max_power", days[0], last)
+    enqueue(celery_app, point_id, "max_power", days[0], last)
     wait_until(lambda: cached("B+A", "max_power"), timeout=120, interval=0.5)
     assert {version_of(valkey, user_id, point_id, day_entry("max_power", d)) for d in days} == {2}
     assert {version_of(valkey, user_id, point_id, day_entry("daily_consumption", d)) for d in days} == {1}

@@ -30,6 +30,7 @@ from models.settings import Settings
 from models.transfers import TransferRequest, TransferStateError
 from models.usage_points import KnownPdl, UsagePoint
 from models.users import Role, User
+from pipeline import tasks
 from sandbox.testing import running_sandbox
 from tests_helpers import deliver_queued_mails
 
@@ -52,12 +53,13 @@ def settings(env_for, outbox, sandbox):
 
 
 @pytest.fixture
-def world(settings, database_url, valkey, celery_app, sandbox):
+def world(settings, database_url, valkey, sandbox):
     """A web app on committed sessions, the PDLs and accounts a test makes, and a cleanup."""
     from webapp import create_app
 
     w = World(create_app({"RELEVE_SETTINGS": settings, "TESTING": True}), settings, database_url, valkey, sandbox)
     yield w
+    w.app.extensions["celery"].close()
     with session_scope(database_url) as session:
         session.execute(delete(User).where(User.email.in_(w.emails)))
         session.execute(delete(KnownPdl).where(KnownPdl.pdl.in_(w.pdls)))
@@ -73,6 +75,10 @@ class World:
         self.emails: list[str] = []
         self.pdls: list[str] = []
         self.cache = EncryptedCache.from_settings(redis.Redis.from_url(settings.valkey_url), settings)
+
+    def task(self, name: str):
+        """The task `name` bound to the app's Celery app (the test's settings)."""
+        return self.app.extensions["celery"].tasks[name]
 
     def pdl(self) -> str:
         pdl = f"97{random.randrange(10**12):012d}"
@@ -167,13 +173,11 @@ class Browser:
         return self.client.post("/transferts/demander", data={"consent": consent, "pdl": pdl, "csrf_token": token})
 
 
-def mails_to(outbox: Path, email: str) -> list[tuple[str, str]]:
+def mails_to(world: World, outbox: Path, email: str) -> list[tuple[str, str]]:
     """Mails to `email` in the outbox, once the mails still queued are delivered (a worker's job)."""
     from email import message_from_bytes, policy
 
-    from pipeline import app as celery  # configured for the test servers by the `celery_app` fixture
-
-    deliver_queued_mails(celery)
+    deliver_queued_mails(world.app.extensions["celery"])
     found = []
     for path in sorted(outbox.glob("*.eml")) if outbox.exists() else []:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -227,8 +231,7 @@ def keys_of_point(world: World, user_id: int, point_id: int) -> list[bytes]:
 
 def test_a_pdl_that_never_consented_is_not_activated(world):
     """The callback accepts the claim of a PDL nobody holds, but Enedis (the sandbox) refuses its data."""
-    from pipeline.tasks.enedis import onboard
-
+    onboard = world.task(tasks.ONBOARD)
     bob = world.account("bob")
     pdl = "98765432109876"
     world.pdls.append(pdl)
@@ -253,7 +256,7 @@ def test_the_holder_is_mailed_and_refuses(world, outbox):
     request = requested(world, bob, pdl)
     assert request.holder_id == alice.id and request.status == "pending"
     assert world.points()[pdl] == (point_id, alice.id, "active")  # asking moves nothing
-    [(subject, body)] = mails_to(outbox, alice.email)[-1:]
+    [(subject, body)] = mails_to(world, outbox, alice.email)[-1:]
     assert "demande le transfert" in subject and f"/transferts/{request.id}" in body
     assert world.audit("transfer.requested", pdl)[0].actor_id == bob.id
 
@@ -268,7 +271,7 @@ def test_the_holder_is_mailed_and_refuses(world, outbox):
     [request] = world.requests_of(pdl)
     assert (request.status, request.resolution, request.decided_by_id) == ("refused", "refused_by_holder", alice.id)
     assert world.points()[pdl] == (point_id, alice.id, "active")
-    assert any("refusée" in body for _, body in mails_to(outbox, bob.email))
+    assert any("refusée" in body for _, body in mails_to(world, outbox, bob.email))
     # Decided once: neither party can decide again, and the requester cannot ask again at once.
     again = alice.post_form(f"/transferts/{request.id}/accepter", {}, page=f"/transferts/{request.id}")
     assert again.status_code == 409 and "déjà été traitée" in again.get_data(as_text=True)
@@ -296,9 +299,8 @@ def test_the_requester_cancels_and_the_holder_accepts(world, outbox):
 # -- silence, then the holder's access ends ------------------------------------------------------
 
 def test_a_request_completes_when_the_holders_consent_is_gone_and_the_old_holder_is_forgotten(world, outbox):
-    from pipeline.tasks.enedis import fetch_window, onboard
-    from pipeline.tasks.transfers import holder_consent_gone
-
+    fetch_window, onboard = world.task(tasks.FETCH_WINDOW), world.task(tasks.ONBOARD)
+    holder_consent_gone = world.task(tasks.HOLDER_CONSENT_GONE)
     alice, bob = world.account("alice"), world.account("bob")
     pdl = world.pdl()
     old_point = holds(world, alice, pdl)
@@ -333,8 +335,8 @@ def test_a_request_completes_when_the_holders_consent_is_gone_and_the_old_holder
     assert progress["total"] > 0 and progress["done"] == 0
     assert world.valkey.llen("backfill") == progress["total"]  # every window enqueued again, none deduped away
     # Both parties are told; the transfer is in the audit log and in `releve audit transfers`.
-    assert any("a été transféré" in subject for subject, _ in mails_to(outbox, alice.email))
-    assert any("rattaché à votre compte" in subject for subject, _ in mails_to(outbox, bob.email))
+    assert any("a été transféré" in subject for subject, _ in mails_to(world, outbox, alice.email))
+    assert any("rattaché à votre compte" in subject for subject, _ in mails_to(world, outbox, bob.email))
     [moved] = world.audit("usage_point.transferred", pdl)
     assert moved.details == {"from_user": alice.id, "to_user": bob.id, "request_id": request.id,
                              "resolution": "holder_consent_gone", "old_point_id": old_point, "new_point_id": new_point}
@@ -346,8 +348,7 @@ def test_a_request_completes_when_the_holders_consent_is_gone_and_the_old_holder
 
 
 def test_two_requesters_wait_for_an_administrator(world):
-    from pipeline.tasks.transfers import holder_consent_gone
-
+    holder_consent_gone = world.task(tasks.HOLDER_CONSENT_GONE)
     alice, bob, carol = world.account("alice"), world.account("bob"), world.account("carol")
     pdl = world.pdl()
     holds(world, alice, pdl)
@@ -381,8 +382,8 @@ def test_a_request_made_when_the_holders_access_is_already_gone_completes_at_onc
 
 def test_a_requester_whose_consent_expired_gets_nothing(world):
     from models.consents import EnedisConsent
-    from pipeline.tasks.transfers import holder_consent_gone
 
+    holder_consent_gone = world.task(tasks.HOLDER_CONSENT_GONE)
     alice, bob = world.account("alice"), world.account("bob")
     pdl = world.pdl()
     holds(world, alice, pdl)
@@ -469,7 +470,7 @@ def test_a_pdl_whose_holder_deleted_their_account_waits_for_review(world, outbox
     assert bob.ask(page, pdl).status_code == 303
     [request] = world.requests_of(pdl)
     assert request.holder_id is None and request.status == "pending"
-    assert any("attend votre décision" in subject for subject, _ in mails_to(outbox, carol.email))
+    assert any("attend votre décision" in subject for subject, _ in mails_to(world, outbox, carol.email))
     assert world.releve("transfers", "approve", str(request.id), "--by", carol.email).returncode == 0
     assert world.points()[pdl][1] == bob.id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from models.users import Role, User, normalise_email
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
 from webapp.db import db
-from webapp.extensions import login_manager
+from webapp.extensions import login_manager, settings
 from webapp.mail import send_mail
 from webapp.security import Throttle, mail_wait, make_token, read_token, safe_next
 from webapp.sessions import end_all_sessions, end_session, is_live, sign_in
@@ -45,16 +45,15 @@ def _get_user(uid) -> User | None:
 
 
 def _send(user: User, purpose: str) -> None:
-    settings = current_app.config["RELEVE_SETTINGS"]
     token = make_token(user, purpose)
     if purpose == "verify":
-        link = settings.public_url + url_for("auth.verify", token=token)
-        send_mail(settings, user.email, "Relevé : confirmez votre adresse e-mail",
+        link = settings().public_url + url_for("auth.verify", token=token)
+        send_mail(user.email, "Relevé : confirmez votre adresse e-mail",
                   f"Bonjour,\n\nPour confirmer votre adresse, ouvrez ce lien (valable 48 heures) :\n{link}\n\n"
                   "Si vous n'avez pas créé de compte Relevé, ignorez ce message.\n")
     else:
-        link = settings.public_url + url_for("auth.reset", token=token)
-        send_mail(settings, user.email, "Relevé : nouveau mot de passe",
+        link = settings().public_url + url_for("auth.reset", token=token)
+        send_mail(user.email, "Relevé : nouveau mot de passe",
                   f"Bonjour,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 1 heure, une seule fois) :\n"
                   f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
 
@@ -74,9 +73,8 @@ def _wait_message(wait: int) -> str:
 
 
 def _tell_owner_of_signup_attempt(owner: User) -> None:
-    settings = current_app.config["RELEVE_SETTINGS"]
-    login, reset = (settings.public_url + url_for(endpoint) for endpoint in ("auth.login", "auth.reset_request"))
-    send_mail(settings, owner.email, "Relevé : tentative d'inscription avec votre adresse",
+    login, reset = (settings().public_url + url_for(endpoint) for endpoint in ("auth.login", "auth.reset_request"))
+    send_mail(owner.email, "Relevé : tentative d'inscription avec votre adresse",
               "Bonjour,\n\nQuelqu'un, peut-être vous, a voulu créer un compte Relevé avec cette adresse e-mail. "
               "Elle a déjà un compte : aucun nouveau compte n'a été créé et le vôtre n'a pas changé.\n\n"
               f"Si c'était vous, connectez-vous : {login}\nMot de passe oublié ? {reset}\n\n"
@@ -84,7 +82,8 @@ def _tell_owner_of_signup_attempt(owner: User) -> None:
 
 
 def _new_account(email: str, password: str) -> User | None:
-    """The new account, committed; None when the address is taken (two sign-ups at once: one wins).
+    """The new account; None when the address is taken (two sign-ups at once: one wins, the other waits
+    for its commit and finds the address taken).
 
     ON CONFLICT DO NOTHING rather than catching the unique violation: no error, so no log
     line holding the address and the password hash, not even in PostgreSQL's own log.
@@ -95,11 +94,9 @@ def _new_account(email: str, password: str) -> User | None:
     uid = session.scalar(pg_insert(User).values(email=email, password_hash=draft.password_hash)
                          .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id))
     if uid is None:
-        session.rollback()
         return None
     user = session.get(User, uid)
     user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-    session.commit()
     return user
 
 
@@ -147,7 +144,6 @@ def login():
         if (user or _DUMMY).check_password(form.password.data) and user is not None and user.is_active:
             throttle.succeeded()
             user.last_login_at = datetime.now(UTC)
-            db().commit()
             browser_session.clear()  # nothing of the anonymous session survives the login
             sign_in(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")))
@@ -160,7 +156,6 @@ def login():
 @login_required
 def logout():
     end_session(current_user)  # a copy of this browser's cookies is worth nothing from now on
-    db().commit()
     browser_session.clear()
     # After the clear: logout_user() marks the remember cookie for deletion in this very response.
     logout_user()
@@ -175,7 +170,6 @@ def verify(token: str):
         flash("Ce lien n'est plus valable. Demandez-en un nouveau depuis vos paramètres.", "error")
         return redirect(url_for("main.index"))
     user.email_verified_at = datetime.now(UTC)
-    db().commit()
     flash("Adresse e-mail confirmée. Merci !", "success")
     return redirect(url_for("main.dashboard") if current_user.is_authenticated else url_for("auth.login"))
 
@@ -221,7 +215,6 @@ def reset(token: str):
     if form.validate_on_submit():
         user.set_password(form.password.data)
         end_all_sessions(user.id)
-        db().commit()
         logout_user()
         flash("Mot de passe changé. Connectez-vous avec le nouveau.", "success")
         return redirect(url_for("auth.login"))

@@ -157,7 +157,11 @@ def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream
     calls = enedis_calls(upstream, since)
     throttled = [c for c in calls if c.fault]
     assert len(throttled) == 1 and throttled[0].status == 429
-    assert len([c for c in calls if c.status == 429]) - 1 <= 1 + len(calls) // 20  # quota 429s (jitter): rare
+    # When the pause ends every pool process resumes at once, so on a busy machine a quota 429 or two may
+    # follow (arrival jitter, see the quota test, which measures how rare they are over more calls); each is
+    # waited out like this one, and nothing is lost or fetched twice:
+    served = [(c.path, c.query) for c in calls if c.status == 200]
+    assert len(served) == len(set(served)) == len(wanted)
     pause_start = throttled[0].t + throttled[0].duration
     # Calls already past the limiter may still land just after the 429; none starts inside the pause.
     during = [c for c in calls if pause_start + 0.3 < c.t < pause_start + announced - 0.1]

@@ -18,10 +18,10 @@ from models.transfers import TransferRequest
 from pipeline import transfers
 from webapp.db import db
 from webapp.extensions import celery
+from webapp.inputs import MAX_ID
 
 bp = Blueprint("transfers", __name__)
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer: a larger id cannot exist
 ID_RE = re.compile(r"^[0-9]{1,10}$")
 
 

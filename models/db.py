@@ -39,8 +39,8 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def session_factory(url: str, **engine_options) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url, **engine_options), expire_on_commit=False)
 
 
 _AFTER_COMMIT = "releve.after_commit"

@@ -162,6 +162,8 @@ class Settings:
     rte_client_secret: str = field(default="releve-dev-secret", repr=False)
     cache_ttl_seconds: int = 86400
     health_timeout_seconds: float = 1.0
+    web_backend_timeout_seconds: float = 3.0
+    web_retry_after_seconds: int = 30
     public_url: str = "http://127.0.0.1:8000"
     flower_basic_auth: str = field(default="", repr=False)
     smtp_host: str = ""
@@ -258,6 +260,9 @@ class Settings:
             rte_client_secret=get("RTE_CLIENT_SECRET", defaults.rte_client_secret),
             cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
             health_timeout_seconds=_positive_number("HEALTH_TIMEOUT_SECONDS", get("HEALTH_TIMEOUT_SECONDS", "1")),
+            web_backend_timeout_seconds=_positive_number("WEB_BACKEND_TIMEOUT_SECONDS",
+                                                         get("WEB_BACKEND_TIMEOUT_SECONDS", "3")),
+            web_retry_after_seconds=_positive_number("WEB_RETRY_AFTER_SECONDS", get("WEB_RETRY_AFTER_SECONDS", "30"), int),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
             flower_basic_auth=get("FLOWER_BASIC_AUTH"),
             smtp_host=get("SMTP_HOST"),

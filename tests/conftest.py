@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `tests_helpers`
 from process_guard import pytest_configure, pytest_sessionfinish  # noqa: E402,F401 - this run's process hooks
 from tests_helpers import (  # noqa: E402
-    Processes, ValkeyDatabases, at_exit, free_port, guarded, pid_alive, shared_tmp_dir,
+    OwnValkey, Processes, ValkeyDatabases, at_exit, free_port, guarded, pid_alive, shared_tmp_dir,
 )
 
 TEST_DB_PREFIX = "releve_test_"
@@ -159,6 +159,15 @@ def valkey(valkey_url):
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def own_valkey():
+    """A Valkey of the test's own (own port, own append-only file) it may kill and start again."""
+    server = OwnValkey()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

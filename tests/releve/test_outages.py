@@ -1,0 +1,163 @@
+"""`releve web` and `releve flower` as real processes through real outages: a Valkey of the test's own
+killed (SIGKILL) and started again on its append-only file, an embedded PostgreSQL of the test's own
+stopped (immediate mode, as a crash) and started again. Never the machine's servers. Each outage
+lasts a few seconds; nothing here measures time (bench/web_outage.py does).
+"""
+
+import os
+import re
+import subprocess
+import uuid
+
+import pytest
+import redis
+import requests
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy import select
+
+from models.db import dispose_engines, session_scope
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.users import Role, User
+from pipeline.celery_app import create_celery
+from releve.cli import prepare_database
+from releve.embedded import EmbeddedPostgres
+from tests_helpers import Processes, at_exit, free_port, shared_tmp_dir
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery"
+EMAIL = "outage@example.org"
+PDL = "22516914714270"
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+FLOWER_AUTH = ("admin", "a flower password")
+
+
+@pytest.fixture(scope="module")
+def own_postgres():
+    """An embedded PostgreSQL of this module's own, migrated, with a user holding a point."""
+    pg = EmbeddedPostgres(root=shared_tmp_dir("releve-own-pg-"))
+    url = pg.start()
+    # PostgreSQL detaches itself: should this session be killed outright, a watchdog stops it.
+    Processes().run(pg.stop_argv(), dict(os.environ), pg.pgdata.parent / "watchdog.log", wrap=at_exit)
+    prepare_database(url)
+    with session_scope(url) as session:
+        user = User(email=EMAIL)
+        user.set_password(PASSWORD)
+        user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
+        session.add(user)
+        session.flush()
+        session.add(UsagePoint(pdl=PDL, user_id=user.id, kind="consumption", name="Maison"))
+    yield pg, url
+    dispose_engines()
+    pg.stop()
+
+
+def stop_postgres(pg: EmbeddedPostgres) -> None:
+    subprocess.run(pg.stop_argv(), check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    assert not pg.alive()
+
+
+def answer(url, session=None, **kwargs):
+    try:
+        return (session or requests).get(url, timeout=30, **kwargs)
+    except requests.ConnectionError:  # still starting
+        return None
+
+
+def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(own_postgres, own_valkey, env_for,
+                                                                             spawn, wait_until):
+    pg, database_url = own_postgres
+    port = free_port()
+    env = env_for(DATABASE_URL=database_url, VALKEY_URL=own_valkey.url, WEB_RETRY_AFTER_SECONDS="5")
+    web = spawn(["web", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env)
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        assert web.poll() is None, web.log.read_text()
+        response = answer(f"{base}/livez")
+        return response is not None and response.status_code == 200
+
+    wait_until(up, timeout=120, interval=0.5)
+    browser = requests.Session()
+    token = CSRF.search(browser.get(f"{base}/connexion", timeout=30).text).group(1)
+    signed_in = browser.post(f"{base}/connexion", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token},
+                             allow_redirects=False, timeout=30)
+    assert signed_in.status_code == 302
+    state = f"{base}/tableau-de-bord/etat.json"
+    assert browser.get(state, timeout=30).status_code == 200
+
+    def unavailable(path, json):
+        response = browser.get(base + path, timeout=30)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5", (path, response.status_code)
+        if json:
+            assert response.json()["error"] == "service unavailable"
+        else:
+            assert "Service momentanément indisponible" in response.text
+        return response
+
+    # Valkey killed: what needs it answers 503 (never a 500, never a hang), the rest as usual.
+    own_valkey.kill()
+    unavailable("/tableau-de-bord/etat.json", json=True)
+    unavailable("/tableau-de-bord", json=False)
+    for path in ("/", "/faq", "/tempo", "/livez"):
+        assert browser.get(base + path, timeout=30).status_code == 200, path
+    own_valkey.start()
+    wait_until(lambda: browser.get(state, timeout=30).status_code == 200, timeout=60)
+
+    # PostgreSQL stopped: the signed-in person is served as a visitor where no account is needed.
+    stop_postgres(pg)
+    unavailable("/tableau-de-bord/etat.json", json=True)
+    unavailable("/tableau-de-bord", json=False)
+    unavailable("/tempo", json=False)
+    home = browser.get(f"{base}/", timeout=30)
+    assert home.status_code == 200 and "Se connecter" in home.text
+    assert browser.get(f"{base}/faq", timeout=30).status_code == 200
+    pg.restart()
+    wait_until(lambda: browser.get(state, timeout=30).status_code == 200, timeout=60)  # the session held
+    assert browser.get(f"{base}/tempo", timeout=30).status_code == 200
+
+    def logged(text):
+        return web.log.read_text().count(text)
+
+    wait_until(lambda: logged("Valkey reachable again") and logged("PostgreSQL reachable again"), timeout=60)
+    assert web.poll() is None
+    log = web.log.read_text()
+    # One gunicorn worker: one line when each outage began, one when it ended; no incident, no traceback.
+    assert logged("Valkey out of reach") == 1 and logged("PostgreSQL out of reach") == 1, log
+    assert logged("Valkey reachable again") == 1 and logged("PostgreSQL reachable again") == 1, log
+    assert "Traceback" not in log and "incident" not in log, log
+    assert '"GET /tableau-de-bord/etat.json" 503 ' in log and '" 500 ' not in log
+
+
+def test_flower_outlives_a_broker_outage_and_captures_events_again(own_valkey, env_for, spawn, wait_until):
+    port = free_port()
+    env = env_for(VALKEY_URL=own_valkey.url, FLOWER_BASIC_AUTH=":".join(FLOWER_AUTH))
+    flower = spawn(["flower", "--port", str(port), "--address", "127.0.0.1"], env)
+    base = f"http://127.0.0.1:{port}"
+    celery = create_celery(Settings.from_env(env))
+
+    def seen(task_id):
+        """Send a task event through the broker; whether Flower's task list shows it."""
+        assert flower.poll() is None, flower.log.read_text()
+        try:
+            with celery.connection_for_write() as conn:
+                celery.events.Dispatcher(conn, hostname="outage@test").send(
+                    "task-received", uuid=task_id, name="releve.heartbeat", args="()", kwargs="{}")
+        except (KombuOperationalError, redis.RedisError):  # the broker is not back yet
+            return False
+        response = answer(f"{base}/api/tasks", auth=FLOWER_AUTH)
+        return response is not None and response.status_code == 200 and task_id in response.json()
+
+    try:
+        wait_until(lambda: seen(f"before-{uuid.uuid4()}"), timeout=120, interval=0.5)
+        own_valkey.kill()
+        wait_until(lambda: "broker out of reach" in flower.log.read_text(), timeout=60)
+        own_valkey.start()
+        wait_until(lambda: seen(f"after-{uuid.uuid4()}"), timeout=120, interval=0.5)
+    finally:
+        celery.close()
+    log = flower.log.read_text()
+    assert flower.poll() is None
+    assert log.count("broker out of reach") == 1 and log.count("broker reachable again") == 1, log
+    assert "Failed to capture events" not in log and "Traceback" not in log, log

@@ -189,15 +189,6 @@ def _handle(error: Exception):
     return unavailable_response(component)
 
 
-def pg_connect_args(timeout: float) -> dict:
-    """libpq options that bound every wait on PostgreSQL by about `timeout` seconds: connecting
-    (libpq's minimum is 2 s), data sent and never acknowledged (`tcp_user_timeout`), and an answer
-    awaited from a server that vanished (keepalives). A slow query on a live server is not cut."""
-    seconds = max(1, round(timeout))
-    return {"connect_timeout": max(2, round(timeout)), "tcp_user_timeout": int(timeout * 1000), "keepalives": 1,
-            "keepalives_idle": seconds, "keepalives_interval": 1, "keepalives_count": 3}
-
-
 def fail_fast_celery(celery, timeout: float) -> None:
     """The web's Celery app only sends: it gives up on a broker that is down after about `timeout`
     seconds, and keeps no result connection (it never reads a result)."""

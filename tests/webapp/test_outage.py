@@ -18,7 +18,7 @@ from sqlalchemy import select
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import Role, User
-from tests_helpers import OwnValkey, SilentPort, free_port
+from tests_helpers import SilentPort, free_port
 from webapp.outage import Unavailable, component_of
 
 PASSWORD = "correct horse battery"
@@ -74,14 +74,6 @@ def assert_503(response, json: bool, retry_after: str = "30"):
 
 def outage_lines(caplog, text):
     return [r for r in caplog.records if r.name == OUTAGE_LOG and text in r.getMessage()]
-
-
-@pytest.fixture
-def own_valkey():
-    server = OwnValkey()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

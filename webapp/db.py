@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from models.audit import AuditLog
-from models.db import commit, fail_fast_connect_args, session_factory
+from models.db import commit, session_factory
 from models.settings import Settings
 from webapp import outage
 
@@ -36,8 +36,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     bind = app.config.get("DB_BIND")  # a test connection inside a transaction: commits become savepoints
     make_session = None
     if bind is None:  # the web's connections give up quickly on a server that is down (webapp/outage.py)
-        connect_args = fail_fast_connect_args(settings.web_backend_timeout_seconds)
-        make_session = session_factory(settings.database_url, connect_args=connect_args)
+        timeout = settings.web_backend_timeout_seconds
+        make_session = session_factory(settings.database_url, **outage.pg_engine_options(timeout))
+        outage.Deadlines(timeout + 1).watch(make_session.kw["bind"])
 
     def db_session() -> Session:
         if outage.known_down("postgres"):

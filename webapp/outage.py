@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +26,11 @@ import redis
 from flask import Flask, current_app, g, jsonify, render_template, request
 from kombu.exceptions import OperationalError as KombuOperationalError
 from markupsafe import escape
+from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 
 from models import valkey
+from models.db import fail_fast_connect_args
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -187,6 +191,104 @@ def _handle(error: Exception):
         raise error  # not an outage: Flask's own handling (logged incident, 500 page)
     note(component, error)
     return unavailable_response(component)
+
+
+class Deadlines:
+    """Cuts the connection of a PostgreSQL that has not answered a statement in time.
+
+    The server cancels a slow statement itself (`statement_timeout`); a server that cannot (its
+    processes stopped, its socket still open: it accepts and never answers) would hold the request
+    and its thread for as long as it stays so, and with every thread held `/healthz` itself would
+    wait. A second later than the server's own limit, this shuts the connection's socket down: the
+    driver sees the connection closed, SQLAlchemy drops it, the request answers 503.
+    """
+
+    def __init__(self, seconds: float, every: float = 0.1):
+        self.seconds = seconds
+        self.every = every
+        self._armed: dict[int, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def arm(self, dbapi_connection) -> None:
+        with self._lock:
+            self._armed[id(dbapi_connection)] = (time.monotonic() + self.seconds, dbapi_connection)
+            if self._thread is None or self._pid != os.getpid():  # one watcher per process, after fork
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._watch, name="pg-deadlines", daemon=True)
+                self._thread.start()
+
+    def disarm(self, dbapi_connection) -> None:
+        with self._lock:
+            self._armed.pop(id(dbapi_connection), None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.every)
+            now = time.monotonic()
+            with self._lock:
+                late = [key for key, (deadline, _conn) in self._armed.items() if deadline <= now]
+                late = [self._armed.pop(key)[1] for key in late]
+            for conn in late:
+                self.cut(conn)
+
+    @staticmethod
+    def cut(dbapi_connection) -> None:
+        try:
+            sock = socket.socket(fileno=os.dup(dbapi_connection.fileno()))
+        except (OSError, ValueError, psycopg.Error):  # already closed
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the thread waiting on it, which sees the connection closed
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def watch(self, engine) -> None:
+        """Bound every statement, commit, rollback and checkout ping of `engine`'s connections."""
+        if getattr(engine, "releve_deadlines", None) is not None:
+            return
+        engine.releve_deadlines = self
+
+        def arm(conn, *_args):
+            self.arm(conn.connection.dbapi_connection)
+
+        def disarm(conn, *_args):
+            self.disarm(conn.connection.dbapi_connection)
+
+        def ping(dbapi_connection, _record, _proxy):
+            # SQLAlchemy's own pre-ping has no deadline: the same, under one (a checkout of a stale
+            # or stuck connection: the pool drops it and connects afresh, once).
+            self.arm(dbapi_connection)
+            try:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            except Exception as exc:
+                raise sa_exc.DisconnectionError() from exc
+            finally:
+                self.disarm(dbapi_connection)
+
+        def reset(dbapi_connection, *_args):
+            self.arm(dbapi_connection)
+
+        def checkin(dbapi_connection, _record):
+            if dbapi_connection is not None:
+                self.disarm(dbapi_connection)
+
+        # A failed statement stays armed until the connection goes back to the pool (checkin).
+        for name, fn in (("before_cursor_execute", arm), ("after_cursor_execute", disarm), ("commit", arm),
+                         ("rollback", arm)):
+            sa_event.listen(engine, name, fn)
+        for name, fn in (("checkout", ping), ("reset", reset), ("checkin", checkin)):
+            sa_event.listen(engine.pool, name, fn)
+
+
+def pg_engine_options(timeout: float) -> dict:
+    """The web's engine: libpq timeouts, the server's own statement limit, and a ping under a deadline."""
+    connect_args = {**fail_fast_connect_args(timeout), "options": f"-c statement_timeout={round(timeout * 1000)}"}
+    return {"connect_args": connect_args, "pool_pre_ping": False}
 
 
 def fail_fast_celery(celery, timeout: float) -> None:

@@ -6,9 +6,14 @@ lasts a few seconds; nothing here measures time (bench/web_outage.py does).
 
 import os
 import re
+import signal
 import subprocess
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import psutil
 import pytest
 import redis
 import requests
@@ -58,6 +63,34 @@ def stop_postgres(pg: EmbeddedPostgres) -> None:
     assert not pg.alive()
 
 
+def postgres_processes(pg: EmbeddedPostgres) -> list[psutil.Process]:
+    """Every process of that server (the postmaster and its backends run in the data directory)."""
+    here = os.path.realpath(pg.pgdata)
+    return [p for p in psutil.process_iter(["cwd"]) if p.info["cwd"] and os.path.realpath(p.info["cwd"]) == here]
+
+
+@contextmanager
+def frozen(processes: list[psutil.Process], at_most: float = 10.0):
+    """SIGSTOP `processes` (their sockets stay open: they accept and never answer) until the block ends,
+    or `at_most` seconds, whichever comes first."""
+    def thaw():
+        for proc in processes:
+            try:
+                proc.send_signal(signal.SIGCONT)
+            except psutil.NoSuchProcess:
+                pass
+
+    for proc in processes:
+        proc.send_signal(signal.SIGSTOP)
+    timer = threading.Timer(at_most, thaw)
+    timer.start()
+    try:
+        yield timer
+    finally:
+        timer.cancel()
+        thaw()
+
+
 def answer(url, session=None, **kwargs):
     try:
         return (session or requests).get(url, timeout=30, **kwargs)
@@ -69,7 +102,9 @@ def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(ow
                                                                              spawn, wait_until):
     pg, database_url = own_postgres
     port = free_port()
-    env = env_for(DATABASE_URL=database_url, VALKEY_URL=own_valkey.url, WEB_RETRY_AFTER_SECONDS="5")
+    # Short timeouts: a frozen PostgreSQL must be noticed well within the test's 10 s outage.
+    env = env_for(DATABASE_URL=database_url, VALKEY_URL=own_valkey.url, WEB_RETRY_AFTER_SECONDS="5",
+                  WEB_BACKEND_TIMEOUT_SECONDS="1", HEALTH_TIMEOUT_SECONDS="2")
     web = spawn(["web", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env)
     base = f"http://127.0.0.1:{port}"
 
@@ -86,6 +121,9 @@ def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(ow
     assert signed_in.status_code == 302
     state = f"{base}/tableau-de-bord/etat.json"
     assert browser.get(state, timeout=30).status_code == 200
+
+    def logged(text):
+        return web.log.read_text().count(text)
 
     def unavailable(path, json):
         response = browser.get(base + path, timeout=30)
@@ -104,6 +142,7 @@ def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(ow
         assert browser.get(base + path, timeout=30).status_code == 200, path
     own_valkey.start()
     wait_until(lambda: browser.get(state, timeout=30).status_code == 200, timeout=60)
+    wait_until(lambda: logged("Valkey reachable again"), timeout=60)  # the web's probe saw it too
 
     # PostgreSQL stopped: the signed-in person is served as a visitor where no account is needed.
     stop_postgres(pg)
@@ -116,16 +155,25 @@ def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(ow
     pg.restart()
     wait_until(lambda: browser.get(state, timeout=30).status_code == 200, timeout=60)  # the session held
     assert browser.get(f"{base}/tempo", timeout=30).status_code == 200
+    wait_until(lambda: logged("PostgreSQL reachable again"), timeout=60)
 
-    def logged(text):
-        return web.log.read_text().count(text)
+    # PostgreSQL frozen (SIGSTOP, at most 10 s): its sockets accept and never answer. The requests
+    # talking to it are cut and answer 503 while it is still frozen; /healthz answers too.
+    with frozen(postgres_processes(pg)) as ice, ThreadPoolExecutor(2) as pool:
+        page = pool.submit(browser.get, state, timeout=30)
+        health = pool.submit(requests.get, f"{base}/healthz", timeout=30)
+        page, health = page.result(), health.result()
+        assert ice.is_alive(), "answered only once PostgreSQL was thawed"
+    assert page.status_code == 503 and page.json()["error"] == "service unavailable"
+    assert health.status_code == 503 and "postgres" in health.json()["down"]
+    wait_until(lambda: browser.get(state, timeout=30).status_code == 200, timeout=60)
 
-    wait_until(lambda: logged("Valkey reachable again") and logged("PostgreSQL reachable again"), timeout=60)
+    wait_until(lambda: logged("Valkey reachable again") and logged("PostgreSQL reachable again") == 2, timeout=60)
     assert web.poll() is None
     log = web.log.read_text()
     # One gunicorn worker: one line when each outage began, one when it ended; no incident, no traceback.
-    assert logged("Valkey out of reach") == 1 and logged("PostgreSQL out of reach") == 1, log
-    assert logged("Valkey reachable again") == 1 and logged("PostgreSQL reachable again") == 1, log
+    assert logged("Valkey out of reach") == 1 and logged("PostgreSQL out of reach") == 2, log
+    assert logged("Valkey reachable again") == 1 and logged("PostgreSQL reachable again") == 2, log
     assert "Traceback" not in log and "incident" not in log, log
     assert '"GET /tableau-de-bord/etat.json" 503 ' in log and '" 500 ' not in log
 

@@ -249,6 +249,14 @@ def test_fall_back_hour_read_twice_counts_twice_in_its_bucket():
     assert cost.energy == {"hc": 4000 * 30, "hp": 0}
 
 
+def test_off_peak_boundary_inside_the_repeated_hour():
+    day = date(2026, 10, 25)
+    meter = Meter(6, OffPeakHistory(((date(2020, 1, 1), parse_offpeak_hours("HC (2H30-7H00)")),)))
+    cost = one_day(whole_day(day, 1000), day, offer(Option.HC_HP, HC_2025_08), meter)
+    # 02:30–03:00 happens twice, then 03:00–07:00: 10 half-hours off-peak out of 50.
+    assert cost.energy == {"hc": 5 * KWH, "hp": 20 * KWH}
+
+
 # --- Every option on a constant 1 kW day --------------------------------------------------
 
 WEDNESDAY, SATURDAY, SUNDAY = date(2025, 9, 10), date(2025, 9, 13), date(2025, 9, 14)

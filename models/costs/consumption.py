@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -170,9 +170,11 @@ def points_from_cache(days: Mapping[date, Sequence[Mapping[str, Any]] | None]) -
     points = []
     for entries in days.values():
         for entry in entries or ():
-            start = datetime.fromisoformat(entry["start"])
+            start = datetime.fromisoformat(entry["start"])  # with its UTC offset, e.g. +01:00
             minutes = int(entry.get("minutes") or 30)
-            end = (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(PARIS)
+            # A fixed offset has no DST, so adding minutes to it is exact (the end may show
+            # +01:00 where Paris already says +02:00: same instant).
+            end = start + timedelta(minutes=minutes)
             points.append(CurvePoint(end=end, minutes=minutes, watts=int(entry["watts"])))
     return points
 

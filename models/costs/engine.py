@@ -29,13 +29,17 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from decimal import (
+    ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext,
+)
 from calendar import isleap, monthrange
 from functools import lru_cache, reduce
 from itertools import groupby
 
 from models.costs.consumption import WMIN_PER_KWH, Consumption, kwh
-from models.costs.inputs import DAILY_OPTIONS, USES_OFFPEAK_HOURS, Calendars, FixedPer, Meter, OfferSpec, OffPeakSource, PricePeriod
+from models.costs.inputs import (
+    DAILY_OPTIONS, USES_OFFPEAK_HOURS, Calendars, FixedPer, Meter, OfferSpec, OffPeakSource, PricePeriod,
+)
 from models.costs.reasons import EXPLANATIONS, LABELS, Blocked, Unpriced
 from models.costs.rules import day_spans
 
@@ -315,7 +319,8 @@ def blocked(consumption: Consumption, offer: OfferSpec, meter: Meter) -> Blocked
     return None
 
 
-def cost_offer(consumption: Consumption, offer: OfferSpec, meter: Meter, calendars: Calendars) -> OfferCost | NotComputable:
+def cost_offer(consumption: Consumption, offer: OfferSpec, meter: Meter,
+               calendars: Calendars) -> OfferCost | NotComputable:
     """Price `consumption` with `offer` for `meter`, day by day over the consumption's period."""
     reason = blocked(consumption, offer, meter)
     if reason is not None:

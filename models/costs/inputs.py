@@ -296,6 +296,9 @@ class Calendars:
         if wrong:
             raise ValueError(f"unknown Tempo colours {sorted(wrong)}")
         object.__setattr__(self, "tempo", MappingProxyType(dict(self.tempo)))
+        summer = sorted(d for d in self.ejp.days if d.month not in EJP_MONTHS)
+        if summer:
+            raise ValueError(f"EJP days fall between 1 November and 31 March, not on {summer[0]}")
 
     def ejp_day(self, day: date) -> bool | None:
         if day.month not in EJP_MONTHS:

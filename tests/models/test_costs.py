@@ -484,6 +484,8 @@ def test_inputs_are_checked():
         MarkedDays(frozenset({date(2025, 1, 1)}), ((date(2025, 2, 1), date(2025, 2, 28)),))
     with pytest.raises(ValueError, match="Tempo colours"):
         Calendars(tempo={date(2025, 1, 1): "bleu"})
+    with pytest.raises(ValueError, match="1 November and 31 March"):
+        Calendars(ejp=MarkedDays.complete({date(2025, 7, 1)}, date(2025, 1, 1), date(2025, 12, 31)))
 
 
 def test_repeated_points_count_once():
@@ -493,7 +495,8 @@ def test_repeated_points_count_once():
 
 
 def test_points_from_the_cache():
-    # The cache stores interval starts (pipeline/clients/enedis.py); 01:30+01:00 on the spring night ends at 03:00+02:00.
+    # The cache stores interval starts (pipeline/clients/enedis.py): 01:30+01:00 on the spring
+    # night ends at 02:00+01:00, which is 03:00+02:00 in Paris.
     (p,) = points_from_cache({date(2026, 3, 29): [{"start": "2026-03-29T01:30:00+01:00", "minutes": 30,
                                                    "watts": 800, "wh": 400}]})
     assert p.end == datetime(2026, 3, 29, 3, 0, tzinfo=PARIS) and p.start.isoformat() == "2026-03-29T01:30:00+01:00"

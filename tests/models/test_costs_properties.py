@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from models.calendar import PARIS, tempo_day
 from models.costs import (
-    BUCKETS, Calendars, Consumption, CurvePoint, FixedPer, MarkedDays, Meter, OfferCost, OfferSpec, OffPeakHistory,
+    BUCKETS, EJP_MONTHS, Calendars, Consumption, CurvePoint, FixedPer, MarkedDays, Meter, OfferCost, OfferSpec, OffPeakHistory,
     Option, PricePeriod, Summary, cost_offer,
 )
 from models.grid.tempo import TEMPO_COLOURS
@@ -78,20 +78,21 @@ def offer(rnd, option: Option, first: date, last: date, step: int) -> OfferSpec:
 def meter(rnd, first: date, step: int) -> Meter:
     """Off-peak schedules changing over the period, maybe single-rate, maybe unknown at first."""
     offsets = rnd.sample(range(-2, 5), rnd.randint(1, 3))
-    return Meter(6, OffPeakHistory(tuple((first + timedelta(days=d), offpeak_ranges(rnd, step) if rnd.random() < 0.8 else ())
-                                         for d in offsets)))
+    entries = [(first + timedelta(days=d), offpeak_ranges(rnd, step) if rnd.random() < 0.8 else ()) for d in offsets]
+    return Meter(6, OffPeakHistory(tuple(entries)))
 
 
 def calendars(rnd, first: date, last: date) -> Calendars:
     """Mostly known calendars with a few holes."""
     days = [first + timedelta(days=i) for i in range(-2, (last - first).days + 3)]
 
-    def marked():
+    def marked(months=range(1, 13)):
         lo, hi = rnd.choice(days[:3]), rnd.choice(days[-3:])
-        return MarkedDays.complete({d for d in days if lo <= d <= hi and rnd.random() < 0.3}, lo, hi)
+        return MarkedDays.complete({d for d in days if lo <= d <= hi and d.month in months and rnd.random() < 0.3},
+                                   lo, hi)
 
     tempo = {d: rnd.choice(TEMPO_COLOURS) for d in days if rnd.random() < 0.9}
-    return Calendars(tempo=tempo, ejp=marked(), sobriete=marked(), holidays=marked())
+    return Calendars(tempo=tempo, ejp=marked(EJP_MONTHS), sobriete=marked(), holidays=marked())
 
 
 @st.composite

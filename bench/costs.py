@@ -5,7 +5,7 @@ once, then price the sums). Measured with `time.process_time` (CPU, not wall clo
 median of `repeat` runs, on a made-up but plausible household curve.
 
 The offers are EDF's as listed in ../shared/reference/tariffs/edf-tarif-bleu.json at 9 kVA
-(Base, HC and Tempo with their three price periods; EJP, Zen Week-End, Zen Week-End HC and
+(Base, HC and Tempo with their three price periods, `valid_to` written exclusive; EJP, Zen Week-End, Zen Week-End HC and
 Zen Flex), plus five variants so that every option is timed. For the bench only, offers
 whose single period starts on 2026-02-01 are given that price for the whole year: a day
 without a price skips the Decimal work, and the bench measures the case where every day
@@ -40,10 +40,10 @@ def _history(rows: list[tuple[str, str | None, str, dict[str, str]]]) -> tuple[P
     return tuple(_period(*row) for row in rows)
 
 
-TEMPO = [("2025-02-01", "2025-07-31", "17.45", {"tempo_blue_hc": "0.1288", "tempo_blue_hp": "0.1552",
+TEMPO = [("2025-02-01", "2025-08-01", "17.45", {"tempo_blue_hc": "0.1288", "tempo_blue_hp": "0.1552",
                                               "tempo_white_hc": "0.1447", "tempo_white_hp": "0.1792",
                                               "tempo_red_hc": "0.1518", "tempo_red_hp": "0.6586"}),
-         ("2025-08-01", "2026-01-31", "19.49", {"tempo_blue_hc": "0.1232", "tempo_blue_hp": "0.1494",
+         ("2025-08-01", "2026-02-01", "19.49", {"tempo_blue_hc": "0.1232", "tempo_blue_hp": "0.1494",
                                               "tempo_white_hc": "0.1391", "tempo_white_hp": "0.1730",
                                               "tempo_red_hc": "0.1460", "tempo_red_hp": "0.6468"}),
          ("2026-02-01", None, "19.38", {"tempo_blue_hc": "0.1325", "tempo_blue_hp": "0.1612",
@@ -54,11 +54,11 @@ YEAR = "2025-01-01"  # bench only: see the module docstring
 
 
 def offers() -> list[OfferSpec]:
-    base = _history([("2025-02-01", "2025-07-31", "17.27", {"base": "0.2016"}),
-                     ("2025-08-01", "2026-01-31", "19.39", {"base": "0.1952"}),
+    base = _history([("2025-02-01", "2025-08-01", "17.27", {"base": "0.2016"}),
+                     ("2025-08-01", "2026-02-01", "19.39", {"base": "0.1952"}),
                      ("2026-02-01", None, "19.56", {"base": "0.19266"})])
-    hc = _history([("2025-02-01", "2025-07-31", "18.01", {"hp": "0.2146", "hc": "0.1696"}),
-                   ("2025-08-01", "2026-01-31", "19.81", {"hp": "0.2081", "hc": "0.1635"}),
+    hc = _history([("2025-02-01", "2025-08-01", "18.01", {"hp": "0.2146", "hc": "0.1696"}),
+                   ("2025-08-01", "2026-02-01", "19.81", {"hp": "0.2081", "hc": "0.1635"}),
                    ("2026-02-01", None, "19.56", {"hp": "0.2065", "hc": "0.1578"})])
     zen_we = _history([(YEAR, None, "18.49", {"base_weekday": "0.2038", "base_weekend": "0.1538"})])
     return [

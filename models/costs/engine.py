@@ -40,7 +40,7 @@ from models.costs.consumption import WMIN_PER_KWH, Consumption, kwh
 from models.costs.inputs import (
     DAILY_OPTIONS, USES_OFFPEAK_HOURS, Calendars, FixedPer, Meter, OfferSpec, OffPeakSource, PricePeriod,
 )
-from models.costs.reasons import EXPLANATIONS, LABELS, Blocked, Unpriced
+from models.costs.reasons import EXPLANATIONS, LABELS, Assumed, Blocked, Unpriced
 from models.costs.rules import day_spans
 
 CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
@@ -96,6 +96,8 @@ class DayCost:
     ("prix inconnu"): then `amounts` is empty, `fixed` None, and none of the energy is
     charged (`Unpriced.PRICE_UNKNOWN`).
     `missing_minutes`: minutes of the day without a reading (energy not known, not guessed).
+    `assumed`: what the day's price rests on that is not known for that day (priced anyway,
+    shown on the page), e.g. the earliest off-peak schedule stretched back.
     """
 
     day: date
@@ -106,6 +108,7 @@ class DayCost:
     amounts: Mapping[str, Decimal]
     fixed: Decimal | None
     period: PricePeriod | None
+    assumed: frozenset[Assumed] = frozenset()
 
     @property
     def energy_wmin(self) -> int:
@@ -138,6 +141,7 @@ class Summary:
     Fields as in `DayCost`, summed; `fixed` and `amounts` over the days that have a price.
     `price_unknown_wmin`: the part of `energy` on days without a price.
     `unknown_days`: for each reason, the days it applies to (the coverage list).
+    `assumed_days`: for each assumption, the days priced on it.
     `periods`: the price periods used, each with its number of days, in date order.
     """
 
@@ -152,6 +156,7 @@ class Summary:
     fixed: Decimal
     price_unknown_wmin: int
     unknown_days: Mapping[Unpriced, tuple[date, ...]]
+    assumed_days: Mapping[Assumed, tuple[date, ...]]
     periods: tuple[tuple[PricePeriod, int], ...]
 
     @property
@@ -188,8 +193,8 @@ class Summary:
         """Two summaries of disjoint sets of days, added."""
         if not isinstance(other, Summary):
             return NotImplemented
-        unknown_days = {k: tuple(sorted(self.unknown_days.get(k, ()) + other.unknown_days.get(k, ())))
-                        for k in dict.fromkeys([*self.unknown_days, *other.unknown_days])}
+        unknown_days = _merge_days(self.unknown_days, other.unknown_days)
+        assumed_days = _merge_days(self.assumed_days, other.assumed_days)
         periods: list[list] = [[p, n] for p, n in self.periods]
         for p, n in other.periods:
             for entry in periods:
@@ -211,8 +216,13 @@ class Summary:
                 fixed=self.fixed + other.fixed,
                 price_unknown_wmin=self.price_unknown_wmin + other.price_unknown_wmin,
                 unknown_days=unknown_days,
+                assumed_days=assumed_days,
                 periods=_period_order(periods),
             )
+
+
+def _merge_days(a: Mapping, b: Mapping) -> dict:
+    return {k: tuple(sorted(a.get(k, ()) + b.get(k, ()))) for k in dict.fromkeys([*a, *b])}
 
 
 def _add(a: Mapping, b: Mapping) -> dict:
@@ -232,6 +242,7 @@ def summarise(days: Iterable[DayCost]) -> Summary:
     unknown: dict[Unpriced, int] = {}
     amounts: dict[str, Decimal] = {}
     unknown_days: dict[Unpriced, list[date]] = {}
+    assumed_days: dict[Assumed, list[date]] = {}
     periods: list[list] = []
     first = last = None
     count = minutes = missing = price_unknown = 0
@@ -248,6 +259,8 @@ def summarise(days: Iterable[DayCost]) -> Summary:
             for k, v in day.unknown.items():
                 unknown[k] = unknown.get(k, 0) + v
                 unknown_days.setdefault(k, []).append(day.day)
+            for k in day.assumed:
+                assumed_days.setdefault(k, []).append(day.day)
             if day.period is None:
                 price_unknown += sum(day.energy.values())
                 unknown_days.setdefault(Unpriced.PRICE_UNKNOWN, []).append(day.day)
@@ -265,7 +278,8 @@ def summarise(days: Iterable[DayCost]) -> Summary:
                 else:
                     periods.append([day.period, 1])
     return Summary(first, last, count, minutes, missing, energy, unknown, amounts, fixed, price_unknown,
-                   {k: tuple(sorted(v)) for k, v in unknown_days.items()}, _period_order(periods))
+                   {k: tuple(sorted(v)) for k, v in unknown_days.items()},
+                   {k: tuple(sorted(v)) for k, v in assumed_days.items()}, _period_order(periods))
 
 
 @dataclass(frozen=True)
@@ -313,7 +327,7 @@ def blocked(consumption: Consumption, offer: OfferSpec, meter: Meter) -> Blocked
         return Blocked.NO_LOAD_CURVE
     if not offer.periods_at(meter.kva):
         return Blocked.KVA_NOT_OFFERED
-    if (offer.option in USES_OFFPEAK_HOURS and offer.offpeak_source is OffPeakSource.METER
+    if (offer.option in USES_OFFPEAK_HOURS and offer.offpeak_source is OffPeakSource.CONTRACT
             and not meter.offpeak.any_offpeak):
         return Blocked.NO_OFFPEAK_HOURS
     return None
@@ -336,7 +350,8 @@ def cost_offer(consumption: Consumption, offer: OfferSpec, meter: Meter,
             period = periods[i] if i >= 0 and periods[i].covers(day) else None
             energy: dict[str, int] = {}
             unknown: dict[Unpriced, int] = {}
-            for key, a, b in day_spans(offer, meter, calendars, day):
+            spans, assumed = day_spans(offer, meter, calendars, day)
+            for key, a, b in spans:
                 wmin = de.before(b) - de.before(a)
                 into = unknown if isinstance(key, Unpriced) else energy
                 into[key] = into.get(key, 0) + wmin
@@ -346,7 +361,7 @@ def cost_offer(consumption: Consumption, offer: OfferSpec, meter: Meter,
                 prices = period.prices
                 amounts = {k: (Decimal(v) * prices[k] / WMIN_PER_KWH).quantize(MICRO) for k, v in energy.items()}
                 fixed = fixed_for_day(period, day)
-            days.append(DayCost(day, de.minutes, de.missing_minutes, energy, unknown, amounts, fixed, period))
+            days.append(DayCost(day, de.minutes, de.missing_minutes, energy, unknown, amounts, fixed, period, assumed))
     months = tuple(summarise(group) for _, group in groupby(days, key=lambda d: (d.day.year, d.day.month)))
     total = reduce(Summary.__add__, months) if months else summarise(())
     return OfferCost(offer, meter.kva, consumption.curve, tuple(days), months, total)

@@ -76,14 +76,17 @@ BUCKET_LABELS: Mapping[str, str] = MappingProxyType({
 # (tariffs-and-admin.md §2.6; MyElectricalData used the meter's, §3.2 defect 3).
 USES_OFFPEAK_HOURS = frozenset({Option.HC_HP, Option.HC_WEEKEND, Option.HC_NUIT_WEEKEND,
                                 Option.SEASONAL, Option.ZEN_FLEX})
+# Tempo's off-peak hours, 22:00–06:00 (arrêté du 30 octobre 2014, art. 3).
+TEMPO_OFFPEAK = (OffPeakRange(22 * 60, 6 * 60),)
 # Options that can be priced from one energy figure per day, without a load curve.
 DAILY_OPTIONS = frozenset({Option.BASE, Option.BASE_WEEKEND})
 
 
 class OffPeakSource(StrEnum):
-    """Where an offer's off-peak hours come from."""
+    """Where an offer's off-peak hours come from (the values `models.offers` stores)."""
 
-    METER = "meter"  # the meter's contract (`Meter.offpeak`), as it stood on each day
+    NONE = "none"  # the option has none (BASE, EJP, BASE_WEEKEND) or its tariff fixes them (TEMPO)
+    CONTRACT = "contract"  # the meter's contract (`Meter.offpeak`), as it stood on each day
     OFFER = "offer"  # fixed by the offer (`OfferSpec.offpeak_ranges`), e.g. Zen Flex
 
 
@@ -103,10 +106,11 @@ def _decimal(value: object, what: str) -> Decimal:
 
 @dataclass(frozen=True)
 class PricePeriod:
-    """The prices of an offer at one subscribed power over [valid_from, valid_to].
+    """The prices of an offer at one subscribed power over [valid_from, valid_to).
 
-    `valid_to` is the LAST day the prices apply (inclusive), None while they still apply,
-    as in the tariff data file (2025-02-01 → 2025-07-31, then 2025-08-01 → …).
+    `valid_to` is the first day the prices NO LONGER apply (exclusive, as in `models.offers`
+    and its database constraint), None while they still apply: 2025-02-01 → 2025-08-01,
+    then 2025-08-01 → None. (The reference tariff file writes the last day, 2025-07-31.)
     `fixed_eur` is the fixed part (abonnement) TTC for one `fixed_per` (year or month).
     `prices` maps every bucket of the offer's option to its € per kWh TTC.
     `ref`, `source` and `status` are carried through to the results untouched, so the
@@ -126,15 +130,15 @@ class PricePeriod:
     def __post_init__(self) -> None:
         if isinstance(self.kva, bool) or not isinstance(self.kva, int) or not 1 <= self.kva <= 36:
             raise ValueError(f"kVA must be an integer from 1 to 36, not {self.kva!r}")
-        if self.valid_to is not None and self.valid_to < self.valid_from:
-            raise ValueError(f"price period ends ({self.valid_to}) before it starts ({self.valid_from})")
+        if self.valid_to is not None and self.valid_to <= self.valid_from:
+            raise ValueError(f"price period ends ({self.valid_to}, exclusive) before it starts ({self.valid_from})")
         _decimal(self.fixed_eur, "fixed part")
         object.__setattr__(self, "fixed_per", FixedPer(self.fixed_per))
         prices = {str(k): _decimal(v, f"price {k!r}") for k, v in dict(self.prices).items()}
         object.__setattr__(self, "prices", MappingProxyType(prices))
 
     def covers(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
 
 
 @dataclass(frozen=True)
@@ -143,8 +147,10 @@ class OfferSpec:
 
     `key` is the caller's stable identifier (a database id, a code); `name` is shown.
     `offpeak_source`/`offpeak_ranges`: where the HC/HP split comes from, for the options of
-    `USES_OFFPEAK_HOURS` only (ranges in wall-clock minutes, `models.offpeak.OffPeakRange`,
-    parsed once by `parse_offpeak_hours`).
+    `USES_OFFPEAK_HOURS` (ranges in wall-clock minutes, `models.offpeak.OffPeakRange`,
+    parsed once by `parse_offpeak_hours`). Left None, it is the meter's contract for those
+    options and NONE for the others. TEMPO may say OFFER with 22:00–06:00, as the
+    catalogue stores it; any other hours are refused, since the tariff fixes them.
     `holidays_as_weekend`: French public holidays are priced as weekend days (weekend
     options only; sources disagree for Zen Week-End, tariffs-and-admin.md §2.5, so the
     offer says).
@@ -155,7 +161,7 @@ class OfferSpec:
     name: str
     option: Option
     periods: tuple[PricePeriod, ...]
-    offpeak_source: OffPeakSource = OffPeakSource.METER
+    offpeak_source: OffPeakSource | None = None
     offpeak_ranges: tuple[OffPeakRange, ...] = ()
     holidays_as_weekend: bool = False
     winter_months: frozenset[int] = frozenset({11, 12, 1, 2, 3})
@@ -163,13 +169,18 @@ class OfferSpec:
     def __post_init__(self) -> None:
         option = Option(self.option)
         object.__setattr__(self, "option", option)
-        object.__setattr__(self, "offpeak_source", OffPeakSource(self.offpeak_source))
+        uses_hours = option in USES_OFFPEAK_HOURS
+        source = OffPeakSource(self.offpeak_source or (OffPeakSource.CONTRACT if uses_hours else OffPeakSource.NONE))
+        ranges = tuple(self.offpeak_ranges)
+        if option is Option.TEMPO and source is OffPeakSource.OFFER and ranges == TEMPO_OFFPEAK:
+            source, ranges = OffPeakSource.NONE, ()  # the tariff's own hours: rules.py applies them
+        object.__setattr__(self, "offpeak_source", source)
+        object.__setattr__(self, "offpeak_ranges", ranges)
         object.__setattr__(self, "periods", tuple(sorted(self.periods, key=lambda p: (p.kva, p.valid_from))))
-        object.__setattr__(self, "offpeak_ranges", tuple(self.offpeak_ranges))
-        if self.offpeak_source is OffPeakSource.OFFER and not self.offpeak_ranges:
-            raise ValueError(f"offer {self.key}: off-peak hours fixed by the offer, but none given")
-        if option not in USES_OFFPEAK_HOURS and (self.offpeak_ranges or self.offpeak_source is OffPeakSource.OFFER):
-            raise ValueError(f"offer {self.key}: option {option} has no off-peak hours of its own")
+        if (source is OffPeakSource.OFFER) != bool(ranges):
+            raise ValueError(f"offer {self.key}: off-peak hours are given exactly when the offer fixes them")
+        if uses_hours == (source is OffPeakSource.NONE):
+            raise ValueError(f"offer {self.key}: option {option} cannot take its off-peak hours from {source}")
         if self.holidays_as_weekend and option not in (Option.BASE_WEEKEND, Option.HC_WEEKEND, Option.HC_NUIT_WEEKEND):
             raise ValueError(f"offer {self.key}: option {option} has no weekend price")
         if not self.winter_months <= frozenset(range(1, 13)):
@@ -181,7 +192,7 @@ class OfferSpec:
                                  f"{sorted(period.prices)} do not match option {option} {sorted(wanted)}")
         for a, b in zip(self.periods, self.periods[1:]):
             # Two prices for one day: the engine would have to pick one, so refuse the offer.
-            if a.kva == b.kva and (a.valid_to is None or a.valid_to >= b.valid_from):
+            if a.kva == b.kva and (a.valid_to is None or a.valid_to > b.valid_from):
                 raise ValueError(f"offer {self.key}: price periods overlap at {a.kva} kVA from {b.valid_from}")
 
     def periods_at(self, kva: int) -> tuple[PricePeriod, ...]:
@@ -192,13 +203,19 @@ class OfferSpec:
 class OffPeakHistory:
     """A meter's off-peak hours over time: `(valid_from, ranges)` entries.
 
-    Each entry applies from its day until the next entry. Before the first entry the hours
-    are unknown: the engine does not stretch a schedule back in time; the caller decides
-    from when a schedule is known to hold (the date the contract was first seen, or an
-    earlier one it can justify). An entry with no ranges means a single-rate contract.
+    Each entry applies from its day (the day the contract was first seen with it) until the
+    next entry. An entry with no ranges means a single-rate contract.
+
+    Before the first entry nothing is known. By default those days are reported unknown
+    (`Unpriced.OFFPEAK_UNKNOWN`). With `assume_earliest`, they take the first entry's
+    ranges and each such day says so (`Assumed.OFFPEAK_ASSUMED`), which the pages show:
+    Relevé first sees a contract when the household connects, so without this an HC offer
+    could price nothing of the two years of history before (`models.offpeak_history`
+    takes the same view).
     """
 
     entries: tuple[tuple[date, tuple[OffPeakRange, ...]], ...] = ()
+    assume_earliest: bool = False
 
     def __post_init__(self) -> None:
         entries = tuple(sorted((d, tuple(r)) for d, r in self.entries))
@@ -208,9 +225,15 @@ class OffPeakHistory:
         object.__setattr__(self, "_days", [d for d, _ in entries])
 
     def at(self, day: date) -> tuple[OffPeakRange, ...] | None:
-        """The ranges in force on `day`, or None when unknown (before the first entry)."""
+        """The ranges in force on `day`; before the first entry, the first one's when assumed, else None."""
         i = bisect.bisect_right(self._days, day) - 1  # type: ignore[attr-defined]
-        return self.entries[i][1] if i >= 0 else None
+        if i >= 0:
+            return self.entries[i][1]
+        return self.entries[0][1] if self.assume_earliest and self.entries else None
+
+    def assumed(self, day: date) -> bool:
+        """Whether `at(day)` is the earliest schedule stretched back (a day before any entry)."""
+        return self.assume_earliest and bool(self.entries) and day < self.entries[0][0]
 
     @property
     def any_offpeak(self) -> bool:

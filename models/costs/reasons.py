@@ -24,6 +24,12 @@ class Unpriced(StrEnum):
     NO_OFFPEAK = "no_offpeak"  # the meter's contract had no off-peak hours that day
 
 
+class Assumed(StrEnum):
+    """What a day's price rests on that is not known for that day (priced, and said so)."""
+
+    OFFPEAK_ASSUMED = "offpeak_assumed"  # before the first schedule seen: the earliest one is used
+
+
 class Blocked(StrEnum):
     """Why an offer cannot be computed at all for this meter."""
 
@@ -40,6 +46,7 @@ LABELS = MappingProxyType({
     Unpriced.HOLIDAY_UNKNOWN: "jour férié inconnu",
     Unpriced.OFFPEAK_UNKNOWN: "heures creuses inconnues",
     Unpriced.NO_OFFPEAK: "pas d'heures creuses au contrat",
+    Assumed.OFFPEAK_ASSUMED: "heures creuses supposées",
     Blocked.NO_LOAD_CURVE: "courbe de charge non activée",
     Blocked.KVA_NOT_OFFERED: "puissance non proposée",
     Blocked.NO_OFFPEAK_HOURS: "pas d'heures creuses au contrat",
@@ -61,6 +68,8 @@ EXPLANATIONS = MappingProxyType({
                               "l'énergie de ce jour n'est pas répartie entre heures creuses et pleines.",
     Unpriced.NO_OFFPEAK: "Votre contrat n'avait pas d'heures creuses à cette date : cette offre, qui "
                          "les utilise, n'est pas chiffrée pour ce jour.",
+    Assumed.OFFPEAK_ASSUMED: "Ce jour est antérieur aux premières heures creuses connues de votre contrat : "
+                             "il est calculé avec celles-ci, les plus anciennes que Relevé ait vues.",
     Blocked.NO_LOAD_CURVE: "Cette offre se calcule demi-heure par demi-heure, et la courbe de charge de ce "
                            "compteur n'est pas activée. Pour l'activer : connectez-vous à votre espace "
                            "client Enedis (mon-compte-particulier.enedis.fr), choisissez votre compteur, "

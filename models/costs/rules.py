@@ -2,8 +2,9 @@
 
 A rule returns a day's *spans*: `(key, a, b)` covering the clock face [0, 1440) minutes,
 where key is a bucket (a price name of `BUCKETS`) or an `Unpriced` reason when the rule
-cannot tell (unknown calendar day, unknown off-peak hours). The engine turns spans into
-energy with `DayEnergy.before`, so a rule never looks at a reading.
+cannot tell (unknown calendar day, unknown off-peak hours), with the assumptions they rest
+on (`Assumed`). The engine turns spans into energy with `DayEnergy.before`, so a rule never
+looks at a reading.
 
 Each boundary below cites where it comes from and which MyElectricalData error
 (tariffs-and-admin.md §3.2) it avoids.
@@ -17,11 +18,14 @@ from functools import lru_cache
 from models.calendar import TEMPO_DAY_STARTS_AT
 from models.costs.consumption import DAY
 from models.costs.inputs import Calendars, Meter, OfferSpec, OffPeakSource, Option
-from models.costs.reasons import Unpriced
+from models.costs.reasons import Assumed, Unpriced
 from models.offpeak import OffPeakRange
 
 Key = str  # a bucket name or an `Unpriced` (a StrEnum, so also a str: test with isinstance)
 Span = tuple[Key, int, int]
+DayRule = tuple[tuple[Span, ...], frozenset[Assumed]]  # the spans, and what they rest on
+NO_ASSUMPTION: frozenset[Assumed] = frozenset()
+ASSUMED_OFFPEAK = frozenset({Assumed.OFFPEAK_ASSUMED})
 
 # Tempo: the colour's day runs 06:00 → 06:00 (models.calendar.TEMPO_DAY_STARTS_AT), and its
 # off-peak hours are 22:00 → 06:00 whatever the meter's contract (arrêté du 30 octobre 2014,
@@ -78,14 +82,14 @@ def _merge(spans: list[Span]) -> tuple[Span, ...]:
     return tuple(merged)
 
 
-def _whole(key: Key) -> tuple[Span, ...]:
-    return ((key, 0, DAY),)
+def _whole(key: Key) -> DayRule:
+    return ((key, 0, DAY),), NO_ASSUMPTION
 
 
-def _offpeak(offer: OfferSpec, meter: Meter, day: date, hc: Key, hp: Key) -> tuple[Span, ...]:
+def _offpeak(offer: OfferSpec, meter: Meter, day: date, hc: Key, hp: Key) -> DayRule:
     """HC/HP spans from the offer's fixed hours, or the meter's as they stood on `day`."""
     if offer.offpeak_source is OffPeakSource.OFFER:
-        return offpeak_spans(offer.offpeak_ranges, hc, hp)
+        return offpeak_spans(offer.offpeak_ranges, hc, hp), NO_ASSUMPTION
     # The schedule in force that day, not today's: Enedis has moved some HC since November
     # 2025 (tariffs-and-admin.md §2.6), so a 2024 day keeps its 2024 hours.
     ranges = meter.offpeak.at(day)
@@ -93,7 +97,7 @@ def _offpeak(offer: OfferSpec, meter: Meter, day: date, hc: Key, hp: Key) -> tup
         return _whole(Unpriced.OFFPEAK_UNKNOWN)
     if not ranges:
         return _whole(Unpriced.NO_OFFPEAK)
-    return offpeak_spans(ranges, hc, hp)
+    return offpeak_spans(ranges, hc, hp), ASSUMED_OFFPEAK if meter.offpeak.assumed(day) else NO_ASSUMPTION
 
 
 def _weekend(offer: OfferSpec, calendars: Calendars, day: date) -> bool | Unpriced:
@@ -106,15 +110,16 @@ def _weekend(offer: OfferSpec, calendars: Calendars, day: date) -> bool | Unpric
     return Unpriced.HOLIDAY_UNKNOWN if holiday is None else holiday
 
 
-def _tempo(calendars: Calendars, day: date) -> tuple[Span, ...]:
+def _tempo(calendars: Calendars, day: date) -> DayRule:
     night = calendars.tempo.get(day - timedelta(days=1))  # 00:00–06:00: yesterday's Tempo day
     colour = calendars.tempo.get(day)  # 06:00–24:00: today's
     hc_night = _TEMPO[night][0] if night else Unpriced.TEMPO_UNKNOWN
     hc, hp = _TEMPO[colour] if colour else (Unpriced.TEMPO_UNKNOWN, Unpriced.TEMPO_UNKNOWN)
-    return _merge([(hc_night, 0, TEMPO_DAY_START), (hp, TEMPO_DAY_START, TEMPO_HC_START), (hc, TEMPO_HC_START, DAY)])
+    spans = [(hc_night, 0, TEMPO_DAY_START), (hp, TEMPO_DAY_START, TEMPO_HC_START), (hc, TEMPO_HC_START, DAY)]
+    return _merge(spans), NO_ASSUMPTION
 
 
-def _ejp(calendars: Calendars, day: date) -> tuple[Span, ...]:
+def _ejp(calendars: Calendars, day: date) -> DayRule:
     def peak_or_normal(ejp_day: bool | None) -> Key:
         return Unpriced.EJP_UNKNOWN if ejp_day is None else ("ejp_peak" if ejp_day else "ejp_normal")
 
@@ -122,11 +127,11 @@ def _ejp(calendars: Calendars, day: date) -> tuple[Span, ...]:
         (peak_or_normal(calendars.ejp_day(day - timedelta(days=1))), 0, EJP_PEAK_END_NEXT_DAY),
         ("ejp_normal", EJP_PEAK_END_NEXT_DAY, EJP_PEAK_START),
         (peak_or_normal(calendars.ejp_day(day)), EJP_PEAK_START, DAY),
-    ])
+    ]), NO_ASSUMPTION
 
 
-def day_spans(offer: OfferSpec, meter: Meter, calendars: Calendars, day: date) -> tuple[Span, ...]:
-    """The buckets of each wall-clock minute of `day` under `offer`."""
+def day_spans(offer: OfferSpec, meter: Meter, calendars: Calendars, day: date) -> DayRule:
+    """The buckets of each wall-clock minute of `day` under `offer`, and what that rests on."""
     option = offer.option
     if option is Option.BASE:
         return _whole("base")

@@ -14,7 +14,7 @@ import pytest
 
 from models.calendar import PARIS
 from models.costs import (
-    Blocked, Calendars, Consumption, CurvePoint, FixedPer, MarkedDays, Meter, NotComputable, OfferCost, OfferSpec,
+    Assumed, Blocked, Calendars, Consumption, CurvePoint, FixedPer, MarkedDays, Meter, NotComputable, OfferCost, OfferSpec,
     OffPeakHistory, Option, PricePeriod, Summary, Unpriced, compare, cost_offer, date_spans, fixed_for_day,
     french_public_holidays, kwh, points_from_cache, summarise, to_cents,
 )
@@ -151,6 +151,26 @@ def test_the_schedule_of_each_day_applies():
         "hc": 1000 * 30, "hp": 2000 * 30}
     assert result.total.unknown_days == {Unpriced.OFFPEAK_UNKNOWN: (date(2025, 9, 9),),
                                          Unpriced.NO_OFFPEAK: (date(2025, 9, 14),)}
+
+
+def test_earliest_schedule_stretched_back_only_when_asked_and_said():
+    first_seen = date(2025, 9, 12)
+    history = ((first_seen, HC_22_6),)
+    points = [p for d in (11, 12) for p in whole_day(date(2025, 9, d), 1000)]
+    consumption = Consumption.from_curve(points, date(2025, 9, 11), date(2025, 9, 12))
+    strict = cost_offer(consumption, offer(Option.HC_HP, HC_2025_08), Meter(6, OffPeakHistory(history)), Calendars())
+    assert strict.days[0].unknown == {Unpriced.OFFPEAK_UNKNOWN: 24 * KWH} and strict.days[0].assumed == frozenset()
+    meter = Meter(6, OffPeakHistory(history, assume_earliest=True))
+    assumed = cost_offer(consumption, offer(Option.HC_HP, HC_2025_08), meter, Calendars())
+    before, seen = assumed.days
+    assert before.energy == seen.energy == {"hc": 8 * KWH, "hp": 16 * KWH}
+    assert before.assumed == {Assumed.OFFPEAK_ASSUMED} and seen.assumed == frozenset()
+    assert assumed.total.assumed_days == {Assumed.OFFPEAK_ASSUMED: (date(2025, 9, 11),)}
+    assert assumed.total.unknown_days == {} and before.fully_priced
+    # Offers with their own hours rest on no assumption.
+    flex = offer(Option.ZEN_FLEX, ZEN_FLEX_2026, offpeak_source="offer", offpeak_ranges=ZEN_FLEX_HC)
+    calendars = Calendars(sobriete=MarkedDays.complete(set(), date(2025, 9, 1), date(2025, 9, 30)))
+    assert cost_offer(consumption, flex, meter, calendars).total.assumed_days == {}
 
 
 # --- Tempo: the 06:00 boundary, HC 22:00–06:00 --------------------------------------------
@@ -332,10 +352,11 @@ def test_zen_flex_without_its_calendar_is_not_priced():
 # --- Prices over time ----------------------------------------------------------------------
 
 def base_history() -> OfferSpec:
-    # EDF Base 6 kVA: 13.72 €/month and 0.2016 until 31 July 2025, then 15.47 and 0.1952.
+    # EDF Base 6 kVA: 13.72 €/month and 0.2016 until 31 July 2025, then 15.47 and 0.1952
+    # until 31 January 2026 (valid_to is the first day a period no longer applies).
     return OfferSpec("edf-base", "Tarif Bleu Base", Option.BASE, (
-        period({"base": "0.2016"}, "13.72", "month", valid_from=date(2025, 2, 1), valid_to=date(2025, 7, 31)),
-        period({"base": "0.1952"}, "15.47", "month", valid_from=date(2025, 8, 1), valid_to=date(2026, 1, 31)),
+        period({"base": "0.2016"}, "13.72", "month", valid_from=date(2025, 2, 1), valid_to=date(2025, 8, 1)),
+        period({"base": "0.1952"}, "15.47", "month", valid_from=date(2025, 8, 1), valid_to=date(2026, 2, 1)),
     ))
 
 
@@ -358,7 +379,7 @@ def test_price_change_on_1_august():
 def test_price_change_inside_a_month_splits_it():
     # A household's own offer whose supplier changed its prices on 16 August (illustrative).
     own = OfferSpec("own", "Mon offre", Option.BASE, (
-        period({"base": "0.20"}, "15.50", "month", valid_from=date(2025, 1, 1), valid_to=date(2025, 8, 15)),
+        period({"base": "0.20"}, "15.50", "month", valid_from=date(2025, 1, 1), valid_to=date(2025, 8, 16)),
         period({"base": "0.18"}, "12.40", "month", valid_from=date(2025, 8, 16)),
     ))
     points = [p for d in range(1, 32) for p in whole_day(date(2025, 8, d))]
@@ -472,20 +493,34 @@ def test_inputs_are_checked():
     with pytest.raises(ValueError, match="do not match"):
         offer(Option.HC_HP, BASE_2025_08)
     with pytest.raises(ValueError, match="overlap"):
-        OfferSpec("x", "x", Option.BASE, (period(BASE_2025_08, valid_from=date(2025, 1, 1), valid_to=date(2025, 8, 1)),
+        OfferSpec("x", "x", Option.BASE, (period(BASE_2025_08, valid_from=date(2025, 1, 1), valid_to=date(2025, 8, 2)),
                                           period(BASE_2025_08, valid_from=date(2025, 8, 1))))
+    with pytest.raises(ValueError, match="before it starts"):
+        period(BASE_2025_08, valid_from=date(2025, 8, 1), valid_to=date(2025, 8, 1))
     with pytest.raises(ValueError, match="time zone"):
         CurvePoint(datetime(2025, 1, 1, 0, 30), 30, 100)
-    with pytest.raises(ValueError, match="fixed by the offer"):
+    with pytest.raises(ValueError, match="exactly when the offer fixes them"):
         offer(Option.ZEN_FLEX, ZEN_FLEX_2026, offpeak_source="offer")
-    with pytest.raises(ValueError, match="no off-peak hours of its own"):
-        offer(Option.TEMPO, TEMPO_2025_08, offpeak_source="offer", offpeak_ranges=HC_22_6)
+    with pytest.raises(ValueError, match="cannot take its off-peak hours"):
+        offer(Option.HC_HP, HC_2025_08, offpeak_source="none")
+    with pytest.raises(ValueError, match="cannot take its off-peak hours"):
+        offer(Option.BASE, BASE_2025_08, offpeak_source="contract")
+    with pytest.raises(ValueError, match="cannot take its off-peak hours"):  # Tempo's are the tariff's
+        offer(Option.TEMPO, TEMPO_2025_08, offpeak_source="offer", offpeak_ranges=parse_offpeak_hours("HC (23H00-7H00)"))
     with pytest.raises(ValueError, match="known spans"):
         MarkedDays(frozenset({date(2025, 1, 1)}), ((date(2025, 2, 1), date(2025, 2, 28)),))
     with pytest.raises(ValueError, match="Tempo colours"):
         Calendars(tempo={date(2025, 1, 1): "bleu"})
     with pytest.raises(ValueError, match="1 November and 31 March"):
         Calendars(ejp=MarkedDays.complete({date(2025, 7, 1)}, date(2025, 1, 1), date(2025, 12, 31)))
+
+
+def test_offer_rows_as_the_catalogue_stores_them():
+    # models.offers keeps Tempo as "offer" hours 22:00–06:00 and HC as "contract": both accepted.
+    tempo = offer(Option.TEMPO, TEMPO_2025_08, offpeak_source="offer", offpeak_ranges=HC_22_6)
+    assert tempo.offpeak_source == "none" and tempo.offpeak_ranges == ()
+    assert offer(Option.HC_HP, HC_2025_08, offpeak_source="contract") == offer(Option.HC_HP, HC_2025_08)
+    assert offer(Option.BASE, BASE_2025_08).offpeak_source == "none"
 
 
 def test_repeated_points_count_once():

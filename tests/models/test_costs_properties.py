@@ -61,11 +61,11 @@ def offpeak_ranges(rnd, step: int) -> tuple[OffPeakRange, ...]:
 def offer(rnd, option: Option, first: date, last: date, step: int) -> OfferSpec:
     """Two price periods, maybe starting inside the period and maybe with unpriced days between."""
     start = first - timedelta(days=rnd.randint(-1, 2))
-    cut = start + timedelta(days=rnd.randint(0, (last - first).days + 2))
+    cut = start + timedelta(days=rnd.randint(1, (last - first).days + 3))  # [start, cut)
     gap = rnd.randint(0, 2)
     periods = tuple(PricePeriod(6, valid_from, valid_to, Decimal(rnd.randrange(0, 60_000)) / 100,
                                 rnd.choice(list(FixedPer)), {b: price(rnd) for b in BUCKETS[option]})
-                    for valid_from, valid_to in ((start, cut), (cut + timedelta(days=1 + gap), None)))
+                    for valid_from, valid_to in ((start, cut), (cut + timedelta(days=gap), None)))
     kw = {}
     if option in (Option.ZEN_FLEX, Option.HC_NUIT_WEEKEND) or (option in (Option.HC_HP, Option.SEASONAL)
                                                                 and rnd.random() < 0.3):
@@ -79,7 +79,7 @@ def meter(rnd, first: date, step: int) -> Meter:
     """Off-peak schedules changing over the period, maybe single-rate, maybe unknown at first."""
     offsets = rnd.sample(range(-2, 5), rnd.randint(1, 3))
     entries = [(first + timedelta(days=d), offpeak_ranges(rnd, step) if rnd.random() < 0.8 else ()) for d in offsets]
-    return Meter(6, OffPeakHistory(tuple(entries)))
+    return Meter(6, OffPeakHistory(tuple(entries), assume_earliest=rnd.random() < 0.5))
 
 
 def calendars(rnd, first: date, last: date) -> Calendars:

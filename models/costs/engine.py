@@ -26,13 +26,13 @@ it with the data), unless the day has no known price. See `fixed_for_day` for th
 from __future__ import annotations
 
 import bisect
+from calendar import isleap, monthrange
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import (
     ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext,
 )
-from calendar import isleap, monthrange
 from functools import lru_cache, reduce
 from itertools import groupby
 

@@ -47,3 +47,38 @@ def test_check_constraints_match_the_models(connection):
         expected = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
         actual = {c["name"] for c in inspector.get_check_constraints(table.name)}
         assert actual == expected, table.name
+
+
+def test_deploy_steps_started_together_migrate_once(database_url, env_for):
+    """Several pods' `releve db upgrade` at once (Kubernetes initContainers): an advisory lock
+    makes them take turns; every one succeeds and the schema is at head."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(database_url).database}_deploy"
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    fresh = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        env = env_for(DATABASE_URL=fresh)
+        releve = str(Path(sys.executable).parent / "releve")
+        steps = [subprocess.Popen([releve, "db", "upgrade"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for _ in range(3)]
+        outputs = [step.communicate(timeout=300)[0] for step in steps]
+        assert [step.returncode for step in steps] == [0, 0, 0], outputs
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        engine = create_engine(fresh)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == head
+            assert conn.scalar(text("SELECT count(*) FROM roles WHERE name = 'admin'")) == 1
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -137,6 +137,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# Read only on a development machine (`releve dev`, the outbox of mails): never part of a
+# deployment's configuration (tests/test_kubernetes.py checks every other one is).
+DEVELOPMENT_SETTINGS = frozenset({"MAIL_OUTBOX_DIR", "RELEVE_VAR_DIR"})
+# Secrets: a Kubernetes Secret or the .env file, never a ConfigMap, never a log line.
+SECRET_SETTINGS = frozenset({
+    "DATABASE_URL", "VALKEY_URL", "CELERY_BROKER_URL", "RELEVE_MASTER_KEY", "RELEVE_MASTER_KEY_PREVIOUS",
+    "SECRET_KEY", "ENEDIS_CLIENT_SECRET", "RTE_CLIENT_SECRET", "SMTP_PASSWORD", "FLOWER_BASIC_AUTH",
+})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the gateway; build it with `Settings.from_env()`."""

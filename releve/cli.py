@@ -98,7 +98,7 @@ def prepare_database(database_url: str) -> None:
     from models.accounts import seed_roles
     from models.db import session_scope
 
-    engine = create_engine(database_url, poolclass=NullPool)
+    engine = create_engine(database_url, poolclass=NullPool, hide_parameters=True)
     try:
         with engine.connect() as lock:
             lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})

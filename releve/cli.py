@@ -81,14 +81,37 @@ def run_migrations(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
+# pg_advisory_lock key of `releve db upgrade` ("releve" in ASCII): one deploy step migrates at
+# a time, however many start together (Kubernetes initContainers of several pods).
+MIGRATION_LOCK = 0x72656C657665
+
+
 def prepare_database(database_url: str) -> None:
-    """What every deploy runs: the migrations, then the default roles (`releve db upgrade`)."""
+    """What every deploy runs: the migrations, then the default roles (`releve db upgrade`).
+
+    Under a PostgreSQL advisory lock: a second caller waits for the first, then finds
+    nothing left to do.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
     from models.accounts import seed_roles
     from models.db import session_scope
 
-    run_migrations(database_url)
-    with session_scope(database_url) as session:
-        seed_roles(session)
+    engine = create_engine(database_url, poolclass=NullPool, hide_parameters=True)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            lock.commit()
+            try:
+                run_migrations(database_url)
+                with session_scope(database_url) as session:
+                    seed_roles(session)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                lock.commit()
+    finally:
+        engine.dispose()
 
 
 def _bin(name: str) -> str:
@@ -142,6 +165,8 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
             os.environ.setdefault(name, value)
     os.environ.setdefault("ENEDIS_REDIRECT_URI", f"http://127.0.0.1:{port}/consent/callback")
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # Ctrl-C should not wait for a long task: a few seconds, then it goes back to the queue.
+    os.environ.setdefault("WORKER_SHUTDOWN_SECONDS", "5")
     with ExitStack() as stack:
         environment = Environment(stack)
         settings = environment.settings
@@ -480,11 +505,35 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 @click.option("--queues", default=lambda: ",".join(all_queues()), show_default="every queue",
               help="Comma-separated queues to consume (pipeline/queues.py).")
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
-def worker(concurrency: int, queues: str, hostname: str) -> None:
-    """Run a Celery worker on the given queues."""
+@click.option("--alive-file", type=click.Path(dir_okay=False), default=None,
+              help="A local file the worker keeps up to date for `releve worker-alive` (container probes).")
+def worker(concurrency: int, queues: str, hostname: str, alive_file: str | None) -> None:
+    """Run a Celery worker on the given queues.
+
+    SIGTERM stops it gracefully: running tasks get WORKER_SHUTDOWN_SECONDS to end, then go
+    back to the queue at once (Celery's soft, then cold shutdown), so nothing waits for the
+    broker's visibility timeout after a deploy.
+    """
+    from pipeline.liveness import ALIVE_FILE_ENV
+
     _settings_or_exit()
+    os.environ["REMAP_SIGTERM"] = "SIGQUIT"  # read by Celery: SIGTERM means the cold shutdown path
+    if alive_file:
+        os.environ[ALIVE_FILE_ENV] = str(Path(alive_file).resolve())
     _exec("celery", "-A", "pipeline", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
           "--queues", queues, "--hostname", hostname, "--without-mingle", "--without-gossip")
+
+
+@cli.command("worker-alive")
+@click.option("--alive-file", type=click.Path(dir_okay=False), required=True)
+@click.option("--max-age", default=120.0, show_default=True, help="Seconds without an event-loop tick that mean stuck.")
+def worker_alive(alive_file: str, max_age: float) -> None:
+    """Exit 0 when the worker writing ALIVE_FILE is alive (a liveness probe; no network)."""
+    from pipeline.liveness import check
+
+    ok, reason = check(Path(alive_file), max_age)
+    click.echo(reason)
+    sys.exit(0 if ok else 1)
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from redis import RedisError
 
 from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.valkey import get_client, get_quick_client
-from pipeline import tasks
+from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
     def beat(self, worker) -> None:
+        liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
         except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on

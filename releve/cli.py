@@ -81,14 +81,27 @@ def run_migrations(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def prepare_database(database_url: str) -> None:
-    """What every deploy runs: the migrations, then the default roles (`releve db upgrade`)."""
+def prepare_database(database_url: str) -> list[str]:
+    """What every deploy runs (`releve db upgrade`): the migrations, then the default roles, the offer
+    catalogue and the EJP/Sobriété calendar files (all idempotent). Returns what the seeding changed."""
     from models.accounts import seed_roles
+    from models.day_calendars import load_calendar_files
     from models.db import session_scope
+    from models.offer_catalogue import load_catalogue
 
     run_migrations(database_url)
     with session_scope(database_url) as session:
         seed_roles(session)
+        offers = load_catalogue(session)
+        calendars = load_calendar_files(session)
+    said = []
+    if offers.touched:
+        said.append(f"Offer catalogue: {len(offers.added)} added, {len(offers.changed)} changed "
+                    f"({offers.unchanged} unchanged).")
+    added_days = sum(len(days) for days in calendars.added.values())
+    if added_days:
+        said.append(f"Calendars: {added_days} EJP/Sobriété day(s) added.")
+    return said
 
 
 def _bin(name: str) -> str:
@@ -225,7 +238,8 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply migrations up to head and seed the default roles."""
     with ExitStack() as stack:
-        prepare_database(Environment(stack).settings.database_url)
+        for line in prepare_database(Environment(stack).settings.database_url):
+            click.echo(line)
         click.echo("Database is up to date.")
 
 

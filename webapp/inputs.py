@@ -8,6 +8,8 @@ field is a form error (400, in French), a `next` that could split a header is a 
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
@@ -62,3 +64,68 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class DecimalText(StringField):
+    """A decimal number a person types ("0,2016" or "0.2016"): ASCII digits, at most `places` decimals,
+    within [low, high]. Anything else ("1e999", "NaN", "١٢", a 1 MB string) is a French form error,
+    never a `Decimal` PostgreSQL cannot hold. `data` is a `Decimal` (None when empty)."""
+
+    def __init__(self, label=None, validators=None, *, low: Decimal, high: Decimal, places: int, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+        self.low, self.high, self.places = low, high, places
+        self._pattern = re.compile(rf"[0-9]{{1,6}}(?:[.,][0-9]{{1,{places}}})?")
+
+    def process_formdata(self, valuelist):
+        self.raw_data = valuelist
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if not text:
+            return
+        if len(text) > 20 or not self._pattern.fullmatch(text):
+            raise ValueError(f"Un nombre, avec au plus {self.places} décimales (ex. 0,2016).")
+        value = Decimal(text.replace(",", "."))
+        if not self.low <= value <= self.high:
+            raise ValueError(f"Entre {_fr(self.low)} et {_fr(self.high)}.")
+        self.data = value
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0] if printable(self.raw_data[0]) and len(self.raw_data[0]) <= 20 else ""
+        return _fr(self.data) if self.data is not None else ""
+
+
+class DateText(StringField):
+    """A day typed as YYYY-MM-DD (what `<input type="date">` sends), ASCII digits only, within [first, last].
+    `data` is a `date` (None when empty)."""
+
+    def __init__(self, label=None, validators=None, *, first: date, last: date, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "date"})
+        super().__init__(label, validators, **kwargs)
+        self.first, self.last = first, last
+
+    def process_formdata(self, valuelist):
+        self.raw_data = valuelist
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if not text:
+            return
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError(text)
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("Une date au format AAAA-MM-JJ.") from None
+        if not self.first <= day <= self.last:
+            raise ValueError(f"Entre le {self.first:%d/%m/%Y} et le {self.last:%d/%m/%Y}.")
+        self.data = day
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0] if printable(self.raw_data[0]) and len(self.raw_data[0]) <= 20 else ""
+        return self.data.isoformat() if self.data is not None else ""
+
+
+def _fr(value: Decimal) -> str:
+    return format(value.normalize(), "f").replace(".", ",")

@@ -172,6 +172,19 @@ def _apply(row: object, values: dict[str, Any]) -> bool:
     return changed
 
 
+def _sync(session: Session, report: LoadReport, rows: dict[str, Any], model: type, code: str,
+          values: dict[str, Any]) -> None:
+    """Add the row of that code, or bring it in line with `values`; say which (then flush, for its id)."""
+    row = rows.get(code)
+    if row is None:
+        rows[code] = model(code=code, **values)
+        session.add(rows[code])
+        report.added.append(f"{model.__tablename__[:-1]} {code}")
+    elif _apply(row, values):
+        report.changed.append(f"{model.__tablename__[:-1]} {code}")
+    session.flush()
+
+
 def load_catalogue(session: Session, directory: Path | None = None) -> LoadReport:
     """Bring the database in line with the catalogue files (idempotent), in the caller's transaction."""
     catalogue = read_catalogue(directory)
@@ -181,27 +194,11 @@ def load_catalogue(session: Session, directory: Path | None = None) -> LoadRepor
 
     providers = {p.code: p for p in session.scalars(select(Provider))}
     for item in catalogue.providers:
-        values = {"name": item["name"], "website": item.get("website") or ""}
-        row = providers.get(item["code"])
-        if row is None:
-            providers[item["code"]] = row = Provider(code=item["code"], **values)
-            session.add(row)
-            report.added.append(f"provider {item['code']}")
-        elif _apply(row, values):
-            report.changed.append(f"provider {item['code']}")
-    session.flush()
-
+        _sync(session, report, providers, Provider, item["code"],
+              {"name": item["name"], "website": item.get("website") or ""})
     offers = {o.code: o for o in session.scalars(select(Offer).where(Offer.code.is_not(None)))}
     for item in catalogue.offers:
-        values = _offer_fields(item, providers[item["provider"]].id)
-        row = offers.get(item["code"])
-        if row is None:
-            offers[item["code"]] = row = Offer(code=item["code"], **values)
-            session.add(row)
-            report.added.append(f"offer {item['code']}")
-        elif _apply(row, values):
-            report.changed.append(f"offer {item['code']}")
-    session.flush()
+        _sync(session, report, offers, Offer, item["code"], _offer_fields(item, providers[item["provider"]].id))
 
     by_id = {o.id: code for code, o in offers.items()}
     existing = {(by_id[p.offer_id], p.kva, p.valid_from): p for p in session.scalars(

@@ -32,15 +32,22 @@ BUCKETS = ("'base', 'hp', 'hc', 'tempo_blue_hc', 'tempo_blue_hp', 'tempo_white_h
            "'hp_weekday', 'hc_weekday', 'weekend_all_day', 'hp_winter', 'hc_winter', 'hp_summer', 'hc_summer', "
            "'eco_hp', 'eco_hc', 'sobriete_hp', 'sobriete_hc'")
 
+# The early table's constraints, renamed with it when it is kept (the new table takes their names).
+LEGACY_CONSTRAINTS = ('pk_offers', 'uq_offers_provider_id_name_subscribed_kva_valid_from',
+                      'fk_offers_provider_id_providers', 'ck_offers_kind_known', 'ck_offers_kva_range',
+                      'ck_offers_subscription_non_negative', 'ck_offers_validity_order')
+
+
+def legacy(name: str) -> str:
+    return name.replace("offers", "offers_legacy", 1)
+
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM offers")).scalar():
         op.rename_table('offers', 'offers_legacy')
-        for old in ('pk_offers', 'uq_offers_provider_id_name_subscribed_kva_valid_from', 'fk_offers_provider_id_providers',
-                    'ck_offers_kind_known', 'ck_offers_kva_range', 'ck_offers_subscription_non_negative',
-                    'ck_offers_validity_order'):
-            op.execute(f'ALTER TABLE offers_legacy RENAME CONSTRAINT {old} TO {old.replace("offers", "offers_legacy", 1)}')
+        for name in LEGACY_CONSTRAINTS:
+            op.execute(f'ALTER TABLE offers_legacy RENAME CONSTRAINT {name} TO {legacy(name)}')
     else:
         op.drop_table('offers')
 
@@ -189,10 +196,8 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT to_regclass('offers_legacy')")).scalar():
         op.rename_table('offers_legacy', 'offers')
-        for old in ('pk_offers', 'uq_offers_provider_id_name_subscribed_kva_valid_from', 'fk_offers_provider_id_providers',
-                    'ck_offers_kind_known', 'ck_offers_kva_range', 'ck_offers_subscription_non_negative',
-                    'ck_offers_validity_order'):
-            op.execute(f'ALTER TABLE offers RENAME CONSTRAINT {old.replace("offers", "offers_legacy", 1)} TO {old}')
+        for name in LEGACY_CONSTRAINTS:
+            op.execute(f'ALTER TABLE offers RENAME CONSTRAINT {legacy(name)} TO {name}')
         return
     op.create_table('offers',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -6,30 +6,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, func, select
 
-from conftest import empty_public_tables
+from tests_helpers import empty_public_tables
 from models.db import session_scope
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.settings import Settings
 from models.tempo import TempoDay
 from pipeline import tasks
-from pipeline.celery_app import create_celery
 from sandbox import rte_data
-from sandbox.testing import running_sandbox
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-def rte(env_for, valkey, database_url):
+def rte(sandbox, celery_app, valkey, database_url):
     empty_public_tables(database_url)
-    with running_sandbox() as sandbox:
-        settings = Settings.from_env(env_for(RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
-                                             ENEDIS_API_URL=sandbox.url))
-        celery = create_celery(settings)
-        sandbox.task = celery.tasks.__getitem__  # the task of that name, bound to these settings
-        yield sandbox
-        celery.close()
+    sandbox.task = celery_app.tasks.__getitem__  # the task of that name, bound to the test's settings
+    yield sandbox
     empty_public_tables(database_url)  # the tasks commit: public tables are emptied after
 
 

@@ -38,20 +38,6 @@ def get(sandbox, path: str, params: dict | None = None, client: str = "app") -> 
     return requests.get(f"{sandbox.url}{path}", params=params, headers=headers, timeout=5)
 
 
-@pytest.fixture(scope="module")
-def shared_sandbox():
-    with running_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(shared_sandbox):
-    """One server for the module (each shutdown costs ~0.5 s), its state reset for every test."""
-    shared_sandbox.state.reset()
-    yield shared_sandbox
-    shared_sandbox.state.reset()
-
-
 @pytest.fixture
 def clocked(sandbox):
     sandbox.state.set_clock(NOW, frozen=True)

@@ -6,20 +6,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from factories import make_point, make_user
 from models.household_offers import (
     MAX_OFFERS_PER_ACCOUNT, HouseholdOfferInput, OfferRefused, create_household_offer, delete_household_offer,
     household_offer, household_offers,
 )
 from models.offers import Offer, OfferPrice, catalogue_prices, choose_offer, get_offer, offers_for_kva, price_periods
 from models.usage_points import UsagePoint
-from models.users import User
-
-
-def make_user(session, email):
-    user = User(email=email, password_hash="-")
-    session.add(user)
-    session.flush()
-    return user
 
 
 def entry(**changes) -> HouseholdOfferInput:
@@ -65,9 +58,7 @@ def test_another_account_can_neither_see_nor_delete_it(session, alice_and_bob):
 
 def test_a_meter_may_be_given_an_offer_its_owner_can_see_only(session, alice_and_bob):
     alice, bob = alice_and_bob
-    point = UsagePoint(pdl="22516914714270", user_id=bob.id, kind="consumption")
-    session.add(point)
-    session.flush()
+    point = make_point(session, bob, kind="consumption")
     alices = create_household_offer(session, alice.id, entry())
     tempo = session.scalar(select(Offer.id).where(Offer.code == "EDF_TRV_TEMPO"))
     assert not choose_offer(session, bob.id, point.id, alices.id)  # not Bob's to use

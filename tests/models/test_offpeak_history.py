@@ -4,19 +4,13 @@ from datetime import date
 
 from sqlalchemy import delete, func, select
 
+import factories
 from models.offpeak_history import OffPeakSchedule, offpeak_history, offpeak_on, record_offpeak
 from models.usage_points import UsagePoint
-from models.users import User
 
 
-def make_point(session, pdl="22516914714270"):
-    user = User(email=f"offpeak-{pdl}@example.org", password_hash="-")
-    session.add(user)
-    session.flush()
-    point = UsagePoint(pdl=pdl, user_id=user.id, kind="consumption")
-    session.add(point)
-    session.flush()
-    return point
+def make_point(session):
+    return factories.make_point(session, factories.make_user(session), kind="consumption")
 
 
 def rows(session, point_id) -> int:

@@ -1,52 +1,34 @@
 """The pipeline keeps each meter's off-peak hours over time: onboarding records the contract's, and the
 daily refresh, once the cached contract has expired, records a change Enedis made (sandbox over HTTP)."""
 
-import random
 from datetime import date
 
 import pytest
 import requests
-from sqlalchemy import delete, select
 
 from models.calendar import today_paris
 from models.db import session_scope
 from models.keys import CONTRACT
 from models.offpeak_history import OffPeakSchedule, offpeak_history, offpeak_on
-from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import User
 from pipeline import tasks
-from pipeline.celery_app import create_celery
 from pipeline.services import services
-from sandbox.testing import running_sandbox
 
 PRM = "12345678901234"  # sandbox customer 3: "HC (1H30-8H00;12H30-14H00)"
 
 
+@pytest.fixture(scope="module")
+def sandbox_config():
+    return {"REGISTER_ALL": True}
+
+
 @pytest.fixture
-def upstream(env_for, database_url, valkey):
-    """A sandbox over HTTP, tasks bound to it, and a committed consumption point (removed afterwards)."""
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:
-        settings = Settings.from_env(env_for(ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-                                             RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/"))
-        celery = create_celery(settings)
-        with session_scope(database_url) as session:
-            session.execute(delete(UsagePoint).where(UsagePoint.pdl == PRM))
-            user = User(email=f"offpeak-{random.getrandbits(40):x}@example.org", password_hash="-")
-            session.add(user)
-            session.flush()
-            point = UsagePoint(pdl=PRM, user_id=user.id, kind="consumption")
-            session.add(point)
-            session.flush()
-            sandbox.user_id, sandbox.point_id = user.id, point.id
-        sandbox.run = lambda name: celery.tasks[name].apply(kwargs={"point_id": sandbox.point_id}).get()
-        sandbox.cache = services(settings).cache
-        try:
-            yield sandbox
-        finally:
-            celery.close()
-            with session_scope(database_url) as session:
-                session.execute(delete(User).where(User.id == sandbox.user_id))
+def upstream(sandbox, celery_app, settings, accounts, valkey):
+    """The sandbox over HTTP, tasks bound to it, and a committed consumption point (deleted afterwards)."""
+    (point,) = accounts.points([PRM], kind="consumption")
+    sandbox.user_id, sandbox.point_id = point.user_id, point.id
+    sandbox.run = lambda name: celery_app.tasks[name].apply(kwargs={"point_id": point.id}).get()
+    sandbox.cache = services(settings).cache
+    return sandbox
 
 
 def history(database_url, point_id):
@@ -95,4 +77,4 @@ def test_the_point_goes_single_rate(upstream, database_url):
     (schedule,) = history(database_url, upstream.point_id)
     assert schedule.ranges == () and schedule.source_text is None
     with session_scope(database_url) as session:
-        assert session.scalar(select(OffPeakSchedule.ranges).where(OffPeakSchedule.point_id == upstream.point_id)) == []
+        assert session.get(OffPeakSchedule, (upstream.point_id, today_paris())).ranges == []

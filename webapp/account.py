@@ -28,6 +28,7 @@ from models.household_offers import (
     delete_household_offer, household_offers,
 )
 from models.offers import BUCKET_LABELS, KVA_VALUES, MAX_EUR_KWH, MAX_FIXED_EUR_MONTH, OPTION_RULES
+from models.offpeak import parse_offpeak_hours
 from models.users import User
 from pipeline import accounts
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
@@ -226,7 +227,9 @@ def offers_page(form=None, option=None, status=200):
     response = make_response(render_template(
         "account/offers.html", offers=household_offers(db(), current_user.id), form=form, option=option,
         options=[(o, OPTION_RULES[o].label) for o in HOUSEHOLD_OPTIONS], rules=OPTION_RULES,
-        bucket_labels=BUCKET_LABELS, limit=MAX_OFFERS_PER_ACCOUNT, one_day=timedelta(days=1)), status)
+        bucket_labels=BUCKET_LABELS, limit=MAX_OFFERS_PER_ACCOUNT, one_day=timedelta(days=1),
+        fixed_hours=" et ".join(r.label() for r in parse_offpeak_hours(OPTION_RULES[option].offpeak_hours))
+        if option else ""), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 

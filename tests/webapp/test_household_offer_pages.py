@@ -36,6 +36,8 @@ def test_a_household_enters_lists_and_deletes_its_offer(client, signed_in, sessi
     form = client.get("/parametres/offres/nouvelle?type=HC_HP").get_data(as_text=True)
     assert 'name="price_hp"' in form and 'name="price_hc"' in form and 'name="price_base"' not in form
     assert "Les heures creuses sont celles de votre compteur" in form
+    flex = client.get("/parametres/offres/nouvelle?type=ZEN_FLEX").get_data(as_text=True)
+    assert "Heures creuses fixées par l'option : 0h00–8h00 et 13h00–18h00 et 20h00–0h00." in flex
 
     response = post_offer(client)
     assert response.status_code == 302 and response.headers["Location"] == "/parametres/offres"

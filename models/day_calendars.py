@@ -10,7 +10,7 @@
 - Public holidays (metropolitan France) come from the `holidays` package, for any year.
 
 `day_calendar(session, start, end)` answers all of them per day, unknown days marked unknown
-(None), never guessed.
+(None), never guessed; `engine_calendars(session, start, end)` gives the same to the cost engine.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
 from models.calendar import tempo_season_start
+from models.costs.inputs import Calendars, MarkedDays, french_public_holidays
 from models.tempo import TempoDay
 
 SPECIAL_KINDS = ("ejp", "sobriete")
@@ -273,3 +274,24 @@ def load_calendar_files(session: Session, directory: Path | None = None) -> Cale
         report.added[kind] = sorted(added)
         report.coverage[kind] = coverage(session).get(kind)
     return report
+
+
+def engine_calendars(session: Session, start: date, end: date) -> Calendars:
+    """The calendars of `[start, end)` as the cost engine takes them (`models.costs.inputs.Calendars`):
+    Tempo colours stored, EJP and Sobriété days with the span declared complete (a listed day outside
+    it is known as well), public holidays of the years touched. Anything else stays unknown."""
+    if end <= start:
+        raise CalendarError("the range is empty")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise CalendarError(f"at most {MAX_RANGE_DAYS} days per call")
+    tempo = dict(session.execute(select(TempoDay.day, TempoDay.colour)
+                                 .where(TempoDay.day >= start, TempoDay.day < end)).all())
+    spans = coverage(session)
+
+    def marked(kind: str) -> MarkedDays:
+        days = special_days(session, kind, start, end)
+        known = [spans[kind]] if kind in spans else []
+        return MarkedDays(frozenset(days), tuple(known) + tuple((d, d) for d in days))
+
+    return Calendars(tempo=tempo, ejp=marked("ejp"), sobriete=marked("sobriete"),
+                     holidays=french_public_holidays(start.year, (end - timedelta(days=1)).year))

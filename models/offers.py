@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
 from sqlalchemy.orm import Mapped, Session, attribute_keyed_dict, mapped_column, relationship, selectinload
 
 from models.base import Base, Timestamped
+from models.costs.inputs import BUCKET_LABELS, FixedPer, OfferSpec, OffPeakSource, Option, PricePeriod
+from models.costs.inputs import BUCKETS as BUCKETS_OF
 from models.offpeak import OffPeakRange, parse_offpeak_hours
 from models.usage_points import UsagePoint
 
@@ -41,7 +43,7 @@ class OptionRule:
     """What an option prices and what it needs to be priced."""
 
     label: str  # French, for the pages
-    buckets: tuple[str, ...]  # the energy prices every period of such an offer has, € per kWh
+    buckets: tuple[str, ...]  # the energy prices every period of such an offer has, € per kWh (the engine's names)
     offpeak_sources: tuple[str, ...]  # allowed sources of off-peak hours; the first is the default
     offpeak_hours: str | None = None  # default fixed hours (Enedis notation, `models.offpeak`) when "offer"
     day_calendar: str = "none"
@@ -54,33 +56,20 @@ class OptionRule:
 # models it; Zen Flex: HC 00–08, 13–18, 20–24 as JC144/EDF_Simulateur_Prix and
 # GaboFlo/Comparateur… model it).
 OPTION_RULES: dict[str, OptionRule] = {
-    "BASE": OptionRule("Base", ("base",), ("none",), needs_load_curve=False),
-    "HC_HP": OptionRule("Heures creuses", ("hp", "hc"), ("contract", "offer")),
-    "TEMPO": OptionRule("Tempo", ("tempo_blue_hc", "tempo_blue_hp", "tempo_white_hc", "tempo_white_hp",
-                                  "tempo_red_hc", "tempo_red_hp"), ("offer",), "HC (22H00-6H00)", "tempo"),
-    "EJP": OptionRule("EJP", ("ejp_normal", "ejp_peak"), ("none",), day_calendar="ejp"),
-    "BASE_WEEKEND": OptionRule("Base + week-end", ("base_weekday", "base_weekend"), ("none",)),
-    "HC_WEEKEND": OptionRule("Heures creuses + week-end", ("hp_weekday", "hc_weekday", "weekend_all_day"),
-                             ("contract", "offer")),
-    "HC_NUIT_WEEKEND": OptionRule("Heures creuses nuit + week-end", ("hp", "hc"), ("offer",), "HC (23H00-6H00)"),
-    "SEASONAL": OptionRule("Saisonnière", ("hp_winter", "hc_winter", "hp_summer", "hc_summer"),
-                           ("contract", "offer")),
-    "ZEN_FLEX": OptionRule("Zen Flex (jours Éco / Sobriété)", ("eco_hp", "eco_hc", "sobriete_hp", "sobriete_hc"),
-                           ("offer",), "HC (0H00-8H00;13H00-18H00;20H00-24H00)", "sobriete"),
+    "BASE": OptionRule("Base", BUCKETS_OF[Option.BASE], ("none",), needs_load_curve=False),
+    "HC_HP": OptionRule("Heures creuses", BUCKETS_OF[Option.HC_HP], ("contract", "offer")),
+    "TEMPO": OptionRule("Tempo", BUCKETS_OF[Option.TEMPO], ("offer",), "HC (22H00-6H00)", "tempo"),
+    "EJP": OptionRule("EJP", BUCKETS_OF[Option.EJP], ("none",), day_calendar="ejp"),
+    "BASE_WEEKEND": OptionRule("Base + week-end", BUCKETS_OF[Option.BASE_WEEKEND], ("none",)),
+    "HC_WEEKEND": OptionRule("Heures creuses + week-end", BUCKETS_OF[Option.HC_WEEKEND], ("contract", "offer")),
+    "HC_NUIT_WEEKEND": OptionRule("Heures creuses nuit + week-end", BUCKETS_OF[Option.HC_NUIT_WEEKEND], ("offer",),
+                                  "HC (23H00-6H00)"),
+    "SEASONAL": OptionRule("Saisonnière", BUCKETS_OF[Option.SEASONAL], ("contract", "offer")),
+    "ZEN_FLEX": OptionRule("Zen Flex (jours Éco / Sobriété)", BUCKETS_OF[Option.ZEN_FLEX], ("offer",),
+                           "HC (0H00-8H00;13H00-18H00;20H00-24H00)", "sobriete"),
 }
 OPTIONS = tuple(OPTION_RULES)
 BUCKETS = tuple(dict.fromkeys(b for rule in OPTION_RULES.values() for b in rule.buckets))
-BUCKET_LABELS = {
-    "base": "Base", "hp": "Heures pleines", "hc": "Heures creuses",
-    "tempo_blue_hc": "Bleu HC", "tempo_blue_hp": "Bleu HP", "tempo_white_hc": "Blanc HC",
-    "tempo_white_hp": "Blanc HP", "tempo_red_hc": "Rouge HC", "tempo_red_hp": "Rouge HP",
-    "ejp_normal": "EJP normal", "ejp_peak": "EJP pointe mobile",
-    "base_weekday": "Semaine", "base_weekend": "Week-end",
-    "hp_weekday": "Semaine HP", "hc_weekday": "Semaine HC", "weekend_all_day": "Week-end",
-    "hp_winter": "Hiver HP", "hc_winter": "Hiver HC", "hp_summer": "Été HP", "hc_summer": "Été HC",
-    "eco_hp": "Jour Éco HP", "eco_hc": "Jour Éco HC", "sobriete_hp": "Jour Sobriété HP",
-    "sobriete_hc": "Jour Sobriété HC",
-}
 # Subscribed powers of a household meter (C5, ≤ 36 kVA), as Enedis contracts state them.
 KVA_VALUES = (3, 6, 9, 12, 15, 18, 24, 30, 36)
 
@@ -223,8 +212,8 @@ class OfferPrice(Base):
 
     @property
     def energy(self) -> dict[str, Decimal]:
-        """€ per kWh by bucket."""
-        return {bucket: row.eur_kwh for bucket, row in self.energy_rows.items()}
+        """€ per kWh by bucket, in the order of `BUCKETS` (an option's buckets keep their order)."""
+        return {bucket: self.energy_rows[bucket].eur_kwh for bucket in BUCKETS if bucket in self.energy_rows}
 
     def set_energy(self, prices: dict[str, Decimal]) -> None:
         for bucket in set(self.energy_rows) - set(prices):
@@ -257,28 +246,15 @@ class OfferEnergyPrice(Base):
 # -- reading: what the engine, the pages and the admin area consume ---------------------------------
 
 
-@dataclass(frozen=True)
-class PricePeriod:
-    """A price period detached from any session: `[valid_from, valid_to)`, money as Decimal."""
-
-    offer_id: int
-    kva: int
-    valid_from: date
-    valid_to: date | None  # exclusive; None: in force until further notice
-    fixed_eur_month: Decimal
-    fixed_eur_year_cre: Decimal | None
-    energy: dict[str, Decimal]
-    status: str
-    sources: tuple[str, ...]
-    notes: str
-
-    def covers(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
-
-
-def period_of(row: OfferPrice) -> PricePeriod:
-    return PricePeriod(row.offer_id, row.kva, row.valid_from, row.valid_to, row.fixed_eur_month,
-                       row.fixed_eur_year_cre, row.energy, row.status, tuple(row.sources), row.notes)
+def engine_period(row: OfferPrice, *, cre_annual: bool = False) -> PricePeriod:
+    """A price period as the cost engine takes it (`models.costs.inputs.PricePeriod`): the fixed part
+    per month as the sheet prints it, or CRE's annual figure where one is stored and `cre_annual`."""
+    if cre_annual and row.fixed_eur_year_cre is not None:
+        fixed, per = row.fixed_eur_year_cre, FixedPer.YEAR
+    else:
+        fixed, per = row.fixed_eur_month, FixedPer.MONTH
+    return PricePeriod(kva=row.kva, valid_from=row.valid_from, valid_to=row.valid_to, fixed_eur=fixed, fixed_per=per,
+                       prices=row.energy, ref=row.id, source="; ".join(row.sources), status=row.status)
 
 
 def visible_to(user_id: int | None):
@@ -306,8 +282,9 @@ def offers_for_kva(session: Session, kva: int, user_id: int | None, *, on: date 
 
 
 def price_periods(session: Session, offer_id: int, kva: int, start: date | None = None,
-                  end: date | None = None) -> list[PricePeriod]:
-    """The periods of an offer at `kva` that touch `[start, end)` (all of them without bounds), oldest first.
+                  end: date | None = None, *, cre_annual: bool = False) -> list[PricePeriod]:
+    """The periods of an offer at `kva` that touch `[start, end)` (all of them without bounds), oldest first,
+    as the engine takes them (`ref` is the row's id).
 
     A day no period covers has no known price: callers report it as such ("prix inconnu"), never
     priced with a neighbouring period.
@@ -318,7 +295,20 @@ def price_periods(session: Session, offer_id: int, kva: int, start: date | None 
     if start is not None:
         query = query.where(or_(OfferPrice.valid_to.is_(None), OfferPrice.valid_to > start))
     rows = session.scalars(query.order_by(OfferPrice.valid_from).options(selectinload(OfferPrice.energy_rows)))
-    return [period_of(row) for row in rows]
+    return [engine_period(row, cre_annual=cre_annual) for row in rows]
+
+
+def offer_spec(session: Session, offer: Offer, kva: int | None = None, *, cre_annual: bool = False) -> OfferSpec:
+    """An offer as the cost engine takes it (`models.costs.inputs.OfferSpec`), with its periods at `kva`
+    (every kVA when None). `key` is the offer's id; the name carries the supplier of a household's offer."""
+    query = select(OfferPrice).where(OfferPrice.offer_id == offer.id).options(selectinload(OfferPrice.energy_rows))
+    if kva is not None:
+        query = query.where(OfferPrice.kva == kva)
+    periods = tuple(engine_period(row, cre_annual=cre_annual) for row in session.scalars(query))
+    name = f"{offer.name} ({offer.supplier_name})" if offer.is_household and offer.supplier_name else offer.name
+    return OfferSpec(key=str(offer.id), name=name, option=Option(offer.option), periods=periods,
+                     offpeak_source=OffPeakSource(offer.offpeak_source),
+                     offpeak_ranges=offer.fixed_offpeak_ranges() or (), holidays_as_weekend=offer.holidays_as_weekend)
 
 
 def earliest_price_day(session: Session, day_calendar: str | None = None) -> date | None:

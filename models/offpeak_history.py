@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
+from models.costs.inputs import Meter, OffPeakHistory
 from models.offpeak import OffPeakParseError, OffPeakRange, parse_offpeak_hours
 from models.usage_points import UsagePoint
 
@@ -122,3 +123,15 @@ def schedule_on(history: list[ScheduleInForce], day: date) -> ScheduleInForce | 
 def offpeak_on(session: Session, point_id: int, day: date) -> ScheduleInForce | None:
     """The off-peak schedule of a point in force on `day` (see `ScheduleInForce.assumed`)."""
     return schedule_on(offpeak_history(session, point_id), day)
+
+
+def engine_offpeak(session: Session, point_id: int, *, assume_earliest: bool = True) -> OffPeakHistory:
+    """A point's schedules as the cost engine takes them (`models.costs.inputs.OffPeakHistory`). With
+    `assume_earliest`, days before the first schedule seen take it, each flagged by the engine."""
+    return OffPeakHistory(tuple((s.valid_from, s.ranges) for s in offpeak_history(session, point_id)),
+                          assume_earliest=assume_earliest)
+
+
+def engine_meter(session: Session, point_id: int, kva: int, *, assume_earliest: bool = True) -> Meter:
+    """The meter as the cost engine takes it: its subscribed power (from the contract) and off-peak history."""
+    return Meter(kva=kva, offpeak=engine_offpeak(session, point_id, assume_earliest=assume_earliest))

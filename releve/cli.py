@@ -440,7 +440,7 @@ def offers_load(directory: Path | None) -> None:
 def offers_list(status: str | None, offer_code: str | None, on_day) -> None:
     """The catalogue's price periods with their status and sources (never a household's own offers)."""
     from models.db import session_scope
-    from models.offers import catalogue_prices, status_counts
+    from models.offers import OPTION_RULES, catalogue_prices, status_counts
 
     with ExitStack() as stack:
         settings = Environment(stack).settings
@@ -450,7 +450,7 @@ def offers_list(status: str | None, offer_code: str | None, on_day) -> None:
             counts = status_counts(session)
         for r in rows:
             until = f"until {r.valid_to}" if r.valid_to else "in force"
-            energy = " ".join(f"{bucket}={value.normalize()}" for bucket, value in r.energy.items())
+            energy = " ".join(f"{b}={r.energy[b].normalize()}" for b in OPTION_RULES[r.option].buckets if b in r.energy)
             cre = f" (CRE {r.fixed_eur_year_cre.normalize()} EUR/year)" if r.fixed_eur_year_cre is not None else ""
             click.echo(f"{r.offer_code:<20} {r.kva:>2} kVA  from {r.valid_from} {until:<17} "
                        f"fixed {r.fixed_eur_month.normalize()} EUR/month{cre}  {energy}  [{r.status}]")

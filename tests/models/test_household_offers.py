@@ -33,8 +33,8 @@ def test_an_offer_is_stored_with_its_prices_and_compared_like_any_other(session,
     offer = create_household_offer(session, alice.id, entry())
     assert (offer.owner_id, offer.code, offer.option, offer.offpeak_source) == (alice.id, None, "HC_HP", "contract")
     (period,) = price_periods(session, offer.id, 9)
-    assert period.status == "household" and period.energy == {"hp": Decimal("0.2101"), "hc": Decimal("0.1650")}
-    assert period.fixed_eur_month == Decimal("17.90") and period.valid_to is None
+    assert period.status == "household" and period.prices == {"hp": Decimal("0.2101"), "hc": Decimal("0.1650")}
+    assert period.fixed_eur == Decimal("17.90") and period.valid_to is None
     assert offer.id in {o.id for o in offers_for_kva(session, 9, alice.id)}
     assert [o.id for o in household_offers(session, alice.id)] == [offer.id]
 

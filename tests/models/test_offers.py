@@ -96,7 +96,7 @@ def test_no_price_is_invented_where_the_reference_has_none(session):
 def test_a_period_split_by_a_price_change_gives_both_periods(session):
     base = session.scalar(select(Offer.id).where(Offer.code == "EDF_TRV_BASE"))
     periods = price_periods(session, base, 6, date(2025, 7, 15), date(2025, 8, 15))
-    assert [(p.valid_from, p.valid_to, p.energy["base"]) for p in periods] == [
+    assert [(p.valid_from, p.valid_to, p.prices["base"]) for p in periods] == [
         (date(2025, 2, 1), date(2025, 8, 1), Decimal("0.2016")), (date(2025, 8, 1), date(2026, 2, 1), Decimal("0.1952"))]
     assert periods[0].covers(date(2025, 7, 31)) and not periods[0].covers(date(2025, 8, 1))
     assert earliest_price_day(session, "tempo") == date(2025, 2, 1)
@@ -210,7 +210,7 @@ def test_a_new_grid_in_the_file_closes_the_old_period_and_adds_the_new_one(sessi
     assert report.changed == ["EDF_TRV_BASE 6 kVA from 2026-02-01"]
     base = session.scalar(select(Offer.id).where(Offer.code == "EDF_TRV_BASE"))
     periods = price_periods(session, base, 6, date(2026, 7, 1), date(2026, 9, 1))
-    assert [(p.valid_from, p.valid_to, p.fixed_eur_month) for p in periods] == [
+    assert [(p.valid_from, p.valid_to, p.fixed_eur) for p in periods] == [
         (date(2026, 2, 1), date(2026, 8, 1), Decimal("15.65")), (date(2026, 8, 1), None, Decimal("16.01"))]
     again = load_catalogue(session, directory)
     assert not again.touched and again.unchanged == 103

@@ -45,7 +45,7 @@ def test_offers_list_shows_status_and_the_cre_figure(env_for):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 9  # 8 powers, then the summary
     assert lines[0].split() == ["EDF_TRV_HC_HP", "6", "kVA", "from", "2026-02-01", "in", "force", "fixed", "15.65",
-                                "EUR/month", "(CRE", "188.24", "EUR/year)", "hp=0.2065", "hc=0.1578",
+                                "EUR/month", "(CRE", "188.24", "EUR/year)", "hc=0.1578", "hp=0.2065",
                                 "[conflict_subscription]"]
     assert lines[-1].startswith("8 period(s). Catalogue by status: conflict_subscription 14,")
 

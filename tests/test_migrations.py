@@ -127,3 +127,22 @@ def test_each_migration_keeps_the_previous_release_working():
         if not str(getattr(module, "PREVIOUS_RELEASE_SAFE", "")).strip():
             unexplained[path.name] = operations
     assert unexplained == {}
+
+
+def test_rows_of_the_early_offers_table_are_kept_not_dropped(connection):
+    """No release wrote the early `offers` table; should a deployment hold rows anyway, 0006 keeps them."""
+    from sqlalchemy import text
+
+    cfg = alembic_config(connection=connection)
+    command.downgrade(cfg, "0004")
+    connection.execute(text("INSERT INTO providers (name, website) VALUES ('Fournisseur', '')"))
+    connection.execute(text(
+        "INSERT INTO offers (provider_id, name, kind, subscribed_kva, subscription_eur_month, valid_from) "
+        "SELECT id, 'Ancienne', 'base', 6, 12.5, '2024-01-01' FROM providers WHERE name = 'Fournisseur'"))
+    command.upgrade(cfg, "head")
+    assert connection.execute(text("SELECT name FROM offers_legacy")).scalars().all() == ["Ancienne"]
+    assert connection.execute(text("SELECT code FROM providers WHERE name = 'Fournisseur'")).scalar().startswith(
+        "PROVIDER_")
+    assert {"offers", "offer_prices", "offers_legacy"} <= set(inspect(connection).get_table_names())
+    command.downgrade(cfg, "0004")  # and back: the early table returns with its row
+    assert connection.execute(text("SELECT name FROM offers")).scalars().all() == ["Ancienne"]

@@ -71,7 +71,7 @@ def heartbeat(self) -> None:
     get_client(settings_of(self.app).valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
 
 
-WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
+WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect

@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of each outage")
     parser.add_argument("--browsers", type=int, default=8, help="signed-in browsers polling the dashboard")
     parser.add_argument("--only", nargs="*", help="phases to run (default: all)")
+    parser.add_argument("--releve", default=RELEVE,
+                        help="the `releve` command that runs web and Flower (another checkout's, to compare)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="releve-bench-outage-"))
@@ -111,6 +113,7 @@ def main() -> None:
     valkey = embedded.EmbeddedValkey(root=root, port=free_port())
     procs: list[subprocess.Popen] = []
     stop = threading.Event()
+    state: dict = {}  # the PostgreSQL processes a phase froze
     try:
         database_url = pg.start()
         valkey_url = valkey.start()
@@ -135,7 +138,7 @@ def main() -> None:
         for argv in (["web", "--bind", f"127.0.0.1:{port}"],
                      ["flower", "--port", str(flower_port), "--address", "127.0.0.1"]):
             log = open(root / f"{argv[0]}.log", "wb")
-            procs.append(subprocess.Popen([RELEVE, *argv], env=env, stdout=log, stderr=subprocess.STDOUT,
+            procs.append(subprocess.Popen([args.releve, *argv], env=env, stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True))
         base, flower = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{flower_port}"
         deadline = time.monotonic() + 120
@@ -229,8 +232,7 @@ def main() -> None:
             "postgres-frozen": (lambda: frozen(state.setdefault("pg", postgres_processes(pg.pgdata)), signal.SIGSTOP),
                                 lambda: frozen(state.pop("pg"), signal.SIGCONT)),
         }
-        state: dict = {}
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; web: 2 gunicorn workers x 4 threads, "
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.releve}; web: 2 gunicorn workers x 4 threads, "
               f"HEALTH_TIMEOUT_SECONDS={settings.health_timeout_seconds:g}, "
               f"WEB_BACKEND_TIMEOUT_SECONDS={settings.web_backend_timeout_seconds:g}; {args.browsers} browsers "
               f"polling the dashboard JSON every second, /healthz every 0.5 s; outages of {args.seconds:g} s")

@@ -11,7 +11,7 @@ from redis import RedisError
 
 from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.valkey import get_client, get_quick_client
-from pipeline import tasks
+from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
     def beat(self, worker) -> None:
+        liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
         except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on
@@ -70,7 +71,7 @@ def heartbeat(self) -> None:
     get_client(settings_of(self.app).valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
 
 
-WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
+WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect

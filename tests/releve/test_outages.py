@@ -1,11 +1,10 @@
 """`releve web` and `releve flower` as real processes through real outages: a Valkey of the test's own
 killed (SIGKILL) and started again on its append-only file, an embedded PostgreSQL of the test's own
-stopped (immediate mode, as a crash) and started again. Never the machine's servers. Each outage
-lasts a few seconds; nothing here measures time (bench/web_outage.py does).
+stopped (immediate mode, as a crash) or frozen (SIGSTOP), and started again. Never the machine's
+servers. Each outage lasts 10 s at most; nothing here measures time (bench/web_outage.py does).
 """
 
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -18,12 +17,11 @@ import pytest
 import redis
 import requests
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import select
 
+from factories import PASSWORD, make_point, make_user
+from fixtures.web import csrf_of
 from models.db import dispose_engines, session_scope
 from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import Role, User
 from pipeline.celery_app import create_celery
 from releve.cli import prepare_database
 from releve.embedded import EmbeddedPostgres
@@ -31,10 +29,8 @@ from tests_helpers import Processes, at_exit, free_port, shared_tmp_dir
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery"
 EMAIL = "outage@example.org"
 PDL = "22516914714270"
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 FLOWER_AUTH = ("admin", "a flower password")
 
 
@@ -47,12 +43,7 @@ def own_postgres():
     Processes().run(pg.stop_argv(), dict(os.environ), pg.pgdata.parent / "watchdog.log", wrap=at_exit)
     prepare_database(url)
     with session_scope(url) as session:
-        user = User(email=EMAIL)
-        user.set_password(PASSWORD)
-        user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-        session.add(user)
-        session.flush()
-        session.add(UsagePoint(pdl=PDL, user_id=user.id, kind="consumption", name="Maison"))
+        make_point(session, make_user(session, EMAIL, password=PASSWORD), pdl=PDL, kind="consumption")
     yield pg, url
     dispose_engines()
     pg.stop()
@@ -115,7 +106,7 @@ def test_web_answers_503_through_valkey_and_postgresql_outages_and_comes_back(ow
 
     wait_until(up, timeout=120, interval=0.5)
     browser = requests.Session()
-    token = CSRF.search(browser.get(f"{base}/connexion", timeout=30).text).group(1)
+    token = csrf_of(browser.get(f"{base}/connexion", timeout=30).text)
     signed_in = browser.post(f"{base}/connexion", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token},
                              allow_redirects=False, timeout=30)
     assert signed_in.status_code == 302

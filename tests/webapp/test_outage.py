@@ -6,28 +6,25 @@ file, a PostgreSQL port where nothing listens, ports that accept and never answe
 """
 
 import logging
-import re
 
 import psycopg
 import pytest
 import redis
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 
+from factories import PASSWORD, make_point, make_user
+from fixtures.web import csrf_of
 from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import Role, User
 from tests_helpers import SilentPort, free_port
 from webapp.outage import Unavailable, component_of
 
-PASSWORD = "correct horse battery"
 PDL = "22516914714270"
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 OUTAGE_LOG = "webapp.outage"
 
 
 def make_app(env_for, connection=None, **overrides):
+    """An app on other servers than the test's own (one that is down, one that never answers)."""
     from webapp import create_app
 
     config = {"RELEVE_SETTINGS": Settings.from_env(env_for(**overrides)), "TESTING": True}
@@ -36,19 +33,8 @@ def make_app(env_for, connection=None, **overrides):
     return create_app(config)
 
 
-def add_user_with_point(session, email="outage@example.org") -> User:
-    user = User(email=email)
-    user.set_password(PASSWORD)
-    user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
-    session.add(user)
-    session.flush()
-    session.add(UsagePoint(pdl=PDL, user_id=user.id, kind="consumption", name="Maison"))
-    session.commit()
-    return user
-
-
-def sign_in(client, email="outage@example.org"):
-    token = CSRF.search(client.get("/connexion").get_data(as_text=True)).group(1)
+def sign_in(client, email):
+    token = csrf_of(client.get("/connexion").get_data(as_text=True))
     response = client.post("/connexion", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
 
@@ -87,8 +73,8 @@ def test_valkey_killed_then_back(env_for, connection, session, own_valkey, caplo
     caplog.set_level(logging.INFO, logger=OUTAGE_LOG)
     app = make_app(env_for, connection, VALKEY_URL=own_valkey.url, WEB_RETRY_AFTER_SECONDS="7")
     client = app.test_client()
-    add_user_with_point(session)
-    sign_in(client)
+    make_point(session, make_user(session, "outage@example.org", password=PASSWORD), pdl=PDL, kind="consumption")
+    sign_in(client, "outage@example.org")
     assert client.get("/tableau-de-bord/etat.json").status_code == 200
 
     own_valkey.kill()
@@ -103,7 +89,7 @@ def test_valkey_killed_then_back(env_for, connection, session, own_valkey, caplo
         assert client.get(path).status_code == 200, path
     # A form sent while Valkey is down (the login throttle lives there): 503, and no self-reload of a POST.
     other = app.test_client()
-    token = CSRF.search(other.get("/connexion").get_data(as_text=True)).group(1)
+    token = csrf_of(other.get("/connexion").get_data(as_text=True))
     refused = other.post("/connexion", data={"email": "x@example.org", "password": PASSWORD, "csrf_token": token})
     assert_503(refused, json=False, retry_after="7")
     assert "http-equiv" not in refused.get_data(as_text=True)
@@ -118,11 +104,10 @@ def test_valkey_killed_then_back(env_for, connection, session, own_valkey, caplo
 
 
 def test_postgres_out_of_reach_serves_visitors_and_answers_503_where_the_account_is_needed(
-        env_for, connection, session, caplog):
+        env_for, client, signed_in, session, caplog):
     caplog.set_level(logging.INFO, logger=OUTAGE_LOG)
-    add_user_with_point(session)
-    up = make_app(env_for, connection).test_client()
-    sign_in(up)
+    make_point(session, signed_in(), pdl=PDL, kind="consumption")
+    up = client
     down_app = make_app(env_for, DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/releve")
     client = down_app.test_client()
     copy_session(up, client)
@@ -141,11 +126,10 @@ def test_postgres_out_of_reach_serves_visitors_and_answers_503_where_the_account
     assert len(outage_lines(caplog, "PostgreSQL out of reach")) == 1
 
 
-def test_a_valkey_that_accepts_and_never_answers_is_waited_for_once(env_for, connection, session,
-                                                                                 silent):
-    add_user_with_point(session)
-    up = make_app(env_for, connection).test_client()
-    sign_in(up)
+def test_a_valkey_that_accepts_and_never_answers_is_waited_for_once(env_for, connection, client, signed_in,
+                                                                    session, silent):
+    make_point(session, signed_in(), pdl=PDL, kind="consumption")
+    up = client
     app = make_app(env_for, connection, VALKEY_URL=f"redis://127.0.0.1:{silent.port}/0",
                    WEB_BACKEND_TIMEOUT_SECONDS="0.5")
     app.extensions["releve_outage"].every = 3600  # no probe of the server in the count below

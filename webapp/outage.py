@@ -51,8 +51,8 @@ BARE_PAGE = ('<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>
 class Unavailable(Exception):
     """A request cannot go on because `component` is out of reach (raised where no client error is)."""
 
-    def __init__(self, component: str):
-        super().__init__(f"{LABELS.get(component, component)} is out of reach")
+    def __init__(self, component: str, reason: str = ""):
+        super().__init__(reason or f"{LABELS.get(component, component)} is out of reach")
         self.component = component
 
 
@@ -207,6 +207,7 @@ class Deadlines:
         self.seconds = seconds
         self.every = every
         self._armed: dict[int, tuple[float, object]] = {}
+        self._cut: set[int] = set()  # connections cut since their last check
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -230,8 +231,17 @@ class Deadlines:
             with self._lock:
                 late = [key for key, (deadline, _conn) in self._armed.items() if deadline <= now]
                 late = [self._armed.pop(key)[1] for key in late]
+                self._cut.update(id(conn) for conn in late)
             for conn in late:
                 self.cut(conn)
+
+    def was_cut(self, dbapi_connection) -> bool:
+        """Whether this connection was cut for want of an answer (and forget it)."""
+        with self._lock:
+            if id(dbapi_connection) in self._cut:
+                self._cut.discard(id(dbapi_connection))
+                return True
+            return False
 
     @staticmethod
     def cut(dbapi_connection) -> None:
@@ -259,13 +269,16 @@ class Deadlines:
             self.disarm(conn.connection.dbapi_connection)
 
         def ping(dbapi_connection, _record, _proxy):
-            # SQLAlchemy's own pre-ping has no deadline: the same, under one (a checkout of a stale
-            # or stuck connection: the pool drops it and connects afresh, once).
+            # SQLAlchemy's own pre-ping has no deadline: the same, under one. A stale connection (the
+            # server restarted) is dropped and the pool connects afresh, once; a server that did not
+            # answer in time is not asked again by this request.
             self.arm(dbapi_connection)
             try:
                 with dbapi_connection.cursor() as cursor:
                     cursor.execute("SELECT 1")
             except Exception as exc:
+                if self.was_cut(dbapi_connection):
+                    raise Unavailable("postgres", f"no answer within {self.seconds:g} s") from exc
                 raise sa_exc.DisconnectionError() from exc
             finally:
                 self.disarm(dbapi_connection)
@@ -276,6 +289,7 @@ class Deadlines:
         def checkin(dbapi_connection, _record):
             if dbapi_connection is not None:
                 self.disarm(dbapi_connection)
+                self.was_cut(dbapi_connection)  # forgotten: ids are reused
 
         # A failed statement stays armed until the connection goes back to the pool (checkin).
         for name, fn in (("before_cursor_execute", arm), ("after_cursor_execute", disarm), ("commit", arm),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import EqualTo, Length, Optional
 
+from models.accounts import LastAdmin
 from models.api_clients import ApiClient
 from models.users import User
 from pipeline import accounts
@@ -172,7 +173,12 @@ def delete_account():
     if not ok:
         form.confirm_password.errors.append("Trop de tentatives. Réessayez plus tard." if ok is None else "Mot de passe incorrect.")
         return page(delete_form=form, status=429 if ok is None else 400)
-    accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
+    try:
+        accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
+    except LastAdmin as exc:
+        db().rollback()
+        form.confirm_password.errors.append(exc.message)
+        return page(delete_form=form, status=409)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

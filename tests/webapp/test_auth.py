@@ -22,7 +22,7 @@ def test_signup_hashes_password_and_a_worker_task_mails_the_verification_link(cl
     assert response.status_code == 302 and response.headers["Location"] == "/connexion"
     assert client.get("/tableau-de-bord").status_code == 302  # sign-up signs nobody in
     alice = user(session)
-    assert alice.password_hash.startswith("$argon2id$") and [r.name for r in alice.roles] == ["user"]
+    assert alice.password_hash.startswith("$argon2id$") and [r.name for r in alice.roles] == ["visitor"]
     # The request only queued the mail; a worker task delivers it (here: run in this process).
     assert valkey.llen("mail") == 1 and not mails.outbox.exists()
     headers = json.loads(valkey.lindex("mail", 0))["headers"]

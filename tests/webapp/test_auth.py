@@ -247,3 +247,13 @@ def test_resending_the_verification_mail_is_limited(client, auth, mails):
     assert "Trop de demandes" in page
     verifications = [m for m in mails.all() if "confirmez" in subject(m)]
     assert len(verifications) == 1 + MAIL_QUOTAS["verify"][0]  # the sign-up's, then the quota
+
+
+def test_an_admin_made_on_an_intranet_domain_signs_in(client, auth, session):
+    """`make run`'s first admin is admin@releve.local: sign-up would refuse the address, signing in must not."""
+    from models.accounts import create_admin
+
+    password = create_admin(session, "admin@releve.local")
+    session.flush()
+    assert auth.login("admin@releve.local", password).headers["Location"] == "/tableau-de-bord"
+    assert client.get("/admin").status_code == 200

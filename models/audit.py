@@ -112,7 +112,7 @@ def audit_query(f: AuditFilter) -> Select:
     from models.users import User
 
     query = (select(AuditLog, User.email).outerjoin(User, User.id == AuditLog.actor_id)
-             .order_by(AuditLog.id.desc()))
+             .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()))
     if f.actor_id is not None:
         query = query.where(AuditLog.actor_id == f.actor_id)
     if f.actor_email:

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from factories import make_user
 from models.accounts import (
@@ -210,5 +210,23 @@ def test_two_admins_disabling_each_other_at_once_leave_one(database_url, account
         assert outcome == ["refused"]
         assert active_admins(first) == 1
     finally:
+        first.rollback()
+        first.execute(delete(AuditLog).where(AuditLog.target.in_([f"user:{one.id}", f"user:{two.id}"])))
+        first.commit()
         first.close()
         second.close()
+
+
+def test_the_audit_row_lives_and_dies_with_its_change(session):
+    root = make_user(session, "root@example.org", roles=(ADMIN,))
+    bob = make_user(session, "bob@example.org")
+    savepoint = session.begin_nested()
+    set_active(session, bob.id, False, actor=root, ip=None)
+    set_role(session, bob.id, role(session, MODERATOR).id, actor=root, ip=None)
+    savepoint.rollback()
+    session.expire_all()
+    assert bob.is_active and [r.name for r in bob.roles] == [VISITOR]
+    assert audit_rows(session, "admin.user.disabled") == audit_rows(session, "admin.user.role_changed") == []
+    set_active(session, bob.id, False, actor=root, ip=None)
+    session.flush()
+    assert len(audit_rows(session, "admin.user.disabled")) == 1 and not bob.is_active

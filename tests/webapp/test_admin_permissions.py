@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from factories import PASSWORD, made_up_pdl, make_point, make_user
+from factories import PASSWORD, make_point, make_user
 from fixtures.web import csrf_of
 from models.permissions import (
     ADMIN, AUDIT_READ, ECOWATT_REFRESH, MODERATOR, PERMISSIONS, POINTS_DETACH, POINTS_READ, POINTS_REFRESH,

@@ -15,7 +15,6 @@ from sqlalchemy.orm import aliased
 
 from models.audit import AuditLog
 from models.db import escape_like
-from models.pdl import is_pdl
 from models.permissions import POINTS_DETACH, POINTS_READ, POINTS_REFRESH, TRANSFERS_DECIDE
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -61,7 +60,7 @@ def _point_page(point: UsagePoint, detach_form=None, status: int = 200):
                               .order_by(TransferRequest.id.desc()).limit(20)))
     history = list(s.scalars(select(AuditLog).where(AuditLog.target == point.pdl).order_by(AuditLog.id.desc()).limit(20)))
     return render_template("admin/point.html", meta=point_metadata([point])[0], holder=holder, requests=requests,
-                           history=history, action=ActionForm(), detach_form=detach_form or DetachForm(formdata=None),
+                           history=history, detach_form=detach_form or DetachForm(formdata=None),
                            labels=transfers.RESOLUTION_LABELS), status
 
 
@@ -118,7 +117,7 @@ def transfers_page():
                         .limit(200)).all()
     statuses = dict(db().execute(select(UsagePoint.pdl, UsagePoint.status)
                                  .where(UsagePoint.pdl.in_({r[0].pdl for r in rows}))).all()) if rows else {}
-    return render_template("admin/transfers.html", rows=rows, statuses=statuses, action=ActionForm(),
+    return render_template("admin/transfers.html", rows=rows, statuses=statuses,
                            labels=transfers.RESOLUTION_LABELS, point_statuses=STATUSES)
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from models import accounts
-from models.permissions import FIXED_ROLES, PERMISSIONS, ROLES_EDIT
+from models.permissions import FIXED_ROLES, ROLES_EDIT
 from models.users import Role, user_roles
 from webapp.admin import bp, client_ip, permission_required
 from webapp.admin.common import done, refused
@@ -18,8 +18,8 @@ from webapp.db import db
 def _roles_page(form=None, status: int = 200):
     holders = dict(db().execute(select(user_roles.c.role_id, func.count()).group_by(user_roles.c.role_id)).all())
     roles = list(db().scalars(select(Role).order_by(Role.is_system.desc(), Role.name)))
-    return render_template("admin/roles.html", roles=roles, holders=holders, form=form or RoleForm(formdata=None),
-                           action=ActionForm(), catalogue=PERMISSIONS, fixed=FIXED_ROLES), status
+    return render_template("admin/roles.html", roles=roles, holders=holders,
+                           form=form or RoleForm(formdata=None)), status
 
 
 @bp.get("/roles")
@@ -54,7 +54,7 @@ def _role(role_id: int) -> Role:
 def _role_page(role: Role, form=None, status: int = 200):
     if form is None:
         form = RoleEditForm(formdata=None, data={"description": role.description, "permissions": sorted(role.codes)})
-    return render_template("admin/role.html", role=role, form=form, action=ActionForm(),
+    return render_template("admin/role.html", role=role, form=form,
                            holders=accounts.users_of_role(db(), role.id), fixed=role.name in FIXED_ROLES), status
 
 

@@ -73,7 +73,7 @@ def _detail(user: User, *, delete_form=None, role_form=None, status: int = 200):
     if not role_form.role.data and user.roles:
         role_form.role.data = user.roles[0].id
     return render_template("admin/user.html", user=user, points=point_metadata(points), sessions=sessions,
-                           clients=clients, history=history, action=ActionForm(),
+                           clients=clients, history=history,
                            delete_form=delete_form or ConfirmDeleteForm(formdata=None), role_form=role_form), status
 
 
@@ -91,16 +91,11 @@ def _back(user_id: int) -> str:
     return url_for("admin.user", user_id=user_id)
 
 
-def _checked_form(form_class=ActionForm):
-    form = form_class()
-    return form if form.validate_on_submit() else None
-
-
 @bp.post("/utilisateurs/<int:user_id>/desactiver")
 @permission_required(USERS_EDIT)
 def disable(user_id: int):
     target = _user(user_id)
-    if _checked_form() is None:
+    if not ActionForm().validate_on_submit():
         return refused("Formulaire invalide.", 400)
     try:
         accounts.set_active(db(), target.id, False, actor=current_user, ip=client_ip())
@@ -113,7 +108,7 @@ def disable(user_id: int):
 @permission_required(USERS_EDIT)
 def enable(user_id: int):
     target = _user(user_id)
-    if _checked_form() is None:
+    if not ActionForm().validate_on_submit():
         return refused("Formulaire invalide.", 400)
     try:
         accounts.set_active(db(), target.id, True, actor=current_user, ip=client_ip())
@@ -144,7 +139,7 @@ def delete(user_id: int):
 @permission_required(USERS_EDIT)
 def send_reset(user_id: int):
     target = _user(user_id)
-    if _checked_form() is None:
+    if not ActionForm().validate_on_submit():
         return refused("Formulaire invalide.", 400)
     if not target.is_active:
         return refused("Ce compte est désactivé : réactivez-le d'abord.")
@@ -175,7 +170,7 @@ def change_role(user_id: int):
 @permission_required(USERS_EDIT)
 def forget_cache(user_id: int):
     target = _user(user_id)
-    if _checked_form() is None:
+    if not ActionForm().validate_on_submit():
         return refused("Formulaire invalide.", 400)
     refetched = account_ops.forget_cache(db(), celery(), settings(), target.id, actor=current_user, ip=client_ip())
     return done(f"Le cache de {target.email} est oublié ; l'historique de {refetched} compteur(s) est récupéré à "

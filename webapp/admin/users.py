@@ -91,30 +91,27 @@ def _back(user_id: int) -> str:
     return url_for("admin.user", user_id=user_id)
 
 
-@bp.post("/utilisateurs/<int:user_id>/desactiver")
-@permission_required(USERS_EDIT)
-def disable(user_id: int):
+def _set_active(user_id: int, active: bool, said: str):
     target = _user(user_id)
     if not ActionForm().validate_on_submit():
         return refused("Formulaire invalide.", 400)
     try:
-        accounts.set_active(db(), target.id, False, actor=current_user, ip=client_ip())
+        accounts.set_active(db(), target.id, active, actor=current_user, ip=client_ip())
     except accounts.AdminRefused as exc:
         return refused(exc.message)
-    return done(f"Le compte {target.email} est désactivé : il ne peut plus se connecter.", _back(user_id))
+    return done(f"Le compte {target.email} {said}.", _back(user_id))
+
+
+@bp.post("/utilisateurs/<int:user_id>/desactiver")
+@permission_required(USERS_EDIT)
+def disable(user_id: int):
+    return _set_active(user_id, False, "est désactivé : il ne peut plus se connecter")
 
 
 @bp.post("/utilisateurs/<int:user_id>/reactiver")
 @permission_required(USERS_EDIT)
 def enable(user_id: int):
-    target = _user(user_id)
-    if not ActionForm().validate_on_submit():
-        return refused("Formulaire invalide.", 400)
-    try:
-        accounts.set_active(db(), target.id, True, actor=current_user, ip=client_ip())
-    except accounts.AdminRefused as exc:
-        return refused(exc.message)
-    return done(f"Le compte {target.email} est réactivé.", _back(user_id))
+    return _set_active(user_id, True, "est réactivé")
 
 
 @bp.post("/utilisateurs/<int:user_id>/supprimer")

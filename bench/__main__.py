@@ -5,6 +5,8 @@
    second (as the sandbox logged them) divided by ENEDIS_RATE_PER_SECOND.
 2. A cached two-year load-curve range read (730 days, 48 points a day, decrypted and
    decoded) against a raw Valkey MGET of the same bytes.
+3. The cost engine: 12 months of half-hours priced against a dozen offers, in CPU time
+   (`--only costs` needs no server).
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
 (database `releve_bench`, Redis database 12), which the bench empties first.
@@ -26,6 +28,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
+from bench import costs
 from models.cache import EncryptedCache
 from models.calendar import PARIS
 from models.db import session_scope
@@ -154,11 +157,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache"))
+    parser.add_argument("--only", choices=("backfill", "cache", "costs"))
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
-    database_url, valkey_url = servers()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
+    if args.only in (None, "costs"):
+        costs.run(args.repeat)
+    if args.only == "costs":
+        return  # pure code: no server to prepare
+    database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         range_read(valkey_url, args.repeat)
     if args.only in (None, "backfill"):

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.audit import record, role_target, user_target
-from models.permissions import ADMIN, DEFAULT_ROLE, FIXED_ROLES, PERMISSIONS, SYSTEM_ROLES
+from models.permissions import ADMIN, DEFAULT_ROLE, FIXED_ROLES, LEGACY_USER, PERMISSIONS, SYSTEM_ROLES, VISITOR
 from models.sessions import UserSession
 from models.users import Permission, Role, User, normalise_email, user_roles
 
@@ -54,7 +55,8 @@ def seed_roles(session: Session) -> None:
 
     Descriptions follow the catalogue. The admin role always gets every permission (a permission
     added by a release reaches it at the next deploy) and the visitor none; a moderator role
-    that exists keeps the permissions an administrator gave it.
+    that exists keeps the permissions an administrator gave it. Holders of the previous
+    release's role `user` become visitors.
     """
     perms = {p.name: p for p in session.scalars(select(Permission))}
     for code, description in PERMISSIONS.items():
@@ -65,15 +67,22 @@ def seed_roles(session: Session) -> None:
             perms[code].description = description
     roles = {r.name: r for r in session.scalars(select(Role))}
     for name, codes in SYSTEM_ROLES.items():
-        role = roles.get(name)
-        if role is None:
-            role = Role(name=name)
-            session.add(role)
-            role.permissions = [perms[c] for c in codes]
+        if name not in roles:
+            roles[name] = Role(name=name, permissions=[perms[c] for c in codes])
+            session.add(roles[name])
         elif name in FIXED_ROLES:
-            role.permissions = [perms[c] for c in codes]
-        role.is_system = True
+            roles[name].permissions = [perms[c] for c in codes]
+        roles[name].is_system = True
     session.flush()
+    legacy = roles.get(LEGACY_USER)
+    if legacy is not None:
+        legacy.permissions, legacy.is_system = [], True
+        session.execute(insert(user_roles).from_select(
+            ["user_id", "role_id"],
+            select(user_roles.c.user_id, literal(roles[VISITOR].id)).where(user_roles.c.role_id == legacy.id),
+        ).on_conflict_do_nothing())
+        session.execute(delete(user_roles).where(user_roles.c.role_id == legacy.id))
+        session.flush()
 
 
 def role_by_name(session: Session, name: str) -> Role | None:
@@ -265,8 +274,8 @@ def set_role(session: Session, user_id: int, role_id: int, *, actor: User, ip: s
     user = _user(session, user_id)
     check_may_act_on(actor, user, "changer le rôle de")
     role = _locked_role(session, role_id, share=True)  # a deletion of the role waits for this transaction
-    if role is None:
-        raise AdminRefused("Ce rôle n'existe pas.")
+    if role is None or role.name == LEGACY_USER:
+        raise AdminRefused("Ce rôle n'existe pas ou n'est plus attribué.")
     _grantable(actor, role.codes)
     before = sorted(r.name for r in user.roles)
     if before == [role.name]:

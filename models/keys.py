@@ -121,6 +121,11 @@ def admin_refresh_claim(point_id: int) -> str:
     return f"admin_refresh:{int(point_id)}"
 
 
+def tempo_history_claim(day: date) -> str:
+    """The claim of the daily pass over past Tempo seasons."""
+    return f"tempo_history:{day}"
+
+
 # -- limits and counters ----------------------------------------------------------------------------
 
 RATELIMIT_PREFIX = "releve:ratelimit"

@@ -52,6 +52,11 @@ SYSTEM_ROLES: dict[str, tuple[str, ...]] = {
     MODERATOR: (OFFERS_EDIT, CONTRIBUTIONS_REVIEW),
     VISITOR: (),
 }
-FIXED_ROLES = frozenset({ADMIN, VISITOR})
-ROLE_LABELS = {ADMIN: "Administrateur", MODERATOR: "Modérateur", VISITOR: "Visiteur"}
 DEFAULT_ROLE = VISITOR  # what a new account gets at sign-up
+# The previous release gave every new account the role `user`. Its row stays while that
+# release may still run (a rolling update, a rollback): holding no permission, never offered,
+# its holders moved to visitor by `seed_roles`. A later release removes it.
+LEGACY_USER = "user"
+FIXED_ROLES = frozenset({ADMIN, VISITOR, LEGACY_USER})
+ROLE_LABELS = {ADMIN: "Administrateur", MODERATOR: "Modérateur", VISITOR: "Visiteur",
+               LEGACY_USER: "Ancien rôle « user » (comme Visiteur)"}

@@ -1,19 +1,21 @@
 """Permission codes (resource:action) and system roles; audit before/after; Tempo corrections
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-27 09:00:00.000000+00:00
 
 The permissions seeded until now (`admin.access`, `admin.users`, `admin.offers`,
-`admin.contributions`, `data.read_own`) become `resource:action` codes; the role `user`
-becomes `visitor` (no permission: reading one's own data is ownership, not a permission),
-`moderator` is added, and admin, moderator and visitor are marked as system roles. The
+`admin.contributions`, `data.read_own`) become `resource:action` codes; the holders of the
+role `user` now hold `visitor` (no permission: reading one's own data is ownership, not a
+permission), `moderator` is added, and admin, moderator and visitor are system roles. The
 catalogue below is this revision's snapshot; `releve db upgrade` then syncs the descriptions
 from `models/permissions.py` (seed_roles).
 
-Previous release's code against this schema: it reads the columns it knew, all kept; its
-sign-up looks for the role `user`, which is now `visitor`, so a web process of the previous
-release cannot sign anybody up once this ran (deploys run the migration, then restart web).
+Expand now, contract later: the previous release's code, still running during a rolling
+update or deployed again by a rollback, reads every column it knew (all kept; the new ones
+are nullable or have defaults) and checks no permission code; its sign-up gives the role
+`user`, so that row stays (no permission, a system role, shown as the old one) and
+`seed_roles` moves its holders to `visitor`. A later release drops it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0007'
-down_revision: str | None = '0004'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -71,16 +73,15 @@ def _grant(role: str, codes) -> None:
         "WHERE r.name = :role AND p.name = ANY(:codes) ON CONFLICT DO NOTHING"), {"role": role, "codes": list(codes)})
 
 
-def _rename_role(old: str, new: str) -> None:
-    """`old` becomes `new`; when both exist, `old`'s holders join `new` and `old` goes."""
+def _move_holders(old: str, new: str) -> None:
+    """The holders of role `old` hold `new` instead (both rows stay)."""
     bind = op.get_bind()
-    bind.execute(sa.text("UPDATE roles SET name = :new WHERE name = :old "
-                         "AND NOT EXISTS (SELECT 1 FROM roles WHERE name = :new)"), {"old": old, "new": new})
     bind.execute(sa.text(
         "INSERT INTO user_roles (user_id, role_id) SELECT ur.user_id, n.id FROM user_roles ur "
         "JOIN roles o ON o.id = ur.role_id AND o.name = :old JOIN roles n ON n.name = :new ON CONFLICT DO NOTHING"),
         {"old": old, "new": new})
-    bind.execute(sa.text("DELETE FROM roles WHERE name = :old"), {"old": old})
+    bind.execute(sa.text("DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE name = :old)"),
+                 {"old": old})
 
 
 def upgrade() -> None:
@@ -106,11 +107,11 @@ def upgrade() -> None:
     op.create_check_constraint(op.f('ck_tempo_days_corrected_when_manual'), 'tempo_days',
                                "(manual_colour IS NULL) = (corrected_at IS NULL)")
 
-    _rename_role("user", "visitor")
     op.execute(sa.text("DELETE FROM permissions WHERE name = ANY(:codes)").bindparams(codes=list(LEGACY)))
     _permissions(CODES)
     op.execute("INSERT INTO roles (name, description, is_system) VALUES ('admin', '', true), ('moderator', '', true), "
-               "('visitor', '', true) ON CONFLICT (name) DO UPDATE SET is_system = true")
+               "('visitor', '', true), ('user', '', true) ON CONFLICT (name) DO UPDATE SET is_system = true")
+    _move_holders("user", "visitor")  # `user` stays for the previous release's sign-up (see above)
     _grant("admin", CODES)
     _grant("moderator", MODERATOR)
 
@@ -118,10 +119,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(sa.text("DELETE FROM permissions WHERE name = ANY(:codes)").bindparams(codes=list(CODES)))
     _permissions(LEGACY)
-    _rename_role("visitor", "user")
     for role, codes in LEGACY_ROLES.items():
         op.execute(sa.text("INSERT INTO roles (name) VALUES (:name) ON CONFLICT (name) DO NOTHING").bindparams(name=role))
         _grant(role, codes)
+    _move_holders("visitor", "user")
+    op.execute("DELETE FROM roles WHERE name = 'visitor'")
 
     op.execute("UPDATE tempo_days SET colour = rte_colour WHERE rte_colour IS NOT NULL")  # corrections go
     op.drop_constraint(op.f('ck_tempo_days_corrected_when_manual'), 'tempo_days', type_='check')

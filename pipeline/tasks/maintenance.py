@@ -15,7 +15,7 @@ from models.keys import (
     COUNT_TTL, TASK_FAILURES_KEPT, TASK_FAILURES_KEY, WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, count_key,
 )
 from models.valkey import get_client, get_quick_client
-from pipeline import tasks
+from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
     def beat(self, worker) -> None:
+        liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
         except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on
@@ -100,7 +101,7 @@ def _count_failure(sender=None, exception=None, **_kwargs) -> None:
         log.warning("task failure not counted: %s", exc)
 
 
-WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
+WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect

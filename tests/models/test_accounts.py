@@ -13,7 +13,8 @@ from models.accounts import (
 from models.audit import AuditLog
 from models.db import session_factory
 from models.permissions import (
-    ADMIN, AUDIT_READ, MODERATOR, PERMISSIONS, ROLES_EDIT, SYSTEM_ROLES, USERS_EDIT, USERS_READ, VISITOR,
+    ADMIN, AUDIT_READ, LEGACY_USER, MODERATOR, PERMISSIONS, ROLES_EDIT, SYSTEM_ROLES, USERS_EDIT, USERS_READ,
+    VISITOR,
 )
 from models.sessions import UserSession
 from models.users import Permission, Role, User
@@ -35,6 +36,7 @@ def test_seeding_twice_gives_the_system_roles_and_every_code(session):
     seed_roles(session)
     seed_roles(session)
     roles = {r.name: sorted(r.codes) for r in session.scalars(select(Role))}
+    assert roles.pop(LEGACY_USER) == []  # the previous release's role, kept empty (migration 0007)
     assert roles == {name: sorted(codes) for name, codes in SYSTEM_ROLES.items()}
     assert roles[ADMIN] == sorted(PERMISSIONS) and roles[VISITOR] == []
     assert all(r.is_system for r in session.scalars(select(Role)))
@@ -49,6 +51,17 @@ def test_seeding_keeps_what_an_admin_gave_the_moderator_and_resets_the_fixed_rol
     seed_roles(session)
     assert moderator.codes == {AUDIT_READ}
     assert admin.codes == set(PERMISSIONS)
+
+
+def test_seeding_moves_the_previous_release_sign_ups_to_visitor(session):
+    """A web process of the previous release, during a rolling update, still gives new accounts the role `user`."""
+    late = make_user(session, "late@example.org", roles=(LEGACY_USER,))
+    seed_roles(session)
+    session.expire_all()
+    assert [r.name for r in late.roles] == [VISITOR]
+    root = make_user(session, "root@example.org", roles=(ADMIN,))
+    with pytest.raises(AdminRefused, match="plus attribué"):
+        set_role(session, late.id, role(session, LEGACY_USER).id, actor=root, ip=None)
 
 
 def test_create_admin_makes_promotes_and_reenables(session):

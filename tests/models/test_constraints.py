@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
-from models import ApiClient, EnedisConsent, Offer, Provider, TempoDay, UsagePoint, User
+from models import ApiClient, EnedisConsent, Offer, OfferPrice, TempoDay, UsagePoint, User
 
 from factories import PASSWORD, make_user
 
@@ -98,10 +98,8 @@ def test_tempo_colour_and_offer_ranges(session):
     with pytest.raises(IntegrityError, match="ck_tempo_days_colour_known"):
         session.flush()
     session.rollback()
-    provider = Provider(name="EDF")
-    session.add(provider)
-    session.flush()
-    session.add(Offer(provider_id=provider.id, name="Tempo", kind="tempo", subscribed_kva=42,
-                      subscription_eur_month=Decimal("15.5"), valid_from=date(2026, 2, 1)))
-    with pytest.raises(IntegrityError, match="ck_offers_kva_range"):
+    offer = session.scalar(select(Offer).where(Offer.code == "EDF_TRV_TEMPO"))  # seeded by `releve db upgrade`
+    session.add(OfferPrice(offer_id=offer.id, kva=42, valid_from=date(2030, 2, 1), fixed_eur_month=Decimal("15.5"),
+                           status="single_source", sources=["test"]))
+    with pytest.raises(IntegrityError, match="ck_offer_prices_kva_standard"):
         session.flush()

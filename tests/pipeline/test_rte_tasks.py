@@ -1,10 +1,10 @@
 """RTE tasks run in-process (their functions, no worker) against the sandbox over HTTP and real PostgreSQL."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests_helpers import empty_public_tables
 from models.db import session_scope
@@ -77,3 +77,29 @@ def test_national_consumption_upserts_on_series_and_start(rte, database_url):
     with session_scope(database_url) as session:
         values = list(session.scalars(select(NationalConsumption.value_mw)))
     assert 20_000 < min(values) and max(values) < 100_000
+
+
+def test_tempo_history_fetches_past_seasons_back_to_the_first_tempo_price(rte, database_url, valkey):
+    """Tempo prices start on 2025-02-01 (the seeded catalogue): the seasons from 1 September 2024 and
+    1 September 2025 are asked of the sandbox over HTTP, one call each, and only while incomplete."""
+    tempo_history = rte.task(tasks.TEMPO_HISTORY)
+    now = "2026-11-26T05:00:00+01:00"
+
+    def tempo_calls():
+        return [c for c in rte.state.calls_since(0) if "tempo_like_calendars" in c.path and c.status == 200]
+
+    assert tempo_history.apply(kwargs={"now": now}).get() == 365 + 365
+    with session_scope(database_url) as session:
+        rows = {d.day: d.colour for d in session.scalars(select(TempoDay))}
+    assert min(rows) == date(2024, 9, 1) and max(rows) == date(2026, 8, 31) and len(rows) == 730
+    assert all(colour == rte_data.tempo_colour(day) for day, colour in rows.items())
+    assert len(tempo_calls()) == 2
+    assert tempo_history.apply(kwargs={"now": now}).get() == 0  # once per day
+    valkey.delete(*valkey.keys("releve:once:tempo_history:*"))
+    assert tempo_history.apply(kwargs={"now": now}).get() == 0 and len(tempo_calls()) == 2  # complete: not asked
+
+    with session_scope(database_url) as session:  # a season with a hole is asked again, whole
+        session.execute(delete(TempoDay).where(TempoDay.day == date(2025, 1, 15)))
+    valkey.delete(*valkey.keys("releve:once:tempo_history:*"))
+    assert tempo_history.apply(kwargs={"now": now}).get() == 365 and len(tempo_calls()) == 3
+    assert count(database_url, TempoDay) == 730

@@ -653,3 +653,23 @@ def test_register_customers_setting():
         assert client.get("contracts", "22516914714270", token=dev).status_code == 200
         registered = requests.get(f"{running.url}/_sandbox/consents", timeout=10).json()["consents"]["releve-dev"]
         assert registered == sorted(enedis_data.SANDBOX_PRMS)
+
+
+def test_a_contract_change_moves_the_offpeak_hours(enedis):
+    url = f"{enedis.url}/_sandbox/contracts"
+
+    def offpeak(prm):
+        return enedis.get("contracts", prm).json()["customer"]["usage_points"][0]["contracts"].get("offpeak_hours")
+
+    assert offpeak("22516914714270") == "HC (23h00-7h30)"
+    answer = requests.post(url, json={"prm": "22516914714270", "offpeak_hours": "HC (2H00-7H00;13H00-16H00)"},
+                           timeout=10)
+    assert answer.status_code == 201
+    assert offpeak("22516914714270") == "HC (2H00-7H00;13H00-16H00)"
+    requests.post(url, json={"prm": "22516914714270", "offpeak_hours": None}, timeout=10)
+    assert offpeak("22516914714270") is None  # now a single-rate contract
+    assert requests.delete(url, timeout=10).status_code == 204
+    assert offpeak("22516914714270") == "HC (23h00-7h30)"
+    for bad in ({"prm": "123", "offpeak_hours": None}, {"offpeak_hours": "HC (1H00-2H00)"},
+                {"prm": "22516914714270", "offpeak_hours": 7}, ["x"]):
+        assert requests.post(url, json=bad, timeout=10).status_code == 400, bad

@@ -118,6 +118,21 @@ def test_a_server_that_never_answers_is_down_and_healthz_still_answers(env_for, 
         assert set(body["down"]) == {"valkey", "broker", "worker", "beat"}  # all read from that server
 
 
+def test_readyz_needs_postgres_and_valkey_only(client, valkey):
+    # No worker, no beat: /healthz says down, but this web process can serve (a readiness probe).
+    assert client.get("/healthz").status_code == 503
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "down": []}
+
+
+@pytest.mark.parametrize("variable, component", [("VALKEY_URL", "valkey"), ("DATABASE_URL", "postgres")])
+def test_readyz_is_down_when_a_server_it_needs_never_answers(env_for, silent_port, variable, component):
+    scheme = "redis" if variable == "VALKEY_URL" else "postgresql"
+    app = app_for(env_for, HEALTH_TIMEOUT_SECONDS="1", **{variable: f"{scheme}://postgres@127.0.0.1:{silent_port}/0"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json() == {"status": "down", "down": [component]}
+
+
 @pytest.mark.slow
 def test_ok_with_a_real_worker_and_beat_and_a_stopped_worker_leaves(client, auth, session, valkey, celery_app,
                                                                      env_for, spawn, wait_until, signed_in):

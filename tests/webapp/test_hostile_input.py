@@ -412,15 +412,17 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
                "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id)}
-    for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter", f"/admin/utilisateurs/{bob.id}",
-                 "/admin/roles", f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo"):
+    for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
+                 "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
+                 f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
 
     assert fuzzer.failures == [], "\n".join(map(str, fuzzer.failures))
     assert fuzzer.csrf_refused == []  # the POSTs reached the forms' validation, not only the CSRF check
-    assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter"} <= posted
+    assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter",
+            "/parametres/offres/nouvelle"} <= posted
     assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
             f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}

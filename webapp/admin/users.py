@@ -14,7 +14,7 @@ from models.api_clients import ApiClient
 from models.audit import AuditLog, record, user_target
 from models.db import escape_like
 from models.pdl import is_pdl
-from models.permissions import ROLES_EDIT, USERS_DELETE, USERS_EDIT, USERS_READ
+from models.permissions import LEGACY_USER, ROLES_EDIT, USERS_DELETE, USERS_EDIT, USERS_READ
 from models.sessions import UserSession
 from models.usage_points import UsagePoint
 from models.users import Role, User, normalise_email
@@ -78,7 +78,8 @@ def _detail(user: User, *, delete_form=None, role_form=None, status: int = 200):
 
 
 def _role_choices() -> list[SelectChoice]:
-    return [SelectChoice(r.id, r.label) for r in db().scalars(select(Role).order_by(Role.is_system.desc(), Role.name))]
+    return [SelectChoice(r.id, r.label) for r in db().scalars(select(Role).where(Role.name != LEGACY_USER)
+                                                               .order_by(Role.is_system.desc(), Role.name))]
 
 
 @bp.get("/utilisateurs/<int:user_id>")

@@ -61,6 +61,11 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         except RedisError:
             pass
 
+    def terminate(self, worker) -> None:
+        # A cold shutdown (`releve worker` maps SIGTERM to it) terminates steps instead of stopping
+        # them, and StartStopStep.terminate only acts on an `obj` this step does not have.
+        self.stop(worker)
+
     def beat(self, worker) -> None:
         liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:

@@ -48,6 +48,11 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+def escape_like(text: str) -> str:
+    """`text` matched literally by LIKE/ILIKE … ESCAPE '\\' (a search for "50%" finds "50%", not "50…")."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def session_factory(url: str, **engine_options) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url, **engine_options), expire_on_commit=False)
 

@@ -17,7 +17,9 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:budget:{user id}                     interactive fetches a person may still ask for
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
-    releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz
+    releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
+    releve:count:{subject}:{metric}:{day}       a day's counters for the admin dashboard (upstream calls, 429s, failed tasks)
+    releve:tasks:failures                       the last failed tasks (time, name, error type: never arguments)
     releve:redbeat…                             beat's schedule and lock (celery-redbeat)
 """
 
@@ -114,6 +116,11 @@ def tempo_season_claim(day: date) -> str:
     return f"tempo_season:{day}"
 
 
+def admin_refresh_claim(point_id: int) -> str:
+    """The claim of a refresh an administrator forced (one per point per few minutes)."""
+    return f"admin_refresh:{int(point_id)}"
+
+
 def tempo_history_claim(day: date) -> str:
     """The claim of the daily pass over past Tempo seasons."""
     return f"tempo_history:{day}"
@@ -146,6 +153,18 @@ def login_keys(email: str, address: str) -> tuple[str, str]:
 def mail_keys(purpose: str, email: str, address: str) -> tuple[str, str]:
     """Counters of `purpose` mails in the current window: (to the e-mail address, by digest; from the client address)."""
     return f"releve:mail:{purpose}:acct:{_digest(email)}", f"releve:mail:{purpose}:addr:{address}"
+
+
+COUNT_PREFIX = "releve:count"
+COUNT_TTL = 8 * 86400  # the dashboard shows today; a week stays for a look back
+TASK_FAILURES_KEY = "releve:tasks:failures"
+TASK_FAILURES_KEPT = 50
+
+
+def count_key(subject: str, metric: str, day: date) -> str:
+    """A counter of one Paris day: `subject` an upstream limiter ("enedis", "rte", "ecowatt") or "tasks",
+    `metric` "calls", "429" or "failed"."""
+    return f"{COUNT_PREFIX}:{subject}:{metric}:{day.isoformat()}"
 
 
 # -- liveness and beat ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped
+from models.permissions import ROLE_LABELS
 
 _hasher = PasswordHasher()  # argon2id, memory-hard
 
@@ -42,7 +43,19 @@ class Role(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # admin, moderator, visitor (models/permissions.py): never deleted.
+    is_system: Mapped[bool] = mapped_column(default=False, server_default="false")
     permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, lazy="selectin")
+
+    @property
+    def label(self) -> str:
+        """The name a person reads."""
+        return ROLE_LABELS.get(self.name) or self.description or self.name
+
+    @property
+    def codes(self) -> set[str]:
+        return {p.name for p in self.permissions}
 
 
 class User(Timestamped, Base):
@@ -82,25 +95,16 @@ class User(Timestamped, Base):
         """What the session and remember cookies hold: the account, its password state, the session."""
         return f"{self.id}.{self.session_fingerprint()}.{self.session_token}"
 
-    def has_permission(self, name: str) -> bool:
-        return any(p.name == name for role in self.roles for p in role.permissions)
+    def has_permission(self, code: str) -> bool:
+        """Whether one of the account's roles grants `code` (models/permissions.py)."""
+        return any(p.name == code for role in self.roles for p in role.permissions)
+
+    def permission_codes(self) -> set[str]:
+        return {p.name for role in self.roles for p in role.permissions}
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-# Seeded by `releve db upgrade` / `releve dev`: role -> permissions.
-DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
-    "admin": ("admin.access", "admin.users", "admin.offers", "admin.contributions", "data.read_own"),
-    "user": ("data.read_own",),
-}
-PERMISSION_DESCRIPTIONS = {
-    "admin.access": "Accéder à l'administration",
-    "admin.users": "Gérer les comptes",
-    "admin.offers": "Gérer les offres et fournisseurs",
-    "admin.contributions": "Modérer les contributions",
-    "data.read_own": "Lire ses propres données",
-}
-
-__all__ = ["Permission", "Role", "User", "normalise_email", "DEFAULT_ROLES", "PERMISSION_DESCRIPTIONS"]
+__all__ = ["Permission", "Role", "User", "normalise_email"]

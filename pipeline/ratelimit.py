@@ -30,7 +30,8 @@ from email.utils import parsedate_to_datetime
 
 import redis
 
-from models.keys import ratelimit_key
+from models.calendar import today_paris
+from models.keys import COUNT_TTL, count_key, ratelimit_key
 
 MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
 DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
@@ -48,8 +49,8 @@ class LimiterUnavailable(Exception):
     """Valkey could not be asked: the caller must not call upstream now."""
 
 
-# KEYS: second-log, hour-log, last-call, blocked-until, strikes
-# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member
+# KEYS: second-log, hour-log, last-call, blocked-until, strikes, [today's call counter]
+# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, [counter ttl s]
 # Returns the wait in ms (0: slot taken, or free when peeking).
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -91,13 +92,22 @@ end
 if min_interval > 0 then
   redis.call('SET', KEYS[3], now, 'PX', min_interval + 1000)
 end
+if KEYS[6] then
+  redis.call('INCR', KEYS[6])
+  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[7]))
+end
 return 0
 """
 
-# KEYS: blocked-until, strikes; ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1)
+# KEYS: blocked-until, strikes, [today's 429 counter]
+# ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1), [counter ttl s]
 # "block" pauses for ms; "backoff" counts a strike and pauses base·2^(strikes-1), capped, jittered.
 # Returns the pause in ms; an existing later pause is kept.
 _BLOCK = """
+if KEYS[3] then
+  redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ms = tonumber(ARGV[2])
@@ -117,7 +127,12 @@ return current - now
 
 
 class RateLimiter:
-    """The cluster-wide limiter for one upstream quota (`name`: "enedis", "rte", "ecowatt"…)."""
+    """The cluster-wide limiter for one upstream quota (`name`: "enedis", "rte", "ecowatt"…).
+
+    It also counts, per Paris day, the slots it grants (the calls made) and the pauses it is
+    asked for (the 429s upstream answered), in the same round trip: the admin dashboard reads
+    them (`count_key(name, "calls" | "429", day)`).
+    """
 
     def __init__(self, client: redis.Redis, name: str, *, per_second: float | None = None,
                  per_hour: int | None = None, min_interval: float | None = None, margin: float = DEFAULT_MARGIN,
@@ -144,8 +159,9 @@ class RateLimiter:
     def _run(self, mode: str) -> float:
         self._sequence += 1
         try:
-            waited = self._acquire(keys=self.keys, args=[mode, self.n_second, self.window_ms, self.n_hour,
-                                                         self.min_interval_ms, f"{self._member}:{self._sequence}"])
+            waited = self._acquire(keys=[*self.keys, count_key(self.name, "calls", today_paris())],
+                                   args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms,
+                                         f"{self._member}:{self._sequence}", COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(waited) / 1000
@@ -179,11 +195,18 @@ class RateLimiter:
 
     def _pause(self, mode: str, seconds: float) -> float:
         try:
-            ms = self._block(keys=[self.keys[3], self.keys[4]],
-                             args=[mode, round(seconds * 1000), self.backoff_base_ms, self.backoff_cap_ms, random.random()])
+            ms = self._block(keys=[self.keys[3], self.keys[4], count_key(self.name, "429", today_paris())],
+                             args=[mode, round(seconds * 1000), self.backoff_base_ms, self.backoff_cap_ms, random.random(),
+                                   COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(ms) / 1000
+
+    def calls_last_hour(self) -> int:
+        """Slots granted in the sliding hour (what `per_hour` counts; 0 when no hourly quota is kept)."""
+        seconds, micros = self.client.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return int(self.client.zcount(self.keys[1], now_ms - 3_600_000, "+inf"))
 
     def reset(self) -> None:
         """Forget every call and pause (tests and benchmarks)."""

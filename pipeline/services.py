@@ -43,19 +43,29 @@ class Services:
     ecowatt_limiter: RateLimiter
 
 
+def enedis_limiter(client, settings: Settings) -> RateLimiter:
+    """The cluster-wide Enedis quota (calls per second and per hour, all workers together)."""
+    return RateLimiter(client, "enedis", per_second=settings.enedis_rate_per_second,
+                       per_hour=settings.enedis_rate_per_hour)
+
+
+def ecowatt_limiter(client) -> RateLimiter:
+    """EcoWatt: one call per 15 minutes, cluster-wide."""
+    return RateLimiter(client, "ecowatt", per_second=None, per_hour=None, min_interval=ECOWATT_MIN_INTERVAL)
+
+
 def build(settings: Settings) -> Services:
     client = get_client(settings.valkey_url)
     cache = EncryptedCache.from_settings(client, settings)
     secrets = AppSecrets(cache)
-    enedis_limiter = RateLimiter(client, "enedis", per_second=settings.enedis_rate_per_second,
-                                 per_hour=settings.enedis_rate_per_hour)
+    enedis_quota = enedis_limiter(client, settings)
     rte_limiter = RateLimiter(client, "rte", per_second=5, per_hour=None)
-    ecowatt_limiter = RateLimiter(client, "ecowatt", per_second=None, per_hour=None, min_interval=ECOWATT_MIN_INTERVAL)
+    ecowatt_quota = ecowatt_limiter(client)
     enedis = EnedisClient(settings.enedis_api_url, settings.enedis_client_id, settings.enedis_client_secret,
-                          limiter=enedis_limiter, store=secrets)
+                          limiter=enedis_quota, store=secrets)
     rte = RteClient(settings.rte_api_url, settings.rte_token_url, settings.rte_client_id, settings.rte_client_secret,
-                    limiter=rte_limiter, ecowatt_limiter=ecowatt_limiter, store=secrets)
-    return Services(settings, cache, enedis, rte, enedis_limiter, ecowatt_limiter)
+                    limiter=rte_limiter, ecowatt_limiter=ecowatt_quota, store=secrets)
+    return Services(settings, cache, enedis, rte, enedis_quota, ecowatt_quota)
 
 
 @lru_cache(maxsize=4)

@@ -29,7 +29,8 @@ from models.db import after_commit
 from models.keys import forget_point
 from models.transfers import TransferRequest
 from models.usage_points import KnownPdl, UsagePoint
-from models.users import Role, User
+from models.permissions import TRANSFERS_DECIDE
+from models.users import Permission, Role, User
 from models.valkey import get_client
 from pipeline import tasks
 from pipeline.celery_app import enqueue, settings_of
@@ -218,9 +219,9 @@ def accept(session: Session, request_id: int, *, by: int, now: datetime, ip: str
     return _transfer(session, request, "accepted_by_holder", by=by, now=now, ip=ip)
 
 
-def approve(session: Session, request_id: int, *, by: int | None, now: datetime) -> Transferred:
+def approve(session: Session, request_id: int, *, by: int | None, now: datetime, ip: str | None = None) -> Transferred:
     """An administrator approves: the meter goes to the requester."""
-    return _transfer(session, _pending(session, request_id), "approved_by_admin", by=by, now=now)
+    return _transfer(session, _pending(session, request_id), "approved_by_admin", by=by, now=now, ip=ip)
 
 
 def complete_if_holder_gone(session: Session, pdl: str, *, now: datetime) -> Transferred | None:
@@ -343,12 +344,15 @@ def tell_of_request(session: Session, celery: Celery, request: TransferRequest) 
                f"Sans réponse de votre part, rien ne change tant que votre propre accès auprès d'Enedis "
                f"reste valable ; un administrateur peut aussi trancher.\n")
         return
-    admins = session.scalars(select(User.email).join(User.roles).where(Role.name == "admin"))
-    for email in admins:
+    deciders = session.scalars(select(User.email).distinct().join(User.roles).join(Role.permissions)
+                               .where(Permission.name == TRANSFERS_DECIDE, User.is_active.is_(True)))
+    page = f"{settings_of(celery).public_url}/admin/compteurs/transferts"
+    for email in deciders:
         notify(session, celery, email, f"Relevé : un transfert du compteur {request.pdl} attend votre décision",
                f"Bonjour,\n\nUn compte demande le compteur {request.pdl}, suivi auparavant par un compte supprimé "
-               f"depuis (son consentement peut être encore valable chez Enedis). Demande n° {request.id} : "
-               f"`releve transfers approve {request.id}` ou `releve transfers refuse {request.id}`.\n")
+               f"depuis (son consentement peut être encore valable chez Enedis). Demande n° {request.id}, à "
+               f"approuver ou refuser dans l'administration : {page}\n(ou `releve transfers approve {request.id}` / "
+               f"`releve transfers refuse {request.id}`).\n")
 
 
 def tell_of_refusal(session: Session, celery: Celery, request: TransferRequest) -> None:

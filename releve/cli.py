@@ -313,13 +313,13 @@ def _admin_id(session, email: str | None) -> int | None:
         return None
     from sqlalchemy import select
 
-    from models.users import Role, User, normalise_email
+    from models.permissions import TRANSFERS_DECIDE
+    from models.users import User, normalise_email
 
-    user_id = session.scalar(select(User.id).join(User.roles).where(User.email == normalise_email(email),
-                                                                     Role.name == "admin"))
-    if user_id is None:
-        raise click.BadParameter(f"{email!r} is not an administrator", param_hint="--by")
-    return user_id
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.has_permission(TRANSFERS_DECIDE):
+        raise click.BadParameter(f"{email!r} may not decide transfers ({TRANSFERS_DECIDE})", param_hint="--by")
+    return user.id
 
 
 def _emails(session, ids) -> dict[int, str]:

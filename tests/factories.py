@@ -30,7 +30,7 @@ def made_up_pdl(prefix: str = "99") -> str:
 
 
 def make_user(session: Session, email: str | None = None, *, password: str | None = None,
-              roles: tuple[str, ...] = ("user",), verified: bool = True, active: bool = True) -> User:
+              roles: tuple[str, ...] = ("visitor",), verified: bool = True, active: bool = True) -> User:
     """An account as sign-up leaves it once verified; without `password` it cannot sign in."""
     user = User(email=email or unique_email(), is_active=active,
                 email_verified_at=datetime.now(UTC) if verified else None)

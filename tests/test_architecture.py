@@ -58,3 +58,25 @@ def test_shared_fixtures_are_defined_once_and_conftest_is_never_imported():
     hacks = [str(p.relative_to(ROOT)) for p in tests.rglob("*.py") if p != Path(__file__).resolve()
              and ("conftest" in imported_packages(p) or "sys.path.insert" in p.read_text())]
     assert hacks == []
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+# A household's readings are the household's: the admin area and what it calls read no cache entry.
+READERS_OF_READINGS = {"models.cache", "webapp.data", "webapp.data.cache", "webapp.meters", "pipeline.series"}
+
+
+def test_the_admin_area_reads_no_household_data():
+    modules = [*(ROOT / "webapp" / "admin").rglob("*.py"), ROOT / "pipeline" / "monitoring.py",
+               ROOT / "pipeline" / "grid.py"]
+    found = {str(p.relative_to(ROOT)): sorted(imported_modules(p) & READERS_OF_READINGS) for p in modules}
+    assert {path: names for path, names in found.items() if names} == {}
+    assert len(modules) > 5

@@ -146,3 +146,48 @@ def test_rows_of_the_early_offers_table_are_kept_not_dropped(connection):
     assert {"offers", "offer_prices", "offers_legacy"} <= set(inspect(connection).get_table_names())
     command.downgrade(cfg, "0004")  # and back: the early table returns with its row
     assert connection.execute(text("SELECT name FROM offers")).scalars().all() == ["Ancienne"]
+
+
+def test_0007_moves_the_previous_release_roles_and_codes_and_back(connection):
+    """What the previous release seeded (admin.access…, roles admin and user) becomes resource:action codes and
+    visitor, holders kept; the role `user` stays, empty, for that release's sign-up during a rolling update."""
+    from sqlalchemy import text
+
+    from models.permissions import MODERATOR, PERMISSIONS, SYSTEM_ROLES
+
+    cfg = alembic_config(connection=connection)
+    command.downgrade(cfg, "0006")
+
+    def roles_of(email):
+        return sorted(connection.execute(text(
+            "SELECT r.name FROM roles r JOIN user_roles ur ON ur.role_id = r.id JOIN users u ON u.id = ur.user_id "
+            "WHERE u.email = :e"), {"e": email}).scalars())
+
+    def codes_of(role):
+        return sorted(connection.execute(text(
+            "SELECT p.name FROM permissions p JOIN role_permissions rp ON rp.permission_id = p.id "
+            "JOIN roles r ON r.id = rp.role_id WHERE r.name = :r"), {"r": role}).scalars())
+
+    assert codes_of("admin") == sorted(["admin.access", "admin.users", "admin.offers", "admin.contributions",
+                                        "data.read_own"])
+    assert codes_of("user") == ["data.read_own"]
+    for email, role in (("old-admin@example.org", "admin"), ("household@example.org", "user")):
+        connection.execute(text("INSERT INTO users (email, password_hash) VALUES (:e, '-')"), {"e": email})
+        connection.execute(text("INSERT INTO user_roles SELECT u.id, r.id FROM users u, roles r "
+                                "WHERE u.email = :e AND r.name = :r"), {"e": email, "r": role})
+    connection.execute(text("INSERT INTO tempo_days VALUES ('2026-01-05', 'RED', now(), now())"))
+
+    command.upgrade(cfg, "head")
+    assert roles_of("old-admin@example.org") == ["admin"] and roles_of("household@example.org") == ["visitor"]
+    assert codes_of("admin") == sorted(PERMISSIONS)
+    assert codes_of(MODERATOR) == sorted(SYSTEM_ROLES[MODERATOR]) and codes_of("visitor") == []
+    assert sorted(connection.execute(text("SELECT name FROM permissions")).scalars()) == sorted(PERMISSIONS)
+    assert connection.execute(text("SELECT count(*) FROM roles WHERE NOT is_system")).scalar() == 0
+    assert codes_of("user") == [] and "user" in connection.execute(text("SELECT name FROM roles")).scalars().all()
+    assert connection.execute(text("SELECT rte_colour, manual_colour FROM tempo_days WHERE day = '2026-01-05'")
+                              ).one() == ("RED", None)
+
+    command.downgrade(cfg, "0006")  # and back: the previous release finds what it seeded
+    assert roles_of("household@example.org") == ["user"] and "admin.access" in codes_of("admin")
+    assert connection.execute(text("SELECT count(*) FROM roles WHERE name = 'visitor'")).scalar() == 0
+    command.upgrade(cfg, "head")

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):  # noqa: N802 - stands in for the class
         return value, label
 
+from models.accounts import LastAdmin
 from models.api_clients import ApiClient
 from models.household_offers import (
     HOUSEHOLD_OPTIONS, MAX_OFFERS_PER_ACCOUNT, HouseholdOfferInput, OfferRefused, create_household_offer,
@@ -294,7 +295,12 @@ def delete_account():
     if not ok:
         form.confirm_password.errors.append("Trop de tentatives. Réessayez plus tard." if ok is None else "Mot de passe incorrect.")
         return page(delete_form=form, status=429 if ok is None else 400)
-    accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
+    try:
+        accounts.delete_account(db(), releve_settings(), current_user.id, ip=request.remote_addr or None)
+    except LastAdmin as exc:
+        db().rollback()
+        form.confirm_password.errors.append(exc.message)
+        return page(delete_form=form, status=409)
     logout_user()
     flash("Votre compte et toutes vos données ont été supprimés.", "success")
     return redirect(url_for("main.index"))

@@ -5,7 +5,7 @@
 a component that has not answered by then is down. Workers and beat
 are read from the heartbeats they write to Valkey; nothing on the request path asks the
 workers anything through the broker. Anyone sees each component's ok/down and the overall
-status; error texts and details are for administrators only.
+status; error texts and details are for accounts holding `system:read` (administrators).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 
 from models.db import fail_fast_connect_args, get_engine
 from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
+from models.permissions import SYSTEM_READ
 from models.settings import Settings
 from models.valkey import get_quick_client
 from webapp import extensions
@@ -122,7 +123,7 @@ def run_checks(settings: Settings, names: tuple[str, ...] = tuple(CHECKS)) -> di
 
 def _is_admin() -> bool:
     try:
-        return bool(current_user.is_authenticated and any(role.name == "admin" for role in current_user.roles))
+        return bool(current_user.is_authenticated and current_user.has_permission(SYSTEM_READ))
     except Exception:  # noqa: BLE001 - whoever cannot be identified is not an administrator
         return False
 

@@ -11,6 +11,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from flask import abort, request
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
 from wtforms import PasswordField, StringField, TextAreaField
@@ -34,6 +35,53 @@ MAX_ID = 2**31 - 1
 def printable(text: str, multiline: bool = False) -> bool:
     """No control character in `text` (line breaks allowed when `multiline`)."""
     return not (CONTROL_BUT_LINES if multiline else CONTROL).search(text)
+
+
+# -- query strings of list pages (search, filters, page number) --------------------------------------
+
+MAX_QUERY = 200  # a search or filter term; anything longer is no search a person typed
+MAX_PAGE = 10_000
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def query_text(name: str, max_length: int = MAX_QUERY) -> str:
+    """A query-string term, stripped; a control character or more than `max_length` characters is a 400."""
+    value = request.args.get(name, "")
+    if len(value) > max_length or not printable(value):
+        abort(400)
+    return value.strip()
+
+
+def query_page(name: str = "page") -> int:
+    """A page number: ASCII digits, 1 to MAX_PAGE (default 1); anything else is a 400."""
+    value = request.args.get(name, "")
+    if not value:
+        return 1
+    if not re.fullmatch(r"[0-9]{1,5}", value) or not 1 <= int(value) <= MAX_PAGE:
+        abort(400)
+    return int(value)
+
+
+def parse_day(text: str, first: date, last: date) -> date | None:
+    """A day written YYYY-MM-DD (what `<input type="date">` sends), ASCII digits, within [first, last]; else None."""
+    if not DAY.match(text or ""):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if first <= day <= last else None
+
+
+def query_day(name: str, first: date, last: date) -> date | None:
+    """A day filter of a list page: absent is None, a bad one a 400."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    day = parse_day(value, first, last)
+    if day is None:
+        abort(400)
+    return day
 
 
 def _printable_field(form, field) -> None:

@@ -1,15 +1,19 @@
-"""Housekeeping: worker heartbeats (for /healthz and the admin), and a warm-up at start."""
+"""Housekeeping: worker heartbeats (for /healthz and the admin), failed tasks counted, a warm-up at start."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from celery import bootsteps, shared_task
-from celery.signals import worker_ready
+from celery.signals import task_failure, worker_ready
 from redis import RedisError
 
-from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
+from models.calendar import today_paris
+from models.keys import (
+    COUNT_TTL, TASK_FAILURES_KEPT, TASK_FAILURES_KEY, WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, count_key,
+)
 from models.valkey import get_client, get_quick_client
 from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
@@ -58,8 +62,8 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
     def terminate(self, worker) -> None:
-        # A cold shutdown (SIGTERM, which `releve worker` maps to it) terminates steps instead of
-        # stopping them: the heartbeat must go all the same.
+        # A cold shutdown (`releve worker` maps SIGTERM to it) terminates steps instead of stopping
+        # them, and StartStopStep.terminate only acts on an `obj` this step does not have.
         self.stop(worker)
 
     def beat(self, worker) -> None:
@@ -74,6 +78,32 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 def heartbeat(self) -> None:
     """Record that a worker ran a beat-scheduled task just now."""
     get_client(settings_of(self.app).valkey_url).set(WORKER_HEARTBEAT_KEY, f"{time.time():.3f}", ex=600)
+
+
+def record_failure(client, task_name: str, error: str, now: float | None = None) -> None:
+    """Count a failed task for today and keep it among the last few (its name and error type only: a task's
+    arguments and the error's text may name a meter or a person)."""
+    now = time.time() if now is None else now
+    pipe = client.pipeline()
+    key = count_key("tasks", "failed", today_paris())
+    pipe.incr(key)
+    pipe.expire(key, COUNT_TTL)
+    pipe.lpush(TASK_FAILURES_KEY, json.dumps({"at": round(now, 3), "task": task_name, "error": error}))
+    pipe.ltrim(TASK_FAILURES_KEY, 0, TASK_FAILURES_KEPT - 1)
+    pipe.expire(TASK_FAILURES_KEY, COUNT_TTL)
+    pipe.execute()
+
+
+@task_failure.connect
+def _count_failure(sender=None, exception=None, **_kwargs) -> None:
+    """A task raised (a retry is not a failure: the policy's `self.retry` is not reported here)."""
+    settings = sender.app.conf.get("releve_settings") if sender is not None else None
+    if settings is None:  # a Celery app not built by create_celery (tests of the retry policy)
+        return
+    try:
+        record_failure(get_quick_client(settings.valkey_url), sender.name, type(exception).__name__)
+    except RedisError as exc:  # the dashboard misses one; the task's own error is logged by Celery
+        log.warning("task failure not counted: %s", exc)
 
 
 WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)

@@ -15,7 +15,7 @@ from models.ecowatt import EcoWattSignal
 from models.keys import tempo_history_claim, tempo_season_claim
 from models.national_consumption import NationalConsumption
 from models.offers import earliest_price_day
-from models.tempo import TempoDay
+from models.tempo import TempoDay, store_rte_colours
 from pipeline import tasks
 from pipeline.clients.base import Throttled
 from pipeline.tasks.base import ReleveTask, once
@@ -45,7 +45,7 @@ def store_tempo(task: ReleveTask, start: date, end: date) -> int:
     rows = [{"day": v.day, "colour": v.colour, "updated_at": v.updated_at or fetched, "fetched_at": fetched}
             for v in values]
     with task.session() as session:
-        return upsert(session, TempoDay, rows, ["day"])
+        return store_rte_colours(session, rows)  # an administrator's correction keeps its colour
 
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_TOMORROW)
@@ -63,10 +63,13 @@ def tempo_tomorrow(self: ReleveTask, now: str | None = None) -> str:
 
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_SEASON)
-def tempo_season(self: ReleveTask, now: str | None = None) -> int:
-    """Daily consistency pass: the whole season so far (colours may be corrected)."""
+def tempo_season(self: ReleveTask, now: str | None = None, force: bool = False) -> int:
+    """Daily consistency pass: the whole season so far (colours may be corrected).
+
+    `force` (an administrator asked): run even if today's pass ran already.
+    """
     today = _now(now).astimezone(PARIS).date()
-    if not self.rescheduled and not once(self.settings, tempo_season_claim(today), 86400):
+    if not (force or self.rescheduled) and not once(self.settings, tempo_season_claim(today), 86400):
         return 0
     return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))
 

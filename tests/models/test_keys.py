@@ -34,6 +34,9 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     assert keys.fetch_claims_pattern(12) == "releve:once:fetch:12:*:*:*"
     assert keys.once_key(keys.refresh_pass_claim(day, 8)) == "releve:once:refresh_all:2026-11-24:8"
     assert keys.once_key(keys.tempo_season_claim(day)) == "releve:once:tempo_season:2026-11-24"
+    assert keys.once_key(keys.admin_refresh_claim(12)) == "releve:once:admin_refresh:12"
+    assert keys.count_key("enedis", "calls", day) == "releve:count:enedis:calls:2026-11-24"
+    assert keys.TASK_FAILURES_KEY == "releve:tasks:failures"
     assert keys.ratelimit_key("enedis", "blocked") == "releve:ratelimit:enedis:blocked"
     assert keys.interactive_budget_key(7) == "releve:budget:7"
     digest = "7a64adf28737ea90719cbdf0b1a87a5e"  # SHA-256 of the address, 32 hex digits

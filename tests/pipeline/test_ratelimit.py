@@ -136,3 +136,19 @@ def test_parse_retry_after(value, expected):
 ])
 def test_parse_next_access_time(text, expected):
     assert parse_next_access_time(text) == expected
+
+
+def test_grants_and_429s_are_counted_per_paris_day(valkey):
+    from models.calendar import today_paris
+    from models.keys import count_key
+
+    limiter = RateLimiter(valkey, "counted", per_second=2, per_hour=100)
+    assert [limiter.try_acquire() for _ in range(3)][:2] == [0.0, 0.0]  # the third waits: not a call
+    limiter.blocked_for()  # a peek is no call either
+    limiter.block(0.001)
+    limiter.backoff()
+    day = today_paris()
+    assert int(valkey.get(count_key("counted", "calls", day))) == 2
+    assert int(valkey.get(count_key("counted", "429", day))) == 2
+    assert 0 < valkey.ttl(count_key("counted", "calls", day)) <= 8 * 86400
+    assert limiter.calls_last_hour() == 2

@@ -82,11 +82,13 @@ def test_db_upgrade_and_create_admin(env_for, engine):
     password = result.stdout.split(" / ")[1].split()[0]
     from sqlalchemy.orm import Session
 
+    from models.permissions import PERMISSIONS
+
     with Session(engine) as session:
         user = session.scalar(select(User).where(User.email == "root@example.org"))
         try:
             assert user.check_password(password)
-            assert user.has_permission("admin.access")
+            assert user.permission_codes() == set(PERMISSIONS)
         finally:
             session.delete(user)  # this test commits through a real process: clean up
             session.commit()

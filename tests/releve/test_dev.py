@@ -77,6 +77,18 @@ def test_dev_serves_healthz_and_stops_cleanly(wait_until):
         assert "22516914714270" in register["consents"]["releve-dev"] and register["register_all"] is False
         children = descendants(dev)
         assert len(children) >= 5  # sandbox, web, worker, beat, flower (and their own children)
+        # The first admin's password, printed once, opens the admin area.
+        password = re.search(r"First admin created: admin@releve\.local / (\S+)",
+                             (workdir / "dev.log").read_text()).group(1)
+        browser = requests.Session()
+        base = f"http://127.0.0.1:{web_port}"
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                          browser.get(f"{base}/connexion", timeout=10).text).group(1)
+        signed = browser.post(f"{base}/connexion", data={"email": "admin@releve.local", "password": password,
+                                                          "csrf_token": token}, timeout=10, allow_redirects=False)
+        assert signed.status_code == 302, (password, re.findall(r"<p class=\"(?:flash|error)[^>]*>[^<]*", signed.text))
+        admin = browser.get(f"{base}/admin", timeout=30, allow_redirects=False)
+        assert admin.status_code == 200 and "Tableau de bord" in admin.text, (admin.status_code, admin.headers)
     finally:
         os.kill(dev, signal.SIGINT)  # Ctrl-C, as a person stops `make run`
         guard.wait(timeout=60)

@@ -22,7 +22,7 @@ def test_signup_hashes_password_and_a_worker_task_mails_the_verification_link(cl
     assert response.status_code == 302 and response.headers["Location"] == "/connexion"
     assert client.get("/tableau-de-bord").status_code == 302  # sign-up signs nobody in
     alice = user(session)
-    assert alice.password_hash.startswith("$argon2id$") and [r.name for r in alice.roles] == ["user"]
+    assert alice.password_hash.startswith("$argon2id$") and [r.name for r in alice.roles] == ["visitor"]
     # The request only queued the mail; a worker task delivers it (here: run in this process).
     assert valkey.llen("mail") == 1 and not mails.outbox.exists()
     headers = json.loads(valkey.lindex("mail", 0))["headers"]
@@ -247,3 +247,13 @@ def test_resending_the_verification_mail_is_limited(client, auth, mails):
     assert "Trop de demandes" in page
     verifications = [m for m in mails.all() if "confirmez" in subject(m)]
     assert len(verifications) == 1 + MAIL_QUOTAS["verify"][0]  # the sign-up's, then the quota
+
+
+def test_an_admin_made_on_an_intranet_domain_signs_in(client, auth, session):
+    """`make run`'s first admin is admin@releve.local: sign-up would refuse the address, signing in must not."""
+    from models.accounts import create_admin
+
+    password = create_admin(session, "admin@releve.local")
+    session.flush()
+    assert auth.login("admin@releve.local", password).headers["Location"] == "/tableau-de-bord"
+    assert client.get("/admin").status_code == 200

@@ -17,7 +17,10 @@ from models.api_clients import ApiClient
 from models.settings import Settings
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
-from models.users import User
+from models.permissions import ADMIN
+from models.users import Role, User
+
+from factories import make_point, make_user
 
 PASSWORD = "correct horse battery"
 
@@ -396,15 +399,22 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     session.add(UsagePoint(pdl=PDL, user_id=alice.id, kind="consumption", status="active"))
     asked = TransferRequest(pdl="97000000000001", requester_id=alice.id)  # her own request: its pages exist
     session.add(asked)
+    # Alice administers the gateway, so the admin area is walked too; Bob, a household, is its subject.
+    alice.roles.append(session.scalar(select(Role).where(Role.name == ADMIN)))
+    bob = make_user(session, "bob@example.org")
+    bobs = make_point(session, bob, "97000000000002", kind="consumption")
+    spare = Role(name="spare", description="", is_system=False)
+    session.add(spare)
     session.commit()
     fuzzer.sign_in()
     client.post("/parametres/api", data={"name": "HA", "csrf_token": fuzzer.token()})
     with fuzz_app.test_request_context():
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
-               "request_id": str(asked.id)}
+               "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id)}
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
-                 "/parametres/offres/nouvelle?type=TEMPO"):
+                 "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
+                 f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
@@ -413,6 +423,9 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     assert fuzzer.csrf_refused == []  # the POSTs reached the forms' validation, not only the CSRF check
     assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter",
             "/parametres/offres/nouvelle"} <= posted
+    assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
+            f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
     assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod"} <= read
+    assert {"q", "role", "etat", "page", "acteur", "action", "cible", "du", "au", "saison"} <= read  # the admin's
     assert fuzzer.requests > 300

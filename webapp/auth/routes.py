@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from models.users import Role, User, normalise_email
+from models.accounts import default_role
+from models.users import User, normalise_email
 from webapp import outage
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
@@ -75,6 +76,11 @@ def _send(user: User, purpose: str) -> None:
                   f"{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n")
 
 
+def send_reset_link(user: User) -> None:
+    """Mail `user` a single-use link to choose a new password (also sent by an administrator)."""
+    _send(user, "reset")
+
+
 # What every sign-up hears, whether the address is new or already has an account.
 SIGNUP_ANSWER = ("Vérifiez votre boîte mail : un message vient d'être envoyé à cette adresse. Suivez ses "
                  "instructions pour confirmer votre adresse, puis connectez-vous.")
@@ -113,7 +119,7 @@ def _new_account(email: str, password: str) -> User | None:
     if uid is None:
         return None
     user = session.get(User, uid)
-    user.roles.append(session.scalar(select(Role).where(Role.name == "user")))
+    user.roles.append(default_role(session))
     return user
 
 
@@ -247,7 +253,3 @@ def not_found(_exc):
 def forbidden(_exc):
     return render_template("error.html", title="Accès refusé", message="Vous n'avez pas accès à cette page."), 403
 
-
-def require_permission(name: str) -> None:
-    if not current_user.is_authenticated or not current_user.has_permission(name):
-        abort(403)

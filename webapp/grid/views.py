@@ -34,6 +34,7 @@ def tempo():
     rows = db().scalars(select(TempoDay).where(TempoDay.day >= first, TempoDay.day <= last)
                         .order_by(TempoDay.day)).all()
     colours = {r.day: r.colour for r in rows}
+    corrected = sorted(r.day for r in rows if r.corrected)  # an administrator's correction is shown as one
     count = tempo_rules.count_season(first, last, colours.values())
     in_force_day = tempo_day(now)  # before 06:00 the price in force is yesterday's colour
     months = []
@@ -48,7 +49,8 @@ def tempo():
                            today_colour=colours.get(today), tomorrow_colour=colours.get(today + timedelta(days=1)),
                            in_force_day=in_force_day, in_force_colour=colours.get(in_force_day),
                            used=count.used, remaining=count.remaining, quotas=count.quotas,
-                           first=first, last=last, months=months, names=COLOURS_FR, known=len(colours))
+                           first=first, last=last, months=months, names=COLOURS_FR, known=len(colours),
+                           corrected=corrected)
 
 
 # -- EcoWatt -----------------------------------------------------------------------------------

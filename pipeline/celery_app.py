@@ -46,6 +46,13 @@ def celery_config(settings: Settings) -> dict:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         broker_connection_retry_on_startup=True,
+        # Workers and beat wait for a broker that is down, however long (Celery's default gives up after
+        # 100 attempts, about an hour, and the process exits).
+        broker_connection_max_retries=None,
+        # A result that cannot be stored yet (Valkey down) is tried again for a while rather than turning a
+        # task that did its work into a failure.
+        result_backend_always_retry=True,
+        result_backend_max_retries=30,
         result_expires=3600,
         task_serializer="json",
         result_serializer="json",

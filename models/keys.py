@@ -149,6 +149,7 @@ BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
 WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
 WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat
 REDBEAT_PREFIX = "releve:redbeat"  # celery-redbeat's schedule entries and lock
+REDBEAT_LOCK_KEY = f"{REDBEAT_PREFIX}:lock"  # the single-beat lock (redbeat's own name for it, kept)
 
 
 # -- forgetting ------------------------------------------------------------------------------------

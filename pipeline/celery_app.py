@@ -74,6 +74,9 @@ def celery_config(settings: Settings) -> dict:
         redbeat_redis_url=settings.valkey_url,
         redbeat_key_prefix=REDBEAT_PREFIX,
         redbeat_lock_timeout=90,
+        redbeat_lock_key=None,  # the scheduler takes the lock (the same key) itself, without blocking
+        # Beat's own Valkey client: a server that stops answering ends a tick within seconds, never hangs it.
+        redbeat_redis_options={"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30},
         worker_send_task_events=True,
         task_send_sent_event=True,
         releve_settings=settings,

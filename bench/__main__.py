@@ -67,7 +67,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
         settings = Settings.from_env(env)
         from pipeline.celery_app import create_celery, enqueue
         from pipeline.tasks import ONBOARD
-        from pipeline.tasks.enedis import read_progress
+        from pipeline.backfill import read_progress
 
         celery = create_celery(settings)
 
@@ -90,13 +90,15 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 enqueue(celery, ONBOARD, {"point_id": point_id})
             deadline = start + seconds
             while time.time() < deadline:
-                progress = [read_progress(valkey_url, i) for i in ids]
+                with session_scope(database_url) as session:
+                    progress = [read_progress(session, valkey_url, i) for i in ids]
                 if all(p and p.get("done", 0) >= p.get("total", 1) for p in progress):
                     break
                 time.sleep(1)
             end = time.time()
             calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
-            progress = [read_progress(valkey_url, i) for i in ids]
+            with session_scope(database_url) as session:
+                progress = [read_progress(session, valkey_url, i) for i in ids]
         finally:
             for w in workers:
                 w.terminate()

@@ -12,7 +12,8 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
 
     releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
     releve:progress:{point id}[:done]           backfill progress of a point
-    releve:once:{claim}                         dedupe claims (fetch windows, beat passes)
+    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery)
+    releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
     releve:login:{acct|addr}:{…}                failed sign-ins
@@ -99,9 +100,19 @@ def fetch_claim(point_id: int, series: str, start: date | str, end: date | str) 
     return f"fetch:{point_id}:{series}:{start}:{end}"
 
 
+def fetch_lock_key(point_id: int, series: str, start: date | str, end: date | str) -> str:
+    """Held while one run fetches a backfill window: a second copy of its message waits, then finds it done."""
+    return f"releve:lock:fetch:{point_id}:{series}:{start}:{end}"
+
+
 def fetch_claims_pattern(point_id: int) -> str:
     """SCAN pattern of every fetch claim of a point."""
     return once_key(fetch_claim(point_id, "*", "*", "*"))
+
+
+def resume_claim(point_id: int) -> str:
+    """The claim of the recovery check taking over a point's backfill (or onboarding), once per stall period."""
+    return f"resume:{point_id}"
 
 
 def refresh_pass_claim(day: date, hour: int) -> str:
@@ -163,7 +174,7 @@ def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
 
 
 def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
-    return chain((progress_key(point_id), progress_done_key(point_id)),
+    return chain((progress_key(point_id), progress_done_key(point_id), once_key(resume_claim(point_id))),
                  client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
 
 

@@ -20,7 +20,7 @@ from models.settings import Settings
 from models.valkey import get_client, get_quick_client
 from pipeline.celery_app import VISIBILITY_TIMEOUT, settings_of
 from pipeline.clients.base import Throttled, Unavailable
-from pipeline.outages import DATABASE, INFRASTRUCTURE_ERRORS, VALKEY, OutageLog, component_of
+from pipeline.outages import BROKER, DATABASE, INFRASTRUCTURE_ERRORS, VALKEY, OutageLog, component_of
 from pipeline.services import Services, services
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,10 @@ RETRY_POLICY = (
     Retry(INFRASTRUCTURE_ERRORS, waiting_out, counts=False),  # Valkey, broker or PostgreSQL down: wait it out
     Retry((Unavailable,), backing_off, counts=True),  # upstream failed: back off, give up after MAX_ATTEMPTS
 )
-PROBE_EVERY = 2.0  # seconds: how often a process that saw an outage checks, after a task, whether it is over
+PROBE_EVERY = 2.0
+# How long a task whose retry the broker refuses waits for it (never past OUTAGE_RETRY_MAX_SECONDS), well
+# under the tasks' soft time limit.
+MAX_PUBLISH_WAIT = 120.0  # seconds: how often a process that saw an outage checks, after a task, whether it is over
 
 
 class ReleveTask(Task):
@@ -147,17 +150,26 @@ class ReleveTask(Task):
             log.debug("%s rescheduled in %.1f s (%s)", self.name, countdown, exc)
         else:
             log.info("%s rescheduled in %.0f s (%s)", self.name, countdown, exc)
-        try:
-            raise self.retry(args=args, kwargs={**kwargs, ATTEMPT: attempt}, countdown=countdown, exc=exc,
-                             **self.message_options(kwargs))
-        except Reject as rejected:
-            # Celery could not send the message that runs it again (the broker is down too) and would drop
-            # this one. Give it back to the broker instead: requeued at once if the broker takes it, else
-            # left unacknowledged, and redelivered when the broker is back (after its visibility timeout).
-            # Backfill windows need neither: PostgreSQL remembers them (pipeline/backfill.py).
-            outages.down(component_of(rejected.reason) if isinstance(rejected.reason, BaseException) else VALKEY,
-                         rejected.reason, "tasks that need it are given back to the queue")
-            raise Reject(rejected.reason, requeue=True) from None
+        options = dict(args=args, kwargs={**kwargs, ATTEMPT: attempt}, countdown=countdown, exc=exc,
+                       **self.message_options(kwargs))
+        deadline = time.monotonic() + min(MAX_PUBLISH_WAIT, self.backoff_settings.outage_retry_max_seconds)
+        pause = 0.5
+        while True:
+            try:
+                raise self.retry(**options)
+            except Reject as rejected:
+                # Celery could not send the message that runs the task again (the broker is down too), and
+                # would drop this one. Wait for the broker a while (the message is sent once it is back),
+                # then give this one back to it: requeued if it takes it, else left unacknowledged and
+                # redelivered after its visibility timeout. Backfill windows need neither: PostgreSQL
+                # remembers them (pipeline/backfill.py).
+                reason = rejected.reason
+                outages.down(component_of(reason) if isinstance(reason, BaseException) else BROKER, reason,
+                             f"tasks wait for it up to {deadline - time.monotonic():.0f} s, then go back to the queue")
+                if time.monotonic() + pause > deadline:
+                    raise Reject(reason, requeue=True) from None
+                time.sleep(pause)
+                pause = min(5.0, pause * 2)
 
     _last_probe = 0.0
 

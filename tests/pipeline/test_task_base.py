@@ -180,3 +180,43 @@ def test_a_task_the_broker_cannot_take_back_is_given_back_not_dropped(shortened)
     finally:
         task.pop_request()
     assert rejected.value.requeue is True and runs == [7]
+
+
+def test_a_retry_waits_for_a_broker_that_comes_back(shortened, tmp_path):
+    """A short broker outage costs no redelivery: the retry is sent once the broker is back."""
+    import threading
+
+    import redis
+    from celery.exceptions import Retry
+
+    from models.settings import Settings
+    from tests_helpers import OwnValkey, guarded
+
+    shortened.conf.releve_settings = Settings(retry_backoff_seconds=0.5, outage_retry_max_seconds=60)
+    broker = OwnValkey(tmp_path, launcher=guarded([]))
+    shortened.conf.broker_url = broker.url  # not started yet: nobody listens
+    shortened.conf.broker_connection_timeout = 1
+    task, runs = flaky(shortened, redis.ConnectionError("Valkey is down"))
+    done = threading.Event()
+
+    def comes_back() -> None:  # a thread that lives on: the guard stops its command when its thread ends
+        if not done.wait(2.0):
+            broker.start()
+            done.wait()
+
+    thread = threading.Thread(target=comes_back)
+    thread.start()
+    task.push_request(id="a-message", args=(), kwargs={"point_id": 7}, retries=0, called_directly=False,
+                      is_eager=False, delivery_info={"routing_key": "default"})
+    try:
+        with pytest.raises(Retry):
+            task(point_id=7)
+        with redis.Redis.from_url(broker.url) as client:
+            queued = [key for key in client.keys("*") if client.type(key) == b"list"]
+            assert sum(client.llen(key) for key in queued) == 1  # the message that runs it again
+    finally:
+        task.pop_request()
+        broker.stop()
+        done.set()
+        thread.join()
+    assert runs == [7]

@@ -185,7 +185,7 @@ class Settings:
     retry_backoff_seconds: float = 10.0
     outage_retry_max_seconds: float = 300.0
     recovery_check_seconds: float = 60.0
-    backfill_stall_seconds: float = 900.0
+    backfill_stall_seconds: float = 300.0
 
     @property
     def is_production(self) -> bool:
@@ -286,7 +286,7 @@ class Settings:
             outage_retry_max_seconds=_bounded("OUTAGE_RETRY_MAX_SECONDS", get("OUTAGE_RETRY_MAX_SECONDS", "300"),
                                               0.1, 1800),
             recovery_check_seconds=_bounded("RECOVERY_CHECK_SECONDS", get("RECOVERY_CHECK_SECONDS", "60"), 1, 86400),
-            backfill_stall_seconds=_bounded("BACKFILL_STALL_SECONDS", get("BACKFILL_STALL_SECONDS", "900"), 1,
+            backfill_stall_seconds=_bounded("BACKFILL_STALL_SECONDS", get("BACKFILL_STALL_SECONDS", "300"), 1,
                                             7 * 86400),
         )
         if production:

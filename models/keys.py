@@ -19,6 +19,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz
+    releve:recovery:valkey-run                  Valkey's run id as the recovery check last saw it
     releve:redbeat…                             beat's schedule and lock (celery-redbeat)
 """
 
@@ -108,6 +109,9 @@ def fetch_lock_key(point_id: int, series: str, start: date | str, end: date | st
 def fetch_claims_pattern(point_id: int) -> str:
     """SCAN pattern of every fetch claim of a point."""
     return once_key(fetch_claim(point_id, "*", "*", "*"))
+
+
+VALKEY_RUN_KEY = "releve:recovery:valkey-run"  # the run id of Valkey the recovery check last saw
 
 
 def resume_claim(point_id: int) -> str:

@@ -9,10 +9,13 @@ backfill (`already_done`), however many copies of its message the queue holds.
 The recovery check (`resume`, run by beat every RECOVERY_CHECK_SECONDS) takes over:
 - a backfill whose progress vanished from Valkey (Valkey restarted empty, or lost its queues):
   at once. Windows done before, whose readings went with Valkey, are fetched again;
+- every unfinished backfill once after Valkey restarted on its data (its run id changed): a message
+  a worker had just taken from the queue may be lost, others are held until the visibility timeout;
 - a backfill that has not moved for BACKFILL_STALL_SECONDS while no other backfill moved either
-  (so its windows are not simply queued behind others'): its missing windows are enqueued again,
-  whatever their dedupe claims say (their messages were lost: a task the broker could not take
-  back during an outage, a worker's reserved messages waiting for the visibility timeout);
+  (so its windows are not simply queued behind others), unless Enedis is pausing every worker
+  (their messages were lost: a task the broker could not take back during an outage).
+In the last two cases the missing windows are enqueued again whatever their dedupe claims say;
+copies of a message still queued cost nothing upstream (a window done is not fetched again);
 - a point that was never onboarded (its message was lost): onboarded again.
 A finished backfill is never started over, whatever expired from the cache.
 """
@@ -34,12 +37,15 @@ from models import backfills
 from models.backfills import Backfill, Progress, Window
 from models.cache import EncryptedCache
 from models.db import after_commit
-from models.keys import fetch_claim, fetch_lock_key, once_key, progress_done_key, progress_key, progress_window, resume_claim
+from models.keys import (
+    VALKEY_RUN_KEY, fetch_claim, fetch_lock_key, once_key, progress_done_key, progress_key, progress_window,
+    resume_claim,
+)
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline import tasks
 from pipeline.celery_app import enqueue, settings_of
-from pipeline.clients.base import Throttled
+from pipeline.clients.base import SHORT_WAIT, Throttled
 from pipeline.outages import VALKEY
 from pipeline.tasks.base import ReleveTask, once, outages
 
@@ -203,25 +209,42 @@ def resume(task: ReleveTask, now: datetime | None = None) -> dict[str, Any]:
         last_any = backfills.last_move(session)
         never_onboarded = _never_onboarded(session, now - stall)
     all_still = last_any is None or now - last_any > stall
-    report: dict[str, Any] = {"forgotten": [], "stalled": [], "onboarded": []}
+    restarted = _valkey_restarted(client)
+    # Enedis paused by a 429, or its hourly quota spent: the backfills wait for it, they are not stalled.
+    throttled = all_still and bool(candidates) and task.services.enedis_limiter.blocked_for() > SHORT_WAIT
+    report: dict[str, Any] = {"forgotten": [], "restarted": [], "stalled": [], "onboarded": []}
     for point_id, last_moved in candidates:
-        forgotten = not client.exists(progress_key(point_id))
-        stalled = now - last_moved > stall and all_still
-        if not (forgotten or stalled):
+        if not client.exists(progress_key(point_id)):
+            reason = "forgotten"
+        elif restarted:
+            reason = "restarted"
+        elif now - last_moved > stall and all_still and not throttled:
+            reason = "stalled"
+        else:
             continue
-        if not once(settings, resume_claim(point_id), max(1, int(settings.backfill_stall_seconds))):
+        claimed = once(settings, resume_claim(point_id), max(1, int(settings.backfill_stall_seconds)))
+        if not claimed and reason != "restarted":  # only this check saw the restart (GETSET)
             continue  # another check is on it
-        count = _resume_one(task, point_id, forgotten, now)
-        report["forgotten" if forgotten else "stalled"].append(point_id)
-        log.warning("point %s: backfill %s; %d windows enqueued again", point_id,
-                    "forgotten by Valkey" if forgotten else f"still for {(now - last_moved).total_seconds():.0f} s",
-                    count)
+        count = _resume_one(task, point_id, reason == "forgotten", now)
+        report[reason].append(point_id)
+        log.warning("point %s: backfill %s; %d windows enqueued again", point_id, {
+            "forgotten": "forgotten by Valkey", "restarted": "interrupted by a restart of Valkey",
+            "stalled": f"still for {(now - last_moved).total_seconds():.0f} s"}[reason], count)
     for point_id in never_onboarded:
         if once(settings, resume_claim(point_id), max(1, int(settings.backfill_stall_seconds))):
             enqueue(task.app, tasks.ONBOARD, {"point_id": point_id})
             report["onboarded"].append(point_id)
             log.warning("point %s: never onboarded (its message was lost): onboarding it again", point_id)
     return report
+
+
+def _valkey_restarted(client) -> bool:
+    """Whether Valkey restarted (or failed over) since the last check: its run id changed. Messages a worker
+    had taken from the queue when it went down may be lost (popped, not yet recorded as unacknowledged),
+    or held until the visibility timeout: an unfinished backfill cannot wait for them."""
+    run_id = str(client.info("server").get("run_id", ""))
+    seen = client.getset(VALKEY_RUN_KEY, run_id)
+    return seen is not None and seen.decode() != run_id
 
 
 def _never_onboarded(session: Session, before: datetime) -> list[int]:
@@ -239,8 +262,8 @@ def _resume_one(task: ReleveTask, point_id: int, forgotten: bool, now: datetime)
         progress = backfills.progress_of(session, [point_id])[point_id]
     _copy_to_valkey(task, point_id, progress)
     for series, start, end in missing:
-        # Forgotten: the claims went with Valkey, a claim found now is a window just enqueued. Stalled: the
-        # claims outlived their messages.
+        # Forgotten: the claims went with Valkey, a claim found now is a window just enqueued. Restarted or
+        # stalled: the claims outlived their messages.
         enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=CLAIM_SECONDS,
                        again=not forgotten)
     with task.session() as session:

@@ -20,7 +20,7 @@ from models import backfills
 from models.backfills import Backfill
 from models.cache import EncryptedCache
 from models.db import session_scope
-from models.keys import fetch_claim, once_key, progress_done_key, progress_key
+from models.keys import VALKEY_RUN_KEY, fetch_claim, once_key, progress_done_key, progress_key
 from models.usage_points import UsagePoint
 from models.users import User
 from pipeline import queues, tasks
@@ -172,7 +172,7 @@ def test_a_finished_backfill_is_never_started_over(task, make_point, valkey, set
         record_done(task, point.id, *window)
     valkey.flushdb()  # its readings expired, or Valkey restarted empty
     later = datetime.now(UTC) + timedelta(days=30)
-    assert resume(task, now=later) == {"forgotten": [], "stalled": [], "onboarded": []}
+    assert resume(task, now=later) == {"forgotten": [], "restarted": [], "stalled": [], "onboarded": []}
     assert queued(valkey) == [] and queued(valkey, queues.INTERACTIVE) == []
 
 
@@ -198,3 +198,27 @@ def test_a_new_plan_keeps_what_is_done_and_drops_what_it_no_longer_has(make_poin
         assert (progress.total, progress.done, progress.finished) == (3, 1, False)
         assert session.scalar(select(func.count()).select_from(backfills.BackfillWindow)
                               .where(backfills.BackfillWindow.point_id == point.id)) == 3
+
+
+def test_after_valkey_restarted_on_its_data_every_unfinished_backfill_is_enqueued_again(task, make_point, valkey):
+    point, finished = make_point(), make_point()
+    start_backfill(task, point.id, PLAN)
+    start_backfill(task, finished.id, PLAN[:1])
+    record_done(task, finished.id, *PLAN[0])
+    assert resume(task)["restarted"] == []  # the check notes Valkey's run id
+    valkey.set(VALKEY_RUN_KEY, "the-run-before")  # as if Valkey had restarted since (on its append-only file)
+    valkey.delete(queues.BACKFILL)  # a message taken from the queue when it went down is lost
+    report = resume(task)
+    assert report["restarted"] == [point.id]  # not the finished one
+    assert sorted(w[2] for w in queued(valkey)) == sorted(w[0] for w in PLAN)  # whatever the claims said
+    assert resume(task)["restarted"] == []  # once per restart
+
+
+def test_a_stalled_backfill_is_left_alone_while_enedis_pauses_every_worker(task, make_point, valkey, settings):
+    point = make_point()
+    start_backfill(task, point.id, PLAN)
+    task.services.enedis_limiter.block(600)  # a 429 announced ten minutes
+    later = datetime.now(UTC) + timedelta(seconds=settings.backfill_stall_seconds + 5)
+    assert resume(task, now=later)["stalled"] == []
+    task.services.enedis_limiter.reset()
+    assert resume(task, now=later)["stalled"] == [point.id]

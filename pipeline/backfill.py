@@ -75,15 +75,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _copy_to_valkey(task: ReleveTask, point_id: int, progress: Progress) -> None:
+# Only an existing copy is updated: a copy that vanished stays missing until the recovery check sees it.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'done', ARGV[2])
+return 1
+"""
+
+
+def _copy_to_valkey(task: ReleveTask, point_id: int, progress: Progress, *, create: bool = False) -> None:
     """Valkey's copy of the progress: what the previous release's pages read, and the mark whose
-    absence tells the recovery check that Valkey forgot. Best effort: PostgreSQL holds the truth."""
+    absence tells the recovery check that Valkey forgot the backfill. Only planning and the recovery
+    check create it (`create`); a window done after Valkey lost it does not hide the loss.
+    Best effort: PostgreSQL holds the truth."""
     try:
         client = get_client(task.settings.valkey_url)
-        pipe = client.pipeline(transaction=False)
-        pipe.hset(progress_key(point_id), mapping=progress.as_dict())
-        pipe.expire(progress_key(point_id), VALKEY_COPY_SECONDS)
-        pipe.execute()
+        key = progress_key(point_id)
+        if create:
+            pipe = client.pipeline(transaction=False)
+            pipe.hset(key, mapping=progress.as_dict())
+            pipe.expire(key, VALKEY_COPY_SECONDS)
+            pipe.execute()
+        else:
+            client.eval(_UPDATE, 1, key, progress.total, progress.done)
     except RedisError as exc:
         outages.down(VALKEY, exc, "the progress copy waits; PostgreSQL holds the backfill")
 
@@ -110,7 +124,7 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[Window]) -> Progr
             backfills.mark_done(session, point_id, series, start, end, now)
         missing = set(backfills.missing_windows(session, point_id))
         progress = backfills.progress_of(session, [point_id])[point_id]
-    _copy_to_valkey(task, point_id, progress)
+    _copy_to_valkey(task, point_id, progress, create=True)
     for series, start, end in plan:  # newest first, as planned
         if (series, start, end) in missing:
             enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=CLAIM_SECONDS)
@@ -260,7 +274,7 @@ def _resume_one(task: ReleveTask, point_id: int, forgotten: bool, now: datetime)
     with task.session() as session:
         missing = backfills.missing_windows(session, point_id)
         progress = backfills.progress_of(session, [point_id])[point_id]
-    _copy_to_valkey(task, point_id, progress)
+    _copy_to_valkey(task, point_id, progress, create=True)
     for series, start, end in missing:
         # Forgotten: the claims went with Valkey, a claim found now is a window just enqueued. Restarted or
         # stalled: the claims outlived their messages.

@@ -222,3 +222,19 @@ def test_a_stalled_backfill_is_left_alone_while_enedis_pauses_every_worker(task,
     assert resume(task, now=later)["stalled"] == []
     task.services.enedis_limiter.reset()
     assert resume(task, now=later)["stalled"] == [point.id]
+
+
+def test_a_window_done_after_valkey_forgot_does_not_hide_the_loss(task, make_point, valkey, settings):
+    point = make_point()
+    start_backfill(task, point.id, PLAN)
+    record_done(task, point.id, *PLAN[0])
+    valkey.flushdb()  # Valkey restarted empty
+    series, start, end = PLAN[1]  # a run that was under way ends after it: its readings are in the new Valkey
+    EncryptedCache.from_settings(valkey, settings).put_days(
+        point.user_id, point.id, series, {start + timedelta(days=i): {"va": 1} for i in range((end - start).days)})
+    record_done(task, point.id, series, start, end)
+    assert not valkey.exists(progress_key(point.id))
+    report = resume(task)
+    assert report["forgotten"] == [point.id]
+    assert {w[2:4] for w in queued(valkey)} == {(PLAN[0][0], PLAN[0][1].isoformat()),
+                                                (PLAN[2][0], PLAN[2][1].isoformat())}  # PLAN[0]'s readings went

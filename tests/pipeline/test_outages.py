@@ -242,66 +242,65 @@ class Logs:
         assert "Traceback" not in worker and "Traceback" not in beat_log
 
 
+@dataclass
+class Run:
+    points: list[UsagePoint]
+    since: float  # the backfills started
+    down: float  # the outage started
+
+
+def backfill_through(stack: Stack, wait_until, take_down, bring_back, points: int = 2) -> Run:
+    """Backfill `points` new meters; once 30 windows are done, `take_down()`, wait OUTAGE s, `bring_back()`;
+    return once every backfill finished."""
+    added = add_points(stack, made_up(points))
+    since = time.time()
+    wait_until(lambda: windows_done(stack, added) >= 30, timeout=300, interval=0.2)
+    down = time.time()
+    take_down()
+    time.sleep(OUTAGE)
+    bring_back()
+    wait_until(lambda: finished(stack, added), timeout=600, interval=1)
+    return Run(added, since, down)
+
+
 def test_valkey_killed_mid_backfill_and_restarted_on_its_file(stack, wait_until):
     logs = Logs(stack)
-    points = add_points(stack, made_up(2))
-    since = time.time()
-    wait_until(lambda: windows_done(stack, points) >= 30, timeout=300, interval=0.2)
-    down = time.time()
-    stack.valkey.kill()
-    time.sleep(OUTAGE)
-    stack.valkey.start()
-    wait_until(lambda: finished(stack, points), timeout=600, interval=1)
-    assert_complete(stack, points, since, wait_until, twice_before=down)
+    run = backfill_through(stack, wait_until, stack.valkey.kill, stack.valkey.start)
+    assert_complete(stack, run.points, run.since, wait_until, twice_before=run.down)
     logs.assert_said_once("Valkey", beat=True)
     # Messages a worker held when Valkey died may be lost: the recovery check took the backfills over.
-    assert logs.of(stack.worker).count("interrupted by a restart of Valkey") == len(points)
+    assert logs.of(stack.worker).count("interrupted by a restart of Valkey") == len(run.points)
 
 
 def test_postgresql_stopped_mid_backfill(stack, wait_until):
     logs = Logs(stack)
-    points = add_points(stack, made_up(2))
-    since = time.time()
-    wait_until(lambda: windows_done(stack, points) >= 30, timeout=300, interval=0.2)
-    stack.postgres.stop()
-    time.sleep(OUTAGE)
-    stack.postgres.restart()
-    wait_until(lambda: finished(stack, points), timeout=600, interval=1)
-    assert_complete(stack, points, since, wait_until)
+    run = backfill_through(stack, wait_until, stack.postgres.stop, stack.postgres.restart)
+    assert_complete(stack, run.points, run.since, wait_until)
     logs.assert_said_once("PostgreSQL", beat=False)  # beat needs no PostgreSQL
 
 
 def test_the_sandbox_stopped_mid_backfill(stack, wait_until):
     logs = Logs(stack)
-    points = add_points(stack, made_up(2))
-    since = time.time()
-    wait_until(lambda: windows_done(stack, points) >= 30, timeout=300, interval=0.2)
-    stack.upstream.stop()
-    time.sleep(OUTAGE)
-    stack.upstream.start()
-    wait_until(lambda: finished(stack, points), timeout=600, interval=1)
-    assert_complete(stack, points, since, wait_until)
+    run = backfill_through(stack, wait_until, stack.upstream.stop, stack.upstream.start)
+    assert_complete(stack, run.points, run.since, wait_until)
     logs.assert_said_once("Enedis", beat=False)
 
 
 def test_valkey_restarted_empty_mid_backfill(stack, wait_until):
     """The broker lost its queues, the claims, the progress copy and the readings: the recovery check
-    resumes the unfinished backfill (its lost windows fetched once more), never a finished one."""
+    resumes the unfinished backfills (their lost windows fetched once more), never a finished one."""
     (done_before,) = add_points(stack, ["32320647321714"])  # no load curve: a short backfill
     wait_until(lambda: finished(stack, [done_before]), timeout=300, interval=0.5)
     logs = Logs(stack)
-    points = add_points(stack, made_up(2))
-    since = time.time()
-    wait_until(lambda: windows_done(stack, points) >= 30, timeout=300, interval=0.2)
-    down = time.time()
-    stack.valkey.kill()
-    stack.valkey.wipe()
-    time.sleep(OUTAGE)
-    stack.valkey.start()
-    wait_until(lambda: finished(stack, points), timeout=600, interval=1)
-    assert_complete(stack, points, since, wait_until, twice_before=down)
-    assert successful_calls(stack, done_before, down) == {}  # finished: never started over
+
+    def crash_and_lose_everything() -> None:
+        stack.valkey.kill()
+        stack.valkey.wipe()
+
+    run = backfill_through(stack, wait_until, crash_and_lose_everything, stack.valkey.start)
+    assert_complete(stack, run.points, run.since, wait_until, twice_before=run.down)
+    assert successful_calls(stack, done_before, run.down) == {}  # finished: never started over
     assert finished(stack, [done_before])
     logs.assert_said_once("Valkey", beat=True)
-    assert "backfill forgotten by Valkey" in logs.of(stack.worker)
+    assert logs.of(stack.worker).count("backfill forgotten by Valkey") == len(run.points)
     assert "beat lost its lock" in logs.of(stack.beat)

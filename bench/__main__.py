@@ -5,6 +5,9 @@
    second (as the sandbox logged them) divided by ENEDIS_RATE_PER_SECOND.
 2. A cached two-year load-curve range read (730 days, 48 points a day, decrypted and
    decoded) against a raw Valkey MGET of the same bytes.
+3. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
+   restarted empty, PostgreSQL stopped (20 s each) and the sandbox down for 120 s, with
+   production settings, on servers of its own.
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
 (database `releve_bench`, Redis database 12), which the bench empties first.
@@ -156,11 +159,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache"))
+    parser.add_argument("--only", choices=("backfill", "cache", "outages"),
+                        help="outages (bench/outages.py, ~15 minutes) runs only when asked")
+    parser.add_argument("--outage-points", type=int, default=2, help="meters backfilled during each outage")
+    parser.add_argument("--outage-budget", type=float, default=900,
+                        help="give up waiting for a backfill this long after its outage ended")
+    parser.add_argument("--scenario", action="append", choices=("valkey-killed", "valkey-empty", "postgresql",
+                                                                "sandbox"), help="outages: only these (repeatable)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
-    database_url, valkey_url = servers()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
+    if args.only == "outages":
+        from bench.outages import outages
+
+        outages(args.outage_points, args.outage_budget, args.scenario, args.rate)
+        return
+    database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         range_read(valkey_url, args.repeat)
     if args.only in (None, "backfill"):

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # An upstream that fails is said so once per outage, and once that it answers again (pipeline/outages.py).
 upstreams = OutageLog(log)
 
+
+def upstream_name(upstream: str) -> str:
+    return {"enedis": "Enedis", "rte": "RTE"}.get(upstream, upstream)
+
+
 # (connect, read): both well under the tasks' soft time limit.
 DEFAULT_TIMEOUT = (3.05, 30)
 # Waits up to this long are absorbed in place; longer ones become Throttled.
@@ -133,7 +138,7 @@ def _wait(state: RetryCallState) -> float:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, Unavailable) and exc.upstream:
-        upstreams.down(exc.upstream.capitalize(), exc, "calls are tried again, then their tasks back off")
+        upstreams.down(upstream_name(exc.upstream), exc, "calls are tried again, then their tasks back off")
     log.debug("upstream call failed (%s), attempt %d, retrying", exc, state.attempt_number)
 
 
@@ -175,7 +180,7 @@ class HttpTransport:
         except requests.RequestException as exc:
             raise Unavailable(f"{self.upstream}: {type(exc).__name__} on {path}", upstream=self.upstream) from exc
         if raw.status_code < 500:
-            upstreams.up(self.upstream.capitalize())  # it answers (a refusal is an answer): once per outage
+            upstreams.up(upstream_name(self.upstream))  # it answers (a refusal is an answer): once per outage
         body: Any = None
         if raw.content:
             try:

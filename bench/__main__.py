@@ -5,7 +5,9 @@
    second (as the sandbox logged them) divided by ENEDIS_RATE_PER_SECOND.
 2. A cached two-year load-curve range read (730 days, 48 points a day, decrypted and
    decoded) against a raw Valkey MGET of the same bytes.
-3. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
+3. The cost engine: 12 months of half-hours priced against a dozen offers, in CPU time
+   (`--only costs` needs no server).
+4. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
    restarted empty, PostgreSQL stopped (20 s each) and the sandbox down for 120 s, with
    production settings, on servers of its own.
 
@@ -29,6 +31,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
+from bench import costs
 from models.cache import EncryptedCache
 from models.calendar import PARIS
 from models.db import session_scope
@@ -159,7 +162,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache", "outages"),
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "outages"),
                         help="outages (bench/outages.py, ~15 minutes) runs only when asked")
     parser.add_argument("--outage-points", type=int, default=2, help="meters backfilled during each outage")
     parser.add_argument("--outage-budget", type=float, default=900,
@@ -174,6 +177,10 @@ def main() -> None:
 
         outages(args.outage_points, args.outage_budget, args.scenario, args.rate)
         return
+    if args.only in (None, "costs"):
+        costs.run(args.repeat)
+    if args.only == "costs":
+        return  # pure code: no server to prepare
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         range_read(valkey_url, args.repeat)

@@ -11,7 +11,9 @@ from models.consents import EnedisConsent
 from models.contributions import Contribution
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.offers import Offer, Provider
+from models.day_calendars import CalendarCoverage, SpecialDay
+from models.offers import Offer, OfferEnergyPrice, OfferPrice, Provider
+from models.offpeak_history import OffPeakSchedule
 from models.sessions import UserSession
 from models.tempo import TempoDay
 from models.transfers import TransferRequest
@@ -20,7 +22,8 @@ from models.usage_points import KnownPdl, UsagePoint
 from models.users import Permission, Role, User
 
 __all__ = [
-    "ApiClient", "AuditLog", "Backfill", "BackfillWindow", "Base", "Contribution", "EcoWattSignal", "EnedisConsent",
-    "KnownPdl", "NationalConsumption", "Offer", "Permission", "Provider", "Role", "TempoDay", "TransferRequest",
-    "UnsentTask", "UsagePoint", "User", "UserSession",
+    "ApiClient", "AuditLog", "Backfill", "BackfillWindow", "Base", "CalendarCoverage", "Contribution",
+    "EcoWattSignal", "EnedisConsent", "KnownPdl", "NationalConsumption", "Offer", "OfferEnergyPrice", "OfferPrice",
+    "OffPeakSchedule", "Permission", "Provider", "Role", "SpecialDay", "TempoDay", "TransferRequest", "UnsentTask",
+    "UsagePoint", "User", "UserSession",
 ]

@@ -129,6 +129,11 @@ def tempo_season_claim(day: date) -> str:
     return f"tempo_season:{day}"
 
 
+def tempo_history_claim(day: date) -> str:
+    """The claim of the daily pass over past Tempo seasons."""
+    return f"tempo_history:{day}"
+
+
 # -- limits and counters ----------------------------------------------------------------------------
 
 RATELIMIT_PREFIX = "releve:ratelimit"

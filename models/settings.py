@@ -145,6 +145,16 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# Read only on a development machine (`releve dev`, the outbox of mails): never part of a
+# deployment's configuration (tests/test_kubernetes.py checks every other one is).
+DEVELOPMENT_SETTINGS = frozenset({"MAIL_OUTBOX_DIR", "RELEVE_VAR_DIR"})
+# Secrets: a Kubernetes Secret or the .env file, never a ConfigMap, never a log line.
+SECRET_SETTINGS = frozenset({
+    "DATABASE_URL", "VALKEY_URL", "CELERY_BROKER_URL", "RELEVE_MASTER_KEY", "RELEVE_MASTER_KEY_PREVIOUS",
+    "SECRET_KEY", "ENEDIS_CLIENT_SECRET", "RTE_CLIENT_SECRET", "SMTP_PASSWORD", "FLOWER_BASIC_AUTH",
+})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the gateway; build it with `Settings.from_env()`."""
@@ -170,6 +180,10 @@ class Settings:
     rte_client_secret: str = field(default="releve-dev-secret", repr=False)
     cache_ttl_seconds: int = 86400
     health_timeout_seconds: float = 1.0
+    # How long a stopping worker lets its running tasks finish before handing them back to the
+    # queue (Celery's soft shutdown); the tasks' soft time limit by default, so a deploy that
+    # waits this long (Kubernetes' terminationGracePeriodSeconds) interrupts no task that could end.
+    worker_shutdown_seconds: float = 540.0
     public_url: str = "http://127.0.0.1:8000"
     flower_basic_auth: str = field(default="", repr=False)
     smtp_host: str = ""
@@ -272,6 +286,7 @@ class Settings:
             rte_client_secret=get("RTE_CLIENT_SECRET", defaults.rte_client_secret),
             cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
             health_timeout_seconds=_positive_number("HEALTH_TIMEOUT_SECONDS", get("HEALTH_TIMEOUT_SECONDS", "1")),
+            worker_shutdown_seconds=_positive_number("WORKER_SHUTDOWN_SECONDS", get("WORKER_SHUTDOWN_SECONDS", "540")),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
             flower_basic_auth=get("FLOWER_BASIC_AUTH"),
             smtp_host=get("SMTP_HOST"),

@@ -34,6 +34,8 @@ class UsagePoint(Timestamped, Base):
     status_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     activation_date: Mapped[date | None]
     last_refreshed_at: Mapped[datetime | None]
+    # The offer the household says it has (`models.offers.choose_offer`): the catalogue's or its own.
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"), index=True)
 
 
 class KnownPdl(Base):

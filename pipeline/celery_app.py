@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
 VISIBILITY_TIMEOUT = 3600
+TASK_SOFT_TIME_LIMIT = 540  # a task gets SoftTimeLimitExceeded after this many seconds …
+TASK_TIME_LIMIT = 600  # … and is killed after this many
 
 TASK_MODULES = ("pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte", "pipeline.tasks.mail",
                 "pipeline.tasks.transfers")
@@ -60,8 +62,14 @@ def celery_config(settings: Settings) -> dict:
         accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        task_time_limit=600,
-        task_soft_time_limit=540,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_SOFT_TIME_LIMIT,
+        # Stopping (SIGTERM, which `releve worker` maps to Celery's cold shutdown): running tasks
+        # get this long to end, then are cancelled and their messages go back to the queue at
+        # once (acks_late; the Redis transport restores what is unacked when it closes), not
+        # after the visibility timeout. See pipeline/liveness.py for the probe side.
+        worker_soft_shutdown_timeout=settings.worker_shutdown_seconds,
+        worker_consumer="pipeline.liveness:ReleveConsumer",
         worker_prefetch_multiplier=1,
         task_default_queue=queues.DEFAULT,
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in queues.ALL],

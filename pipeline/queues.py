@@ -28,6 +28,7 @@ ROUTES = {
     tasks.REFRESH_ALL: REFRESH,
     tasks.TEMPO_TOMORROW: RTE,
     tasks.TEMPO_SEASON: RTE,
+    tasks.TEMPO_HISTORY: RTE,
     tasks.ECOWATT: RTE,
     tasks.NATIONAL_CONSUMPTION: RTE,
     tasks.RENEW_TOKENS: DEFAULT,

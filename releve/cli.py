@@ -81,14 +81,50 @@ def run_migrations(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-def prepare_database(database_url: str) -> None:
-    """What every deploy runs: the migrations, then the default roles (`releve db upgrade`)."""
-    from models.accounts import seed_roles
-    from models.db import session_scope
+# pg_advisory_lock key of `releve db upgrade` ("releve" in ASCII): one deploy step migrates at
+# a time, however many start together (Kubernetes initContainers of several pods).
+MIGRATION_LOCK = 0x72656C657665
 
-    run_migrations(database_url)
-    with session_scope(database_url) as session:
-        seed_roles(session)
+
+def prepare_database(database_url: str) -> list[str]:
+    """What every deploy runs (`releve db upgrade`): the migrations, then the default roles, the offer
+    catalogue and the EJP/Sobriété calendar files (all idempotent). Returns what the seeding changed.
+
+    Under a PostgreSQL advisory lock: a second caller waits for the first, then finds
+    nothing left to do.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from models.accounts import seed_roles
+    from models.day_calendars import load_calendar_files
+    from models.db import session_scope
+    from models.offer_catalogue import load_catalogue
+
+    engine = create_engine(database_url, poolclass=NullPool, hide_parameters=True)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            lock.commit()
+            try:
+                run_migrations(database_url)
+                with session_scope(database_url) as session:
+                    seed_roles(session)
+                    offers = load_catalogue(session)
+                    calendars = load_calendar_files(session)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                lock.commit()
+    finally:
+        engine.dispose()
+    said = []
+    if offers.touched:
+        said.append(f"Offer catalogue: {len(offers.added)} added, {len(offers.changed)} changed "
+                    f"({offers.unchanged} unchanged).")
+    added_days = sum(len(days) for days in calendars.added.values())
+    if added_days:
+        said.append(f"Calendars: {added_days} EJP/Sobriété day(s) added.")
+    return said
 
 
 def _bin(name: str) -> str:
@@ -142,6 +178,8 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
             os.environ.setdefault(name, value)
     os.environ.setdefault("ENEDIS_REDIRECT_URI", f"http://127.0.0.1:{port}/consent/callback")
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # Ctrl-C should not wait for a long task: a few seconds, then it goes back to the queue.
+    os.environ.setdefault("WORKER_SHUTDOWN_SECONDS", "5")
     with ExitStack() as stack:
         environment = Environment(stack)
         settings = environment.settings
@@ -225,7 +263,8 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply migrations up to head and seed the default roles."""
     with ExitStack() as stack:
-        prepare_database(Environment(stack).settings.database_url)
+        for line in prepare_database(Environment(stack).settings.database_url):
+            click.echo(line)
         click.echo("Database is up to date.")
 
 
@@ -395,6 +434,176 @@ def audit_transfers(since) -> None:
                            f"ip {r.ip_address or '-'}")
 
 
+@cli.group()
+def offers() -> None:
+    """The offer catalogue (models/data/offers/) and its price periods."""
+
+
+@offers.command("load")
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A catalogue directory (default: the one shipped in the package).")
+def offers_load(directory: Path | None) -> None:
+    """Load the catalogue into PostgreSQL (idempotent): say what was added and changed."""
+    from models.db import session_scope
+    from models.offer_catalogue import CatalogueError, load_catalogue
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        try:
+            with session_scope(settings.database_url) as session:
+                report = load_catalogue(session, directory)
+        except CatalogueError as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in report.lines():
+            click.echo(line)
+
+
+@offers.command("list")
+@click.option("--status", help="Only the periods with this status (e.g. conflict_subscription).")
+@click.option("--offer", "offer_code", help="Only this offer's periods (its code, e.g. EDF_TRV_TEMPO).")
+@click.option("--on", "on_day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only the periods in force that day.")
+def offers_list(status: str | None, offer_code: str | None, on_day) -> None:
+    """The catalogue's price periods with their status and sources (never a household's own offers)."""
+    from models.db import session_scope
+    from models.offers import OPTION_RULES, catalogue_prices, status_counts
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        with session_scope(settings.database_url) as session:
+            rows = catalogue_prices(session, status=status, offer_code=offer_code,
+                                    on=on_day.date() if on_day else None)
+            counts = status_counts(session)
+        for r in rows:
+            until = f"until {r.valid_to}" if r.valid_to else "in force"
+            energy = " ".join(f"{b}={r.energy[b].normalize()}" for b in OPTION_RULES[r.option].buckets if b in r.energy)
+            cre = f" (CRE {r.fixed_eur_year_cre.normalize()} EUR/year)" if r.fixed_eur_year_cre is not None else ""
+            click.echo(f"{r.offer_code:<20} {r.kva:>2} kVA  from {r.valid_from} {until:<17} "
+                       f"fixed {r.fixed_eur_month.normalize()} EUR/month{cre}  {energy}  [{r.status}]")
+        click.echo(f"{len(rows)} period(s). Catalogue by status: "
+                   + ", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
+def _days(values: tuple[str, ...]) -> list:
+    from datetime import date
+
+    days = []
+    for value in values:
+        try:
+            days.append(date.fromisoformat(value))
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)", param_hint="DAYS") from None
+    return days
+
+
+KINDS = click.Choice(["ejp", "sobriete"])
+
+
+@cli.group()
+def calendar() -> None:
+    """EJP and Sobriété days (no public API: set here or in models/data/calendars/); Tempo comes from RTE."""
+
+
+@calendar.command("set")
+@click.argument("kind", type=KINDS)
+@click.argument("days", nargs=-1, required=True, metavar="DAYS...")
+@click.option("--source", default="", help="Where the announcement was read (kept with each day).")
+def calendar_set(kind: str, days: tuple[str, ...], source: str) -> None:
+    """Mark DAYS (YYYY-MM-DD) as EJP or Sobriété days."""
+    from models.day_calendars import SEASON_QUOTAS, CalendarError, over_quota, set_days
+    from models.db import session_scope
+
+    wanted = _days(days)
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        try:
+            with session_scope(settings.database_url) as session:
+                added = set_days(session, kind, wanted, source)
+                over = over_quota(session, kind, wanted)
+        except CalendarError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{kind}: {len(added)} day(s) added" + (f" ({', '.join(map(str, added))})" if added else "")
+               + f", {len(set(wanted)) - len(added)} already set.")
+    for season, count in over.items():
+        click.secho(f"warning: the season from {season} now holds {count} {kind} days; the offer allows "
+                    f"{SEASON_QUOTAS[kind]}", fg="yellow", err=True)
+
+
+@calendar.command("unset")
+@click.argument("kind", type=KINDS)
+@click.argument("days", nargs=-1, required=True, metavar="DAYS...")
+def calendar_unset(kind: str, days: tuple[str, ...]) -> None:
+    """Remove DAYS (YYYY-MM-DD) from the EJP or Sobriété days."""
+    from models.day_calendars import unset_days
+    from models.db import session_scope
+
+    wanted = _days(days)
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        with session_scope(settings.database_url) as session:
+            removed = unset_days(session, kind, wanted)
+    click.echo(f"{kind}: {len(removed)} day(s) removed" + (f" ({', '.join(map(str, removed))})" if removed else "")
+               + f", {len(set(wanted)) - len(removed)} were not set.")
+
+
+@calendar.command("known")
+@click.argument("kind", type=KINDS)
+@click.option("--from", "first", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--through", "last", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--source", default="")
+def calendar_known(kind: str, first, last, source: str) -> None:
+    """Declare the list complete from --from through --through: an unlisted day there is an ordinary day."""
+    from models.day_calendars import CalendarError, set_coverage
+    from models.db import session_scope
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        try:
+            with session_scope(settings.database_url) as session:
+                set_coverage(session, kind, first.date(), last.date(), source)
+        except CalendarError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{kind}: known from {first.date()} through {last.date()}.")
+
+
+@calendar.command("show")
+@click.option("--from", "first", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Exclusive.")
+def calendar_show(first, end) -> None:
+    """Each day of [--from, --to): Tempo colour, EJP, Sobriété, public holiday ('?' when unknown)."""
+    from models.day_calendars import CalendarError, day_calendar
+    from models.db import session_scope
+
+    def flag(value) -> str:
+        return "?" if value is None else ("yes" if value else "no")
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        try:
+            with session_scope(settings.database_url) as session:
+                days = day_calendar(session, first.date(), end.date())
+        except CalendarError as exc:
+            raise click.ClickException(str(exc)) from None
+    for info in days.values():
+        click.echo(f"{info.day} {info.day:%a}  tempo {info.tempo or '?':<5}  ejp {flag(info.ejp):<3}  "
+                   f"sobriete {flag(info.sobriete):<3}  {info.holiday or ''}".rstrip())
+
+
+@calendar.command("load")
+def calendar_load() -> None:
+    """Load models/data/calendars/*.json (idempotent: adds days, widens what is known, removes nothing)."""
+    from models.day_calendars import load_calendar_files
+    from models.db import session_scope
+
+    with ExitStack() as stack:
+        settings = Environment(stack).settings
+        with session_scope(settings.database_url) as session:
+            report = load_calendar_files(session)
+    for kind, added in report.added.items():
+        known = report.coverage.get(kind)
+        click.echo(f"{kind}: {len(added)} day(s) added; "
+                   + (f"known from {known[0]} through {known[1]}" if known else "no period declared complete"))
+
+
 @cli.command()
 def check() -> None:
     """Check the configuration and the connections, in plain words."""
@@ -480,11 +689,35 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 @click.option("--queues", default=lambda: ",".join(all_queues()), show_default="every queue",
               help="Comma-separated queues to consume (pipeline/queues.py).")
 @click.option("--hostname", default="worker@%h", show_default=True, help="Node name (unique per worker).")
-def worker(concurrency: int, queues: str, hostname: str) -> None:
-    """Run a Celery worker on the given queues."""
+@click.option("--alive-file", type=click.Path(dir_okay=False), default=None,
+              help="A local file the worker keeps up to date for `releve worker-alive` (container probes).")
+def worker(concurrency: int, queues: str, hostname: str, alive_file: str | None) -> None:
+    """Run a Celery worker on the given queues.
+
+    SIGTERM stops it gracefully: running tasks get WORKER_SHUTDOWN_SECONDS to end, then go
+    back to the queue at once (Celery's soft, then cold shutdown), so nothing waits for the
+    broker's visibility timeout after a deploy.
+    """
+    from pipeline.liveness import ALIVE_FILE_ENV
+
     _settings_or_exit()
+    os.environ["REMAP_SIGTERM"] = "SIGQUIT"  # read by Celery: SIGTERM means the cold shutdown path
+    if alive_file:
+        os.environ[ALIVE_FILE_ENV] = str(Path(alive_file).resolve())
     _exec("celery", "-A", "pipeline", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
           "--queues", queues, "--hostname", hostname, "--without-mingle", "--without-gossip")
+
+
+@cli.command("worker-alive")
+@click.option("--alive-file", type=click.Path(dir_okay=False), required=True)
+@click.option("--max-age", default=120.0, show_default=True, help="Seconds without an event-loop tick that mean stuck.")
+def worker_alive(alive_file: str, max_age: float) -> None:
+    """Exit 0 when the worker writing ALIVE_FILE is alive (a liveness probe; no network)."""
+    from pipeline.liveness import check
+
+    ok, reason = check(Path(alive_file), max_age)
+    click.echo(reason)
+    sys.exit(0 if ok else 1)
 
 
 @cli.command()

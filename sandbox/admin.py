@@ -1,4 +1,4 @@
-"""The sandbox's own admin API under `/_sandbox/`: clock, faults, consents and the call log.
+"""The sandbox's own admin API under `/_sandbox/`: clock, faults, consents, contract changes and the call log.
 
 Tests and benchmarks drive the sandbox through it over HTTP (or, in-process, through
 `SandboxState` directly). It is a development tool with no authentication: never expose
@@ -98,6 +98,28 @@ def remove_consents():
     if problem:
         return problem
     state().unregister(*found)
+    return "", 204
+
+
+@bp.post("/contracts")
+def change_contract():
+    """Body `{"prm": PRM, "offpeak_hours": "HC (…)" | null}`: that contract now states these off-peak hours."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    prm, hours = body.get("prm"), body.get("offpeak_hours")
+    if not isinstance(prm, str) or not PRM_RE.match(prm):
+        return json_error(400, {"error": "invalid_request", "error_description": "prm: a 14-digit PRM"})
+    if hours is not None and (not isinstance(hours, str) or len(hours) > 200):
+        return json_error(400, {"error": "invalid_request", "error_description": "offpeak_hours: text or null"})
+    state().change_offpeak(prm, hours)
+    return jsonify(prm=prm, offpeak_hours=hours), 201
+
+
+@bp.delete("/contracts")
+def reset_contracts():
+    """Every contract states its generated off-peak hours again."""
+    with state().lock:
+        state().offpeak_changes.clear()
     return "", 204
 
 

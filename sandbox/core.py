@@ -98,6 +98,9 @@ class SandboxState:
     consents: dict[str, set[str]] = field(default_factory=dict)
     register_all: bool = False                  # every PRM counts as consented (tests, benchmarks)
     register_customers: tuple[str, ...] = ()    # client ids given the nine test customers at start
+    # Contract changes made through the admin API: PRM -> the offpeak_hours its contract now states
+    # (None: a single-rate contract). Enedis does move off-peak hours (the 2025 reform moved some to 11-17 h).
+    offpeak_changes: dict[str, str | None] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _windows: dict[tuple[str, float], collections.deque] = field(default_factory=dict, repr=False)
     _last_ecowatt: dict[str, float] = field(default_factory=dict, repr=False)
@@ -201,8 +204,19 @@ class SandboxState:
             self.revoked.clear()
             self._windows.clear()
             self._last_ecowatt.clear()
+            self.offpeak_changes.clear()
             self.clock_offset, self.frozen_at = 0.0, None
         self._register_at_start()
+
+    # -- contract changes ----------------------------------------------------
+    def change_offpeak(self, prm: str, offpeak_hours: str | None) -> None:
+        with self.lock:
+            self.offpeak_changes[prm] = offpeak_hours
+
+    def offpeak_of(self, prm: str, generated: str | None) -> str | None:
+        """The off-peak hours a PRM's contract states now: a change made through the admin API, else `generated`."""
+        with self.lock:
+            return self.offpeak_changes.get(prm, generated)
 
     # -- consent register ----------------------------------------------------
     def _register_at_start(self) -> None:

@@ -390,8 +390,9 @@ def contracts():
         "contract_status": "SERVC",
         "last_distribution_tariff_change_date": f"{max(point.activation, date(2017, 5, 25)).isoformat()}+01:00",
     }
-    if point.offpeak_hours:
-        contract["offpeak_hours"] = point.offpeak_hours
+    offpeak = state().offpeak_of(point.prm, point.offpeak_hours)
+    if offpeak:
+        contract["offpeak_hours"] = offpeak
     return jsonify(customer={"customer_id": customer.customer_id,
                              "usage_points": [{"usage_point": usage_point_block(point), "contracts": contract}]})
 

@@ -45,10 +45,11 @@ def test_compose_services_and_commands():
     assert set(compose["volumes"]) == {"postgres-data", "valkey-data"}
     for name in ("postgres", "valkey", "web", "worker", "worker-interactive", "flower"):
         assert "healthcheck" in services[name], name
-    for name in ("worker", "worker-interactive"):  # the health check pings the node name the worker runs as
+    for name in ("worker", "worker-interactive"):  # the health check reads the file the worker keeps
         command = services[name]["command"]
-        node = command[command.index("--hostname") + 1].replace("%h", "$$HOSTNAME")
-        assert f"-d {node} " in services[name]["healthcheck"]["test"][1], name
+        alive = command[command.index("--alive-file") + 1]
+        assert services[name]["healthcheck"]["test"] == ["CMD", "releve", "worker-alive", "--alive-file", alive]
+        parses(services[name]["healthcheck"]["test"][1:])
     for name in ("migrate", "web", "worker", "worker-interactive", "beat", "flower"):
         parses(services[name]["command"])
         assert services[name]["environment"]["RELEVE_ENV"] == "production"

@@ -1,5 +1,7 @@
 """Migrations are the schema: one head, upgrade then check is clean, and they round-trip."""
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -47,3 +49,100 @@ def test_check_constraints_match_the_models(connection):
         expected = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
         actual = {c["name"] for c in inspector.get_check_constraints(table.name)}
         assert actual == expected, table.name
+
+
+def test_deploy_steps_started_together_migrate_once(database_url, env_for):
+    """Several pods' `releve db upgrade` at once (Kubernetes initContainers): an advisory lock
+    makes them take turns; every one succeeds and the schema is at head."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(database_url).database}_deploy"
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    fresh = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        env = env_for(DATABASE_URL=fresh)
+        releve = str(Path(sys.executable).parent / "releve")
+        steps = [subprocess.Popen([releve, "db", "upgrade"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for _ in range(3)]
+        outputs = [step.communicate(timeout=300)[0] for step in steps]
+        assert [step.returncode for step in steps] == [0, 0, 0], outputs
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        engine = create_engine(fresh)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == head
+            assert conn.scalar(text("SELECT count(*) FROM roles WHERE name = 'admin'")) == 1
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+# Operations that break the code of the release before (still running during a rolling update,
+# or deployed again by a rollback): expand first, contract a release later.
+BREAKING = {"drop_table", "drop_column", "rename_table", "drop_constraint"}
+
+
+def breaking_operations(path) -> list[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    upgrade = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade")
+    found = []
+    for node in ast.walk(upgrade):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = node.func.attr
+            keywords = {k.arg: k.value for k in node.keywords}
+            if name in BREAKING:
+                found.append(name)
+            elif name == "alter_column" and ("new_column_name" in keywords or (
+                    isinstance(keywords.get("nullable"), ast.Constant) and keywords["nullable"].value is False
+                    and "server_default" not in keywords)):
+                found.append("alter_column")
+    return found
+
+
+def test_each_migration_keeps_the_previous_release_working():
+    """A breaking operation in an upgrade needs PREVIOUS_RELEASE_SAFE, a sentence saying why the
+    previous release's code does not mind (README, "Deploying on Kubernetes": expand, then contract)."""
+    import importlib.util
+    from importlib.resources import files
+
+    unexplained = {}
+    for path in sorted(Path(str(files("migrations"))).glob("versions/*.py")):
+        operations = breaking_operations(path)
+        if not operations:
+            continue
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not str(getattr(module, "PREVIOUS_RELEASE_SAFE", "")).strip():
+            unexplained[path.name] = operations
+    assert unexplained == {}
+
+
+def test_rows_of_the_early_offers_table_are_kept_not_dropped(connection):
+    """No release wrote the early `offers` table; should a deployment hold rows anyway, 0006 keeps them."""
+    from sqlalchemy import text
+
+    cfg = alembic_config(connection=connection)
+    command.downgrade(cfg, "0004")
+    connection.execute(text("INSERT INTO providers (name, website) VALUES ('Fournisseur', '')"))
+    connection.execute(text(
+        "INSERT INTO offers (provider_id, name, kind, subscribed_kva, subscription_eur_month, valid_from) "
+        "SELECT id, 'Ancienne', 'base', 6, 12.5, '2024-01-01' FROM providers WHERE name = 'Fournisseur'"))
+    command.upgrade(cfg, "head")
+    assert connection.execute(text("SELECT name FROM offers_legacy")).scalars().all() == ["Ancienne"]
+    assert connection.execute(text("SELECT code FROM providers WHERE name = 'Fournisseur'")).scalar().startswith(
+        "PROVIDER_")
+    assert {"offers", "offer_prices", "offers_legacy"} <= set(inspect(connection).get_table_names())
+    command.downgrade(cfg, "0004")  # and back: the early table returns with its row
+    assert connection.execute(text("SELECT name FROM offers")).scalars().all() == ["Ancienne"]

@@ -62,7 +62,9 @@ def test_an_installed_wheel_upgrades_a_database_and_checks(tmp_path, empty_datab
     with engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         roles = conn.execute(text("SELECT count(*) FROM roles")).scalar()
+        prices = conn.execute(text("SELECT count(*) FROM offer_prices")).scalar()  # the catalogue, from package data
     engine.dispose()
+    assert prices == 102 and "Offer catalogue: 110 added" in upgraded.stdout
     heads = run([sys.executable, "-c", "from alembic.script import ScriptDirectory; from releve.cli import "
                  "alembic_config; print(*ScriptDirectory.from_config(alembic_config()).get_heads())"]).stdout.split()
     assert [version] == heads and roles >= 1

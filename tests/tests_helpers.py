@@ -1,4 +1,7 @@
-"""Small helpers shared by tests (importable because tests/ is on sys.path via conftest)."""
+"""Small helpers shared by tests: processes under a guard, Valkey leases, waiting, upstream settings.
+
+tests/ is on the import path (`pythonpath` in pyproject.toml): `from tests_helpers import …`.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import redis
 
 from guard import children_of
 from sandbox.testing import free_port
 
 __all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of", "survivors", "RUN_MARK",
-           "ValkeyDatabases", "guarded", "at_exit"]
+           "ValkeyDatabases", "guarded", "at_exit", "wait_until", "upstream_env", "empty_public_tables"]
 
 GUARD = Path(__file__).with_name("guard.py")
 # Every process this test run starts carries this variable (set in pytest_configure, inherited by
@@ -266,6 +270,36 @@ def deliver_queued_mails(celery_app) -> int:
             send_mail(**kwargs)
             delivered += 1
     return delivered
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def upstream_env(url: str) -> dict[str, str]:
+    """The settings that point Relevé at a sandbox (Enedis and RTE) listening at `url`."""
+    return {"ENEDIS_API_URL": url, "RTE_API_URL": url, "RTE_TOKEN_URL": f"{url}/token/oauth/",
+            "ENEDIS_CONSENT_URL": f"{url}/dataconnect/v1/oauth2/authorize"}
+
+
+def empty_public_tables(database_url: str) -> None:
+    """Workers fetch RTE's public data when they start: leave no rows to the next tests."""
+    from models.db import session_scope
+    from models.ecowatt import EcoWattSignal
+    from models.national_consumption import NationalConsumption
+    from models.tempo import TempoDay
+
+    with session_scope(database_url) as session:
+        for model in (TempoDay, EcoWattSignal, NationalConsumption):
+            session.query(model).delete()
 
 
 # -- servers a test can take down and bring back (tests/pipeline/test_outages.py, bench/outages.py) ----------

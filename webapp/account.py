@@ -1,4 +1,4 @@
-"""Account settings: password, API credentials, account deletion.
+"""Account settings: password, API credentials, the household's own offers, account deletion.
 
 Every action looks rows up by id AND the current user's id: another account's row is a 404,
 exactly like a row that does not exist.
@@ -6,22 +6,35 @@ exactly like a row that does not exist.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import EqualTo, Length, Optional
+from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
+
+try:  # WTForms ≥ 3.3 wants choices as SelectChoice (tuples are deprecated there)
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    def SelectChoice(value, label):  # noqa: N802 - stands in for the class
+        return value, label
 
 from models.api_clients import ApiClient
+from models.household_offers import (
+    HOUSEHOLD_OPTIONS, MAX_OFFERS_PER_ACCOUNT, HouseholdOfferInput, OfferRefused, create_household_offer,
+    delete_household_offer, household_offers,
+)
+from models.offers import BUCKET_LABELS, KVA_VALUES, MAX_EUR_KWH, MAX_FIXED_EUR_MONTH, OPTION_RULES
+from models.offpeak import parse_offpeak_hours
 from models.users import User
 from pipeline import accounts
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
 from webapp.db import audit, db
 from webapp.extensions import settings as releve_settings
-from webapp.inputs import Form
+from webapp.inputs import DateText, DecimalText, Form
 from webapp.security import Throttle
 from webapp.sessions import end_all_sessions, sign_in
 
@@ -44,6 +57,54 @@ class ApiClientForm(Form):
 class DeleteForm(Form):
     confirm_password = PasswordField("Mot de passe", validators=[REQUIRED], render_kw=AC_CURRENT)
     submit = SubmitField("Supprimer définitivement mon compte")
+
+
+OFFER_FIRST_DAY = date(2015, 1, 1)  # older prices price no reading Enedis still serves
+OFFER_LAST_DAY = date(2099, 12, 31)
+WEEKEND_OPTIONS = ("BASE_WEEKEND", "HC_WEEKEND", "HC_NUIT_WEEKEND")
+AT_MOST_100 = "100 caractères au plus."
+
+
+class ChoiceField(SelectField):
+    """A select whose refusal of a value it does not offer is said in French."""
+
+    def pre_validate(self, form):
+        if self.data not in {str(choice[0]) for choice in self.iter_choices()}:
+            raise ValidationError("Choisissez une valeur de la liste.")
+
+
+class HouseholdOfferForm(Form):
+    """The fields every household offer has; `offer_form(option)` adds that option's prices per kWh."""
+
+    name = StringField("Nom de l'offre", validators=[REQUIRED, Length(max=100, message=AT_MOST_100)])
+    supplier = StringField("Fournisseur (facultatif)", validators=[Optional(), Length(max=100, message=AT_MOST_100)])
+    kva = ChoiceField("Puissance souscrite", choices=[SelectChoice(str(k), f"{k} kVA") for k in KVA_VALUES],
+                      validators=[InputRequired(message="Choisissez une puissance.")])
+    valid_from = DateText("Prix en vigueur depuis le", validators=[InputRequired(message="Indiquez une date.")],
+                          first=OFFER_FIRST_DAY, last=OFFER_LAST_DAY)
+    valid_until = DateText("Jusqu'au (inclus, facultatif)", validators=[Optional()],
+                           first=OFFER_FIRST_DAY, last=OFFER_LAST_DAY)
+    fixed = DecimalText("Abonnement (€ TTC par mois)", validators=[InputRequired(message="Indiquez l'abonnement.")],
+                        low=Decimal(0), high=MAX_FIXED_EUR_MONTH - Decimal("0.0001"), places=4)
+
+
+def offer_form(option: str, formdata=None) -> HouseholdOfferForm:
+    """The form of one option: its prices per kWh, and the public-holiday question for weekend offers."""
+    fields = {f"price_{bucket}": DecimalText(f"{BUCKET_LABELS[bucket]} (€ TTC par kWh)",
+                                             validators=[InputRequired(message="Indiquez ce prix.")],
+                                             low=Decimal("0.000001"), high=MAX_EUR_KWH - Decimal("0.000001"), places=6)
+              for bucket in OPTION_RULES[option].buckets}
+    if option in WEEKEND_OPTIONS:
+        fields["holidays"] = BooleanField("Les jours fériés sont au prix du week-end")
+    fields["submit"] = SubmitField("Enregistrer l'offre")
+    form_class = type(f"OfferForm_{option}", (HouseholdOfferForm,), fields)
+    return form_class(formdata=formdata) if formdata is not None else form_class()
+
+
+def option_asked() -> str | None:
+    """The `type` of the query string when it is an option a household can enter."""
+    option = request.args.get("type", "")
+    return option if option in HOUSEHOLD_OPTIONS else None
 
 
 def me() -> User:
@@ -160,6 +221,67 @@ def revoke_client(pk: int):
     audit("api_client.revoked", client.client_id)
     flash("Identifiants révoqués : ils ne donnent plus accès à vos données.", "success")
     return redirect(url_for("account.settings"))
+
+
+def offers_page(form=None, option=None, status=200):
+    response = make_response(render_template(
+        "account/offers.html", offers=household_offers(db(), current_user.id), form=form, option=option,
+        options=[(o, OPTION_RULES[o].label) for o in HOUSEHOLD_OPTIONS], rules=OPTION_RULES,
+        bucket_labels=BUCKET_LABELS, limit=MAX_OFFERS_PER_ACCOUNT, one_day=timedelta(days=1),
+        fixed_hours=" et ".join(r.label() for r in parse_offpeak_hours(OPTION_RULES[option].offpeak_hours))
+        if option else ""), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/parametres/offres")
+@login_required
+def offers():
+    """The household's own offers: listed, deletable, and a type to choose before entering a new one."""
+    return offers_page()
+
+
+@bp.route("/parametres/offres/nouvelle", methods=["GET", "POST"])
+@login_required
+def new_offer():
+    option = option_asked()
+    if option is None:  # no type, or one a household cannot enter: choose one first
+        if request.method == "POST" or "type" in request.args:
+            flash("Choisissez un type d'offre.", "error")
+            return offers_page(status=400)
+        return redirect(url_for("account.offers"))
+    form = offer_form(option)
+    if request.method == "GET":
+        return offers_page(form=form, option=option)
+    if not form.validate_on_submit():
+        return offers_page(form=form, option=option, status=400)
+    until = form.valid_until.data
+    entry = HouseholdOfferInput(
+        name=form.name.data.strip(), supplier_name=(form.supplier.data or "").strip(), option=option,
+        kva=int(form.kva.data), valid_from=form.valid_from.data, valid_to=until + timedelta(days=1) if until else None,
+        fixed_eur_month=form.fixed.data,
+        energy={bucket: form[f"price_{bucket}"].data for bucket in OPTION_RULES[option].buckets},
+        holidays_as_weekend=bool(form.holidays.data) if "holidays" in form else False)
+    try:
+        offer = create_household_offer(db(), current_user.id, entry)
+    except OfferRefused as exc:
+        flash(str(exc), "error")
+        return offers_page(form=form, option=option, status=400)
+    audit("household_offer.created", f"offer:{offer.id}", option=option)
+    flash("Offre enregistrée : elle n'est visible que de votre compte.", "success")
+    return redirect(url_for("account.offers"))
+
+
+@bp.post("/parametres/offres/<int:pk>/supprimer")
+@login_required
+def delete_offer(pk: int):
+    if not Form().validate_on_submit():
+        return offers_page(status=400)
+    if not delete_household_offer(db(), current_user.id, pk):  # another account's offer: as if it did not exist
+        abort(404)
+    audit("household_offer.deleted", f"offer:{pk}")
+    flash("Offre supprimée.", "success")
+    return redirect(url_for("account.offers"))
 
 
 @bp.post("/parametres/supprimer")

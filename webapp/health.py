@@ -98,8 +98,9 @@ def _check(fn, settings: Settings) -> dict:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
-def run_checks(settings: Settings) -> dict[str, dict]:
-    """Every check at once; what has not answered by the deadline is down."""
+def run_checks(settings: Settings, names: tuple[str, ...] = tuple(CHECKS)) -> dict[str, dict]:
+    """These checks (every one by default) at once; what has not answered by the deadline is down."""
+    checks = {name: CHECKS[name] for name in names}
     results: dict[str, dict] = {}
 
     def run(name, fn):
@@ -108,14 +109,14 @@ def run_checks(settings: Settings) -> dict[str, dict]:
     # Daemon threads: one stuck on a server that never answers ends with its own timeout, and
     # never holds up the process's exit.
     threads = [threading.Thread(target=run, args=item, name=f"healthz-{item[0]}", daemon=True)
-               for item in CHECKS.items()]
+               for item in checks.items()]
     for thread in threads:
         thread.start()
     limit = DEADLINE_FACTOR * settings.health_timeout_seconds
     deadline = time.monotonic() + limit
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return {name: results.get(name) or {"ok": False, "error": f"no answer within {limit:g} s"} for name in CHECKS}
+    return {name: results.get(name) or {"ok": False, "error": f"no answer within {limit:g} s"} for name in checks}
 
 
 def _is_admin() -> bool:
@@ -129,6 +130,20 @@ def _is_admin() -> bool:
 def livez():
     """The process runs and answers: nothing else is looked at."""
     return jsonify(status="ok")
+
+
+# What this process needs to serve requests; workers and beat are not its concern.
+READINESS = ("postgres", "valkey")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Whether this web process can serve: PostgreSQL and Valkey answer (a Kubernetes readiness probe).
+
+    Never a liveness probe: during an outage every pod is unready, and restarting them cures nothing.
+    """
+    down = [name for name, r in run_checks(extensions.settings(), READINESS).items() if not r["ok"]]
+    return jsonify(status="ok" if not down else "down", down=down), 200 if not down else 503
 
 
 @bp.get("/healthz")

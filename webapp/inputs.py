@@ -8,6 +8,8 @@ field is a form error (400, in French), a `next` that could split a header is a 
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from werkzeug.routing import IntegerConverter
@@ -62,3 +64,77 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class TypedText(StringField):
+    """A text field read into another type by `parse` (None when empty); a ValueError from it is the
+    field's error, in French. A refused entry is shown back only when short and printable."""
+
+    def parse(self, text: str):
+        raise NotImplementedError
+
+    def show(self, value) -> str:
+        return str(value)
+
+    def process_formdata(self, valuelist):
+        self.raw_data = valuelist
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if text:
+            self.data = self.parse(text)
+
+    def _value(self):
+        if self.raw_data:
+            raw = self.raw_data[0]
+            return raw if len(raw) <= 20 and printable(raw) else ""
+        return self.show(self.data) if self.data is not None else ""
+
+
+class DecimalText(TypedText):
+    """A decimal number a person types ("0,2016" or "0.2016"): ASCII digits, at most `places` decimals,
+    within [low, high]. Anything else ("1e999", "NaN", "١٢", a 1 MB string) is a French form error,
+    never a `Decimal` PostgreSQL cannot hold."""
+
+    def __init__(self, label=None, validators=None, *, low: Decimal, high: Decimal, places: int, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+        self.low, self.high, self.places = low, high, places
+        self._pattern = re.compile(rf"[0-9]{{1,6}}(?:[.,][0-9]{{1,{places}}})?")
+
+    def parse(self, text: str) -> Decimal:
+        if len(text) > 20 or not self._pattern.fullmatch(text):
+            raise ValueError(f"Un nombre, avec au plus {self.places} décimales (ex. 0,2016).")
+        value = Decimal(text.replace(",", "."))
+        if not self.low <= value <= self.high:
+            raise ValueError(f"Entre {_fr(self.low)} et {_fr(self.high)}.")
+        return value
+
+    def show(self, value: Decimal) -> str:
+        return _fr(value)
+
+
+class DateText(TypedText):
+    """A day typed as YYYY-MM-DD (what `<input type="date">` sends), ASCII digits only, within [first, last]."""
+
+    def __init__(self, label=None, validators=None, *, first: date, last: date, **kwargs):
+        kwargs.setdefault("render_kw", {"type": "date"})
+        super().__init__(label, validators, **kwargs)
+        self.first, self.last = first, last
+
+    def parse(self, text: str) -> date:
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError(text)
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("Une date au format AAAA-MM-JJ.") from None
+        if not self.first <= day <= self.last:
+            raise ValueError(f"Entre le {self.first:%d/%m/%Y} et le {self.last:%d/%m/%Y}.")
+        return day
+
+    def show(self, value: date) -> str:
+        return value.isoformat()
+
+
+def _fr(value: Decimal) -> str:
+    return format(value.normalize(), "f").replace(".", ",")

@@ -40,6 +40,12 @@ def schedule(nowfun=None, settings: Settings | None = None) -> dict[str, dict]:
             "schedule": crontab(minute=10, hour=4, **kw),
             "options": {"expires": 3600},
         },
+        # Past seasons, back to the first day a Tempo price applies: asked only while incomplete.
+        "rte-tempo-history": {
+            "task": tasks.TEMPO_HISTORY,
+            "schedule": crontab(minute=25, hour=4, **kw),
+            "options": {"expires": 3600},
+        },
         # EcoWatt allows one call per 15 minutes; every 30 minutes leaves room for a retry.
         "rte-ecowatt": {
             "task": tasks.ECOWATT,

@@ -11,6 +11,7 @@ REFRESH_POINT = "releve.enedis.refresh_point"
 REFRESH_ALL = "releve.enedis.refresh_all"
 TEMPO_TOMORROW = "releve.rte.tempo_tomorrow"
 TEMPO_SEASON = "releve.rte.tempo_season"
+TEMPO_HISTORY = "releve.rte.tempo_history"  # new in this release
 ECOWATT = "releve.rte.ecowatt"
 NATIONAL_CONSUMPTION = "releve.rte.national_consumption"
 RENEW_TOKENS = "releve.tokens.renew"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
 from models.keys import ADDRESS, CONTRACT, refresh_pass_claim
+from models.offpeak_history import record_offpeak
 from models.series import SERIES, series_for
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -229,6 +230,35 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
     return result
 
 
+# -- the contract ---------------------------------------------------------------------------------
+
+
+def learn_contract(task: ReleveTask, point: PointState, contract: dict[str, Any]) -> None:
+    """Cache a contract just fetched, and keep its off-peak hours' history in PostgreSQL (first seen today)."""
+    task.services.cache.put(point.user_id, CONTRACT, contract, point=point.id)
+    if contract.get("last_activation_date"):
+        point.activation_date = date.fromisoformat(contract["last_activation_date"])
+    with task.session() as session:  # short: no upstream call inside
+        if record_offpeak(session, point.id, contract.get("offpeak_hours"), today_paris()):
+            log.info("point %s: off-peak hours recorded", point.id)
+
+
+def refresh_contract(task: ReleveTask, point: PointState) -> dict[str, Any]:
+    """Fetch the contract again once its cache entry has expired (about once a day): a change of off-peak
+    hours (Enedis moved some to 11–17 h from November 2025) starts a new row of the point's history."""
+    if point.kind != "consumption" or task.services.cache.get(point.user_id, CONTRACT, point=point.id) is not None:
+        return {"status": "cached"}
+    try:
+        learn_contract(task, point, task.services.enedis.contract(point.pdl))
+    except ConsentNeeded as exc:
+        mark_consent_needed(point, exc.code)
+        return {"status": "consent-needed", "code": exc.code}
+    except PermanentError as exc:
+        log.info("point %s: no contract (%s)", point.id, exc.code)
+        return {"status": "permanent-error", "code": exc.code}
+    return {"status": "ok"}
+
+
 # -- onboarding and backfill ----------------------------------------------------------------
 
 
@@ -257,10 +287,7 @@ def _discover(task: ReleveTask, point: PointState) -> tuple[dict[str, Any], list
         return probe, None
     if point.kind == "consumption":
         try:
-            contract = svc.enedis.contract(point.pdl)
-            svc.cache.put(point.user_id, CONTRACT, contract, point=point.id)
-            if contract.get("last_activation_date"):
-                point.activation_date = date.fromisoformat(contract["last_activation_date"])
+            learn_contract(task, point, svc.enedis.contract(point.pdl))
             svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
         except ConsentNeeded as exc:
             mark_consent_needed(point, exc.code)
@@ -308,6 +335,8 @@ def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
                                                     max(missing) + timedelta(days=1))
             if point.status != "active":
                 break
+    if point.status == "active":
+        results["contract"] = refresh_contract(self, point)
     save_point(self, point, before)
     return results
 

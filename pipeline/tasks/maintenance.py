@@ -13,7 +13,7 @@ from redis import RedisError
 from models.keys import WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.unsent_tasks import forget_sent, take_unsent
 from models.valkey import get_client, get_quick_client
-from pipeline import tasks
+from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
 from pipeline.outages import VALKEY, OutageLog, quiet_reconnect_logs
 from pipeline.tasks.base import ReleveTask
@@ -64,6 +64,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             pass
 
     def beat(self, worker) -> None:
+        liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
         except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on
@@ -102,7 +103,7 @@ def quiet_pool_logs(**_kwargs) -> None:
     quiet_reconnect_logs()
 
 
-WARM_UP = (tasks.TEMPO_SEASON, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
+WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)
 
 
 @worker_ready.connect

@@ -6,13 +6,15 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 
 from celery import shared_task
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from models.calendar import PARIS, tempo_season_start
 from models.ecowatt import EcoWattSignal
-from models.keys import tempo_season_claim
+from models.keys import tempo_history_claim, tempo_season_claim
 from models.national_consumption import NationalConsumption
+from models.offers import earliest_price_day
 from models.tempo import TempoDay
 from pipeline import tasks
 from pipeline.clients.base import Throttled
@@ -67,6 +69,47 @@ def tempo_season(self: ReleveTask, now: str | None = None) -> int:
     if not self.rescheduled and not once(self.settings, tempo_season_claim(today), 86400):
         return 0
     return store_tempo(self, tempo_season_start(today), today + timedelta(days=1))
+
+
+# Costs reach back as far as Enedis keeps daily energy (36 months): no Tempo season older than that is asked.
+HISTORY_YEARS = 3
+
+
+def past_tempo_seasons(session: Session, today: date) -> list[tuple[date, date]]:
+    """Past Tempo seasons `[1 September, next 1 September)` the costs need and the database lacks days of.
+
+    The oldest is the season of the first day a Tempo price applies (`offer_prices`, household
+    offers included), but never more than HISTORY_YEARS back; the current season is `tempo_season`'s.
+    """
+    earliest = earliest_price_day(session, "tempo")
+    if earliest is None:
+        return []
+    oldest = max(earliest, date(today.year - HISTORY_YEARS, today.month, 1))
+    season, current, wanted = tempo_season_start(oldest), tempo_season_start(today), []
+    while season < current:
+        end = date(season.year + 1, 9, 1)
+        stored = session.scalar(select(func.count()).select_from(TempoDay)
+                                .where(TempoDay.day >= season, TempoDay.day < end))
+        if stored < (end - season).days:
+            wanted.append((season, end))
+        season = end
+    return wanted
+
+
+@shared_task(bind=True, base=ReleveTask, name=tasks.TEMPO_HISTORY)
+def tempo_history(self: ReleveTask, now: str | None = None) -> int:
+    """Daily: the colours of past seasons the costs need, one call per season still incomplete."""
+    today = _now(now).astimezone(PARIS).date()
+    if not self.rescheduled and not once(self.settings, tempo_history_claim(today), 86400):
+        return 0
+    with self.session() as session:
+        seasons = past_tempo_seasons(session, today)
+    stored = 0
+    for first, end in seasons:  # no transaction is open while RTE answers
+        stored += store_tempo(self, first, end)
+    if seasons:
+        log.info("tempo history: %d season(s) asked, %d day(s) stored", len(seasons), stored)
+    return stored
 
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.ECOWATT)

@@ -8,7 +8,6 @@ screenshot is kept in `artifacts/` (ignored by git, kept by CI).
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import threading
 import time
@@ -17,13 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from conftest import empty_public_tables
 from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import KnownPdl
-from models.users import User
-from sandbox.testing import running_sandbox
-from tests_helpers import Processes, free_port
+from factories import unique_email
+from tests_helpers import Processes, empty_public_tables, free_port, upstream_env
 
 pytestmark = pytest.mark.slow
 
@@ -33,38 +30,34 @@ PDL = "22516914714270"  # sandbox customer 0: consumption, load curve on
 
 
 @pytest.fixture
-def gateway(env_for, valkey_databases, database_url, tmp_path):
+def gateway(env_for, valkey_databases, database_url, outbox, sandbox, accounts):
     from werkzeug.serving import make_server
 
     from webapp import create_app
 
     url = valkey_databases.lease()
     port = free_port()
-    with running_sandbox() as sandbox:
-        env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-                      RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
-                      ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize",
-                      ENEDIS_REDIRECT_URI=f"http://127.0.0.1:{port}/consent/callback",
-                      PUBLIC_URL=f"http://127.0.0.1:{port}", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
-        settings = Settings.from_env(env)
-        processes = Processes()
-        worker = processes.start(["worker", "--concurrency", "2", "--hostname", "browser@%h"], env)
-        server = make_server("127.0.0.1", port, create_app({"RELEVE_SETTINGS": settings}), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        email = f"navigateur-{random.getrandbits(32):x}@example.org"
-        try:
-            yield f"http://127.0.0.1:{port}", email, worker
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            processes.stop_all()
-            empty_public_tables(database_url)
-            valkey_databases.release(url)
-            with session_scope(database_url) as session:
-                session.execute(delete(User).where(User.email == email))
-                # The PDL would stay known, last held by a deleted account: later claims would wait for review.
-                session.execute(delete(KnownPdl).where(KnownPdl.pdl == PDL))
+    env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_REDIRECT_URI=f"http://127.0.0.1:{port}/consent/callback",
+                  PUBLIC_URL=f"http://127.0.0.1:{port}", MAIL_OUTBOX_DIR=str(outbox), **upstream_env(sandbox.url))
+    settings = Settings.from_env(env)
+    processes = Processes()
+    worker = processes.start(["worker", "--concurrency", "2", "--hostname", "browser@%h"], env)
+    server = make_server("127.0.0.1", port, create_app({"RELEVE_SETTINGS": settings}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    email = unique_email("navigateur")
+    accounts.forget_on_cleanup(email)  # signed up in the browser
+    try:
+        yield f"http://127.0.0.1:{port}", email, worker
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        processes.stop_all()
+        empty_public_tables(database_url)
+        valkey_databases.release(url)
+        with session_scope(database_url) as session:
+            # The PDL would stay known, last held by a deleted account: later claims would wait for review.
+            session.execute(delete(KnownPdl).where(KnownPdl.pdl == PDL))
 
 
 @pytest.fixture
@@ -83,7 +76,7 @@ def browser():
         browser.close()
 
 
-def test_sign_up_consent_dashboard_and_chart(gateway, browser, tmp_path):
+def test_sign_up_consent_dashboard_and_chart(gateway, browser, outbox):
     base, email, worker = gateway
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -104,7 +97,6 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser, tmp_path):
     page.wait_for_url(f"{base}/connexion")  # sign-up signs nobody in: the same answer for a known address
     assert "Vérifiez votre boîte mail" in page.content()
     # The worker, not the web request, delivered the verification mail (queue `mail`).
-    outbox = tmp_path / "outbox"
     deadline = time.monotonic() + 60
     while not (outbox.exists() and any(outbox.glob("*.eml"))):
         assert time.monotonic() < deadline and worker.poll() is None, "no verification mail from the worker"

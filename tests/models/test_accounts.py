@@ -6,6 +6,8 @@ from sqlalchemy import func, select
 from models.accounts import NotAnEmail, create_admin, has_admin, seed_roles
 from models.users import DEFAULT_ROLES, Permission, Role, User
 
+from factories import make_user
+
 
 def test_seeding_roles_twice_changes_nothing(session):
     seed_roles(session)
@@ -22,7 +24,7 @@ def test_create_admin_makes_or_promotes_and_never_stores_the_generated_password(
     root = session.scalar(select(User).where(User.email == "root@example.org"))
     assert generated and root.check_password(generated) and root.has_permission("admin.access")
     assert has_admin(session)
-    session.add(User(email="bea@example.org", password_hash="-"))
+    make_user(session, "bea@example.org", roles=())
     assert create_admin(session, "bea@example.org", "a chosen password") is None  # promoted, nothing generated
     bea = session.scalar(select(User).where(User.email == "bea@example.org"))
     assert bea.check_password("a chosen password") and bea.has_permission("admin.users")

@@ -1,62 +1,50 @@
 """Enedis tasks hold no database transaction while upstream answers (run in-process against the sandbox)."""
 
-import random
 import threading
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, text
 
-from models.db import session_scope
-from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import User
+from factories import made_up_pdl
 from pipeline import tasks
-from pipeline.celery_app import create_celery
-from sandbox.testing import running_sandbox
 
 TAG = "releve-task-under-test"  # application_name of the task's own connections
 
 
+@pytest.fixture(scope="module")
+def sandbox_config():
+    return {"REGISTER_ALL": True}
+
+
 @pytest.fixture
-def held_upstream(env_for, database_url, valkey, wait_until):
+def settings_env(database_url):
+    """The task's own connections carry a name, so PostgreSQL can tell what they are doing."""
+    separator = "&" if "?" in database_url else "?"
+    return {"DATABASE_URL": f"{database_url}{separator}application_name={TAG}"}
+
+
+@pytest.fixture
+def held_upstream(settings, celery_app, sandbox, accounts, database_url, valkey, wait_until):
     """Run a task in a thread while the sandbox holds its first Enedis data call; `during()` looks at PostgreSQL then."""
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:
-        separator = "&" if "?" in database_url else "?"
-        settings = Settings.from_env(env_for(DATABASE_URL=f"{database_url}{separator}application_name={TAG}",
-                                             ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-                                             RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/"))
-        celery = create_celery(settings)
-        with session_scope(database_url) as session:
-            user = User(email=f"held-{random.getrandbits(40):x}@example.org", password_hash="-")
-            session.add(user)
-            session.flush()
-            point = UsagePoint(pdl=f"96{random.randrange(10**12):012d}", user_id=user.id, kind="consumption")
-            session.add(point)
-            session.flush()
-            user_id, point_id = user.id, point.id
-        watcher = create_engine(database_url)
+    (point,) = accounts.points([made_up_pdl("96")], kind="consumption")
+    watcher = create_engine(database_url)
 
-        def run(name: str, **kwargs):
-            fault = sandbox.state.add_fault("slow", api="enedis", calls=1, delay=3, path="/metering_data_dc")
-            outcome = {}
-            thread = threading.Thread(target=lambda: outcome.update(
-                result=celery.tasks[name].apply(kwargs={"point_id": point_id, **kwargs}).get()))
-            thread.start()
-            wait_until(lambda: fault.calls == 0, timeout=30, interval=0.05)  # the call is in flight, held
-            with watcher.connect() as conn:
-                states = list(conn.scalars(text("SELECT state FROM pg_stat_activity WHERE application_name = :tag"),
-                                           {"tag": TAG}))
-            thread.join(timeout=60)
-            return states, outcome["result"]
+    def run(name: str, **kwargs):
+        fault = sandbox.state.add_fault("slow", api="enedis", calls=1, delay=3, path="/metering_data_dc")
+        outcome = {}
+        thread = threading.Thread(target=lambda: outcome.update(
+            result=celery_app.tasks[name].apply(kwargs={"point_id": point.id, **kwargs}).get()))
+        thread.start()
+        wait_until(lambda: fault.calls == 0, timeout=30, interval=0.05)  # the call is in flight, held
+        with watcher.connect() as conn:
+            states = list(conn.scalars(text("SELECT state FROM pg_stat_activity WHERE application_name = :tag"),
+                                       {"tag": TAG}))
+        thread.join(timeout=60)
+        return states, outcome["result"]
 
-        try:
-            yield run
-        finally:
-            watcher.dispose()
-            celery.close()
-            with session_scope(database_url) as session:
-                session.execute(delete(User).where(User.id == user_id))
+    yield run
+    watcher.dispose()
 
 
 def test_fetch_window_holds_no_transaction_while_enedis_answers(held_upstream):

@@ -2,36 +2,20 @@
 
 import base64
 import json
-import random
 
 import pytest
-from sqlalchemy import delete
 
-from models.db import session_scope
-from models.usage_points import UsagePoint
-from models.users import User
 
 
 @pytest.fixture
-def committed_points(database_url):
+def committed_points(accounts):
     """Points committed for real: the task reads them through its own session."""
-    with session_scope(database_url) as session:
-        user = User(email=f"refresh-{random.getrandbits(40):x}@example.org", password_hash="-")
-        session.add(user)
-        session.flush()
-        points = {
-            "new": UsagePoint(pdl="91000000000001", user_id=user.id),
-            "known": UsagePoint(pdl="91000000000002", user_id=user.id, kind="consumption"),
-            "revoked": UsagePoint(pdl="91000000000003", user_id=user.id, kind="consumption",
-                                  status="consent_needed", status_reason="ADAM-DC-0008"),
-        }
-        session.add_all(points.values())
-        session.flush()
-        ids = {name: p.id for name, p in points.items()}
-        user_id = user.id
-    yield ids
-    with session_scope(database_url) as session:
-        session.execute(delete(User).where(User.id == user_id))
+    user = accounts.user()
+    (new,) = accounts.points(["91000000000001"], user=user)
+    (known,) = accounts.points(["91000000000002"], user=user, kind="consumption")
+    (revoked,) = accounts.points(["91000000000003"], user=user, kind="consumption", status="consent_needed",
+                                 status_reason="ADAM-DC-0008")
+    return {"new": new.id, "known": known.id, "revoked": revoked.id}
 
 
 def queued(valkey, queue: str) -> list[tuple[str, int]]:

@@ -1,35 +1,27 @@
 """RTE tasks run in-process (their functions, no worker) against the sandbox over HTTP and real PostgreSQL."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from conftest import empty_public_tables
+from tests_helpers import empty_public_tables
 from models.db import session_scope
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.settings import Settings
 from models.tempo import TempoDay
 from pipeline import tasks
-from pipeline.celery_app import create_celery
 from sandbox import rte_data
-from sandbox.testing import running_sandbox
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-def rte(env_for, valkey, database_url):
+def rte(sandbox, celery_app, valkey, database_url):
     empty_public_tables(database_url)
-    with running_sandbox() as sandbox:
-        settings = Settings.from_env(env_for(RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
-                                             ENEDIS_API_URL=sandbox.url))
-        celery = create_celery(settings)
-        sandbox.task = celery.tasks.__getitem__  # the task of that name, bound to these settings
-        yield sandbox
-        celery.close()
+    sandbox.task = celery_app.tasks.__getitem__  # the task of that name, bound to the test's settings
+    yield sandbox
     empty_public_tables(database_url)  # the tasks commit: public tables are emptied after
 
 
@@ -85,3 +77,29 @@ def test_national_consumption_upserts_on_series_and_start(rte, database_url):
     with session_scope(database_url) as session:
         values = list(session.scalars(select(NationalConsumption.value_mw)))
     assert 20_000 < min(values) and max(values) < 100_000
+
+
+def test_tempo_history_fetches_past_seasons_back_to_the_first_tempo_price(rte, database_url, valkey):
+    """Tempo prices start on 2025-02-01 (the seeded catalogue): the seasons from 1 September 2024 and
+    1 September 2025 are asked of the sandbox over HTTP, one call each, and only while incomplete."""
+    tempo_history = rte.task(tasks.TEMPO_HISTORY)
+    now = "2026-11-26T05:00:00+01:00"
+
+    def tempo_calls():
+        return [c for c in rte.state.calls_since(0) if "tempo_like_calendars" in c.path and c.status == 200]
+
+    assert tempo_history.apply(kwargs={"now": now}).get() == 365 + 365
+    with session_scope(database_url) as session:
+        rows = {d.day: d.colour for d in session.scalars(select(TempoDay))}
+    assert min(rows) == date(2024, 9, 1) and max(rows) == date(2026, 8, 31) and len(rows) == 730
+    assert all(colour == rte_data.tempo_colour(day) for day, colour in rows.items())
+    assert len(tempo_calls()) == 2
+    assert tempo_history.apply(kwargs={"now": now}).get() == 0  # once per day
+    valkey.delete(*valkey.keys("releve:once:tempo_history:*"))
+    assert tempo_history.apply(kwargs={"now": now}).get() == 0 and len(tempo_calls()) == 2  # complete: not asked
+
+    with session_scope(database_url) as session:  # a season with a hole is asked again, whole
+        session.execute(delete(TempoDay).where(TempoDay.day == date(2025, 1, 15)))
+    valkey.delete(*valkey.keys("releve:once:tempo_history:*"))
+    assert tempo_history.apply(kwargs={"now": now}).get() == 365 and len(tempo_calls()) == 3
+    assert count(database_url, TempoDay) == 730

@@ -12,9 +12,10 @@ from models.cache import EncryptedCache
 from models.consents import EnedisConsent
 from models.db import commit
 from models.keys import CONTRACT, progress_key
-from models.usage_points import UsagePoint
 from models.users import User
 from pipeline import accounts, points, queues, tasks, transfers
+
+from factories import make_point, make_user
 
 
 def onboardings(valkey) -> list[int]:
@@ -27,9 +28,7 @@ def onboardings(valkey) -> list[int]:
 
 
 def test_accepting_a_consent_adds_audits_and_onboards_after_the_commit(session, valkey, celery_app):
-    user = User(email="zoe@example.org", password_hash="-")
-    session.add(user)
-    session.flush()
+    user = make_user(session, "zoe@example.org")
     consent = EnedisConsent(user_id=user.id, state_hash="s" * 64, duration="P1Y",
                             state_expires_at=datetime.now(UTC) + timedelta(minutes=10))
     session.add(consent)
@@ -49,11 +48,8 @@ def test_accepting_a_consent_adds_audits_and_onboards_after_the_commit(session, 
 
 
 def test_deleting_an_account_forgets_its_cache_only_once_committed(session, valkey, settings):
-    user = User(email="yves@example.org", password_hash="-")
-    session.add(user)
-    session.flush()
-    point = UsagePoint(pdl="95000000000003", user_id=user.id)
-    session.add(point)
+    user = make_user(session, "yves@example.org")
+    point = make_point(session, user, "95000000000003")
     commit(session)  # a savepoint of the test's transaction: the rollback below keeps these rows
     cache = EncryptedCache.from_settings(valkey, settings)
     cache.put(user.id, CONTRACT, {"subscribed_power": "6 kVA"}, point=point.id)

@@ -9,7 +9,6 @@ and runs them all.
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,52 +16,42 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from celery import Celery
-from sqlalchemy import delete
 
-from conftest import empty_public_tables
 from models.cache import EncryptedCache
-from models.db import session_scope
 from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import User
 from models.keys import WORKER_HEARTBEAT_KEY
-from sandbox.testing import running_sandbox
-from tests_helpers import Processes
+from factories import made_up_pdl
+from tests_helpers import Processes, empty_public_tables, upstream_env
 
 pytestmark = pytest.mark.slow
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
+@pytest.fixture(scope="module")
+def sandbox_config():
+    return {"REGISTER_ALL": True}
+
+
 @pytest.fixture
-def previous_release(env_for, valkey_databases, database_url, tmp_path):
+def previous_release(env_for, valkey_databases, database_url, sandbox, accounts, outbox):
     """The servers of a deployment, a point, and the producer of the previous release; no worker yet."""
     url = valkey_databases.lease()
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:
-        env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-                      RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/", MAIL_OUTBOX_DIR=str(tmp_path / "outbox"))
-        with session_scope(database_url) as session:
-            user = User(email=f"upgrade-{random.getrandbits(40):x}@example.org", password_hash="-")
-            session.add(user)
-            session.flush()
-            point = UsagePoint(pdl=f"94{random.randrange(10**12):012d}", user_id=user.id)
-            session.add(point)
-            session.flush()
-            session.expunge_all()
-        # History from 40 days ago only: onboarding's backfill stays small (older windows are never asked).
-        sandbox.app.config["CONSENT_STARTS"] = {point.pdl: (date.today() - timedelta(days=40)).isoformat()}
-        producer = Celery("previous-release", broker=url, backend=url, set_as_current=False)
-        producer.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
-        processes = Processes()
-        try:
-            yield env, producer, point, processes, tmp_path / "outbox"
-        finally:
-            processes.stop_all()
-            producer.close()
-            empty_public_tables(database_url)
-            with session_scope(database_url) as session:
-                session.execute(delete(User).where(User.id == user.id))
-            valkey_databases.release(url)
+    env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, MAIL_OUTBOX_DIR=str(outbox), **upstream_env(sandbox.url))
+    (point,) = accounts.points([made_up_pdl("94")])
+    # History from 40 days ago only: onboarding's backfill stays small (older windows are never asked).
+    sandbox.app.config["CONSENT_STARTS"] = {point.pdl: (date.today() - timedelta(days=40)).isoformat()}
+    producer = Celery("previous-release", broker=url, backend=url, set_as_current=False)
+    producer.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
+    processes = Processes()
+    try:
+        yield env, producer, point, processes, outbox
+    finally:
+        processes.stop_all()
+        producer.close()
+        empty_public_tables(database_url)
+        sandbox.app.config["CONSENT_STARTS"] = {}
+        valkey_databases.release(url)
 
 
 def test_a_worker_of_this_release_runs_what_the_previous_one_queued(previous_release, wait_until):

@@ -8,7 +8,6 @@ cache; the truth the cache is compared with is the sandbox's own generator.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import time
 from datetime import date, datetime, timedelta
@@ -16,19 +15,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
-from sqlalchemy import delete
 
 from models.cache import EncryptedCache
 from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import UsagePoint
-from models.users import User
 from sandbox import enedis_data
-from sandbox.testing import running_sandbox
-from conftest import empty_public_tables
+from tests_helpers import empty_public_tables
 from pipeline import tasks
 from pipeline.celery_app import create_celery, enqueue as send
-from tests_helpers import Processes, children_of
+from factories import made_up_pdl
+from tests_helpers import Processes, children_of, upstream_env
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +34,21 @@ RATE = 5
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:  # made-up PRMs, no consent page
-        yield sandbox
+def sandbox_config():
+    return {"REGISTER_ALL": True}  # made-up PRMs, no consent page
+
+
+@pytest.fixture(scope="module")
+def upstream(sandbox_server):
+    """The module's sandbox, its state kept across tests: the workers' start-up calls are in its log."""
+    return sandbox_server
 
 
 @pytest.fixture(scope="module")
 def cluster(env_for, valkey_databases, database_url, upstream):
     """Two workers (own Valkey database, so other tests' flushes never touch their broker)."""
     url = valkey_databases.lease()
-    env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_API_URL=upstream.url, RTE_API_URL=upstream.url,
-                  RTE_TOKEN_URL=f"{upstream.url}/token/oauth/", ENEDIS_RATE_PER_SECOND=str(RATE))
+    env = env_for(VALKEY_URL=url, CELERY_BROKER_URL=url, ENEDIS_RATE_PER_SECOND=str(RATE), **upstream_env(upstream.url))
     settings = Settings.from_env(env)
     celery = create_celery(settings)
     processes = Processes()
@@ -74,30 +75,8 @@ class Cluster:
                                                    end=end.isoformat()))
 
 
-@pytest.fixture
-def make_points(database_url):
-    """Committed users and points (workers read them from their own connections); removed after."""
-    user_ids = []
-
-    def make(pdls: list[str]) -> list[UsagePoint]:
-        with session_scope(database_url) as session:
-            user = User(email=f"worker-{random.getrandbits(40):x}@example.org", password_hash="-")
-            session.add(user)
-            session.flush()
-            user_ids.append(user.id)
-            points = [UsagePoint(pdl=pdl, user_id=user.id) for pdl in pdls]
-            session.add_all(points)
-            session.flush()
-            session.expunge_all()
-            return points
-
-    yield make
-    with session_scope(database_url) as session:
-        session.execute(delete(User).where(User.id.in_(user_ids)))
-
-
 def made_up_pdls(n: int) -> list[str]:
-    return [f"99{random.randrange(10**12):012d}" for _ in range(n)]
+    return [made_up_pdl() for _ in range(n)]
 
 
 def wait_for_days(cluster: Cluster, wanted: list[tuple[UsagePoint, str, date, date]], wait_until, timeout=120):
@@ -118,11 +97,11 @@ def paris_today() -> date:
     return datetime.now(PARIS).date()
 
 
-def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstream, make_points, wait_until):
+def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstream, accounts, wait_until):
     """What the limiter promises: grants stay under the quota on Valkey's clock, but a call can reach upstream
     later than it was granted (a busy machine), so a rare 429 is possible; each one is waited out (Enedis
     announces nextAccessTime), every window completes once, none is fetched twice."""
-    points = make_points(made_up_pdls(10))
+    points = accounts.points(made_up_pdls(10))
     since = time.time()
     first = paris_today() - timedelta(days=60)
     wanted = []
@@ -142,8 +121,8 @@ def test_two_workers_share_the_quota_without_loss_or_duplicates(cluster, upstrea
 
 
 @pytest.mark.parametrize("kind, announced", [("429", 3.0), ("429-next-access", 2.0)])
-def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream, make_points, wait_until):
-    points = make_points(made_up_pdls(4))
+def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream, accounts, wait_until):
+    points = accounts.points(made_up_pdls(4))
     since = time.time()
     first = paris_today() - timedelta(days=90)
     upstream.state.add_fault(kind, api="enedis", calls=1, retry_after=3, path="/metering")
@@ -171,9 +150,9 @@ def test_an_announced_429_pauses_every_worker(kind, announced, cluster, upstream
         assert cached.days[start]["value"] == enedis_data.daily_energy(point.pdl, start, "consumption")
 
 
-def test_a_storm_without_announced_wait_completes_without_loss_or_duplicates(cluster, upstream, make_points,
+def test_a_storm_without_announced_wait_completes_without_loss_or_duplicates(cluster, upstream, accounts,
                                                                             wait_until):
-    points = make_points(made_up_pdls(3))
+    points = accounts.points(made_up_pdls(3))
     since = time.time()
     start = paris_today() - timedelta(days=30)
     upstream.state.add_fault("429-bare", api="enedis", seconds=4)
@@ -192,8 +171,8 @@ def test_a_storm_without_announced_wait_completes_without_loss_or_duplicates(clu
             assert [p["watts"] for p in points_of_day] == [w for _, w in enedis_data.curve(point.pdl, day, "consumption")]
 
 
-def test_cache_equals_the_sandbox_on_dst_days(cluster, make_points, wait_until):
-    (point,) = make_points(["22516914714270"])
+def test_cache_equals_the_sandbox_on_dst_days(cluster, accounts, wait_until):
+    (point,) = accounts.points(["22516914714270"])
     windows = [(date(2026, 3, 26), date(2026, 4, 2)), (date(2026, 10, 22), date(2026, 10, 29))]
     wanted = []
     for start, end in windows:
@@ -222,8 +201,8 @@ def test_cache_equals_the_sandbox_on_dst_days(cluster, make_points, wait_until):
     assert len(repeated) == 4 and len({r[-6:] for r in repeated}) == 2  # 02:00 and 02:30, at +02:00 then +01:00
 
 
-def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, make_points, wait_until):
-    (point,) = make_points(made_up_pdls(1))
+def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, accounts, wait_until):
+    (point,) = accounts.points(made_up_pdls(1))
     day = paris_today() - timedelta(days=20)
     fault = upstream.state.add_fault("slow", api="enedis", calls=1, delay=4, path="/metering_data_dc")
     since = time.time()
@@ -265,9 +244,9 @@ def reload(database_url, point: UsagePoint) -> UsagePoint:
         return fresh
 
 
-def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstream, make_points, database_url,
+def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstream, accounts, database_url,
                                                                  wait_until):
-    no_curve, production, revoked = make_points(["32320647321714", "24880057139941", "26584978546985"])
+    no_curve, production, revoked = accounts.points(["32320647321714", "24880057139941", "26584978546985"])
     since = time.time()
 
     result, progress = onboard_and_wait(cluster, no_curve, wait_until)
@@ -292,8 +271,8 @@ def test_onboarding_follows_the_point_kind_and_permanent_errors(cluster, upstrea
     assert progress is None
 
 
-def test_backfill_stops_cleanly_at_the_consent_start(cluster, upstream, make_points, database_url, wait_until):
-    (point,) = make_points(made_up_pdls(1))
+def test_backfill_stops_cleanly_at_the_consent_start(cluster, upstream, accounts, database_url, wait_until):
+    (point,) = accounts.points(made_up_pdls(1))
     consent_start = paris_today() - timedelta(days=40)
     upstream.app.config["CONSENT_STARTS"] = {point.pdl: consent_start.isoformat()}
     since = time.time()
@@ -326,8 +305,8 @@ def test_starting_workers_fetch_the_public_data_once(cluster, upstream, database
     assert [c.status for c in ecowatt_calls] == [200]  # two workers started, one call: the limiter held
 
 
-def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, make_points, wait_until):
-    (point,) = make_points(made_up_pdls(1))
+def test_a_late_partial_day_is_fetched_again_and_stored_once(cluster, upstream, accounts, wait_until):
+    (point,) = accounts.points(made_up_pdls(1))
     now = datetime.now(PARIS)
     newest = now.date() - timedelta(days=1 if now.hour >= 8 else 2)  # day D is published at 08:00 on D+1
     start, end = newest - timedelta(days=1), newest + timedelta(days=1)

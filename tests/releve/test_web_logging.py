@@ -15,7 +15,6 @@ from models.audit import AuditLog
 from models.usage_points import KnownPdl
 from models.users import User
 from releve.web_logging import MASK, redact, redact_uri
-from sandbox.testing import running_sandbox
 from tests_helpers import free_port, stop
 
 SANDBOX_CUSTOMER_0 = "22516914714270"  # the PDL the consent below brings back
@@ -80,74 +79,73 @@ def next_link(outbox, to: str, seen: int, wait_until) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_no_secret_in_any_log_line_of_a_real_web_process(env_for, spawn, valkey, database_url, tmp_path, wait_until):
+def test_no_secret_in_any_log_line_of_a_real_web_process(env_for, spawn, valkey, database_url, outbox, sandbox,
+                                                          wait_until):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    outbox = tmp_path / "outbox"
     email = f"logs-{uuid.uuid4().hex[:8]}@example.org"
     first, second = "first password 123", "second password 456"
     engine = create_engine(database_url)
-    with running_sandbox() as sandbox:
-        env = env_for(PUBLIC_URL=base, MAIL_OUTBOX_DIR=str(outbox), ENEDIS_REDIRECT_URI=f"{base}/consent/callback",
-                      ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize", PYTHONUNBUFFERED="1")
-        web = spawn(["web", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env)
-        worker = spawn(["worker", "--concurrency", "1", "--queues", "mail,interactive,default"], env)  # mails
-        try:
-            def up():
-                assert web.poll() is None, web.log.read_text()
-                try:
-                    return requests.get(base + "/", timeout=5).status_code == 200
-                except requests.ConnectionError:
-                    return False
+    env = env_for(PUBLIC_URL=base, MAIL_OUTBOX_DIR=str(outbox), ENEDIS_REDIRECT_URI=f"{base}/consent/callback",
+                  ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize", PYTHONUNBUFFERED="1")
+    web = spawn(["web", "--bind", f"127.0.0.1:{port}", "--workers", "1"], env)
+    worker = spawn(["worker", "--concurrency", "1", "--queues", "mail,interactive,default"], env)  # mails
+    try:
+        def up():
+            assert web.poll() is None, web.log.read_text()
+            try:
+                return requests.get(base + "/", timeout=5).status_code == 200
+            except requests.ConnectionError:
+                return False
 
-            wait_until(up, timeout=90, interval=0.5)
-            browser = Browser(base)
-            secrets = {"first password": first, "second password": second}
+        wait_until(up, timeout=90, interval=0.5)
+        browser = Browser(base)
+        secrets = {"first password": first, "second password": second}
 
-            # Sign up, verify the address.
-            assert browser.post_form("/inscription", {"email": email, "password": first, "confirm": first}).status_code == 302
-            verify = next_link(outbox, email, 0, wait_until)
-            secrets["verification token"] = verify.rsplit("/", 1)[1]
-            assert browser.get(verify).status_code == 302
-            with engine.connect() as conn:
-                user = conn.execute(select(User.id, User.password_hash, User.email_verified_at)
-                                    .where(User.email == email)).one()
-            assert user.email_verified_at is not None
-            secrets["first hash"] = user.password_hash
+        # Sign up, verify the address.
+        assert browser.post_form("/inscription", {"email": email, "password": first, "confirm": first}).status_code == 302
+        verify = next_link(outbox, email, 0, wait_until)
+        secrets["verification token"] = verify.rsplit("/", 1)[1]
+        assert browser.get(verify).status_code == 302
+        with engine.connect() as conn:
+            user = conn.execute(select(User.id, User.password_hash, User.email_verified_at)
+                                .where(User.email == email)).one()
+        assert user.email_verified_at is not None
+        secrets["first hash"] = user.password_hash
 
-            # Reset the password; the link is opened twice first (a mail scanner), which must not use it up.
-            assert browser.post_form("/mot-de-passe-oublie", {"email": email}).status_code == 302
-            reset = next_link(outbox, email, 1, wait_until)
-            secrets["reset token"] = reset.rsplit("/", 1)[1]
-            assert requests.get(base + reset, allow_redirects=False, timeout=30).status_code == 200
-            assert browser.get(reset).status_code == 200
-            assert browser.post_form(reset, {"password": second, "confirm": second}).status_code == 302
-            assert browser.get(reset).status_code == 302  # used once
-            assert browser.post_form("/connexion", {"email": email, "password": second}).status_code == 302
-            with engine.connect() as conn:
-                secrets["second hash"] = conn.execute(select(User.password_hash).where(User.email == email)).scalar()
+        # Reset the password; the link is opened twice first (a mail scanner), which must not use it up.
+        assert browser.post_form("/mot-de-passe-oublie", {"email": email}).status_code == 302
+        reset = next_link(outbox, email, 1, wait_until)
+        secrets["reset token"] = reset.rsplit("/", 1)[1]
+        assert requests.get(base + reset, allow_redirects=False, timeout=30).status_code == 200
+        assert browser.get(reset).status_code == 200
+        assert browser.post_form(reset, {"password": second, "confirm": second}).status_code == 302
+        assert browser.get(reset).status_code == 302  # used once
+        assert browser.post_form("/connexion", {"email": email, "password": second}).status_code == 302
+        with engine.connect() as conn:
+            secrets["second hash"] = conn.execute(select(User.password_hash).where(User.email == email)).scalar()
 
-            # Consent at the sandbox (its automatic path), back through the callback.
-            consent_url = browser.post_form("/compteurs/ajouter", {"customer": "0"}).headers["Location"]
-            secrets["consent state"] = parse_qs(urlsplit(consent_url).query)["state"][0]
-            back = requests.get(f"{consent_url}&{urlencode({'auto': 'approve'})}", allow_redirects=False, timeout=30)
-            callback = urlsplit(back.headers["Location"])
-            assert browser.get(f"{callback.path}?{callback.query}").headers["Location"] == "/tableau-de-bord"
+        # Consent at the sandbox (its automatic path), back through the callback.
+        consent_url = browser.post_form("/compteurs/ajouter", {"customer": "0"}).headers["Location"]
+        secrets["consent state"] = parse_qs(urlsplit(consent_url).query)["state"][0]
+        back = requests.get(f"{consent_url}&{urlencode({'auto': 'approve'})}", allow_redirects=False, timeout=30)
+        callback = urlsplit(back.headers["Location"])
+        assert browser.get(f"{callback.path}?{callback.query}").headers["Location"] == "/tableau-de-bord"
 
-            # An API secret, shown once.
-            page = browser.post_form("/parametres/api", {"name": "Home Assistant"}, page="/parametres").text
-            secrets["API secret"] = re.search(r'<code class="client-secret">([^<]+)</code>', page).group(1)
-            secrets["session cookie"] = browser.http.cookies["session"]
-        finally:
-            stop(web)  # gunicorn flushes and exits; the log files stay until the test's end
-            stop(worker)
-            with engine.begin() as conn:  # the web process committed for real: leave nothing to other tests
-                uid = conn.execute(select(User.id).where(User.email == email)).scalar()
-                if uid is not None:
-                    conn.execute(delete(AuditLog).where(AuditLog.actor_id == uid))
-                    conn.execute(delete(User).where(User.id == uid))  # cascades to points, consents, API clients
-                conn.execute(delete(KnownPdl).where(KnownPdl.pdl == SANDBOX_CUSTOMER_0))  # others may claim it
-            engine.dispose()
+        # An API secret, shown once.
+        page = browser.post_form("/parametres/api", {"name": "Home Assistant"}, page="/parametres").text
+        secrets["API secret"] = re.search(r'<code class="client-secret">([^<]+)</code>', page).group(1)
+        secrets["session cookie"] = browser.http.cookies["session"]
+    finally:
+        stop(web)  # gunicorn flushes and exits; the log files stay until the test's end
+        stop(worker)
+        with engine.begin() as conn:  # the web process committed for real: leave nothing to other tests
+            uid = conn.execute(select(User.id).where(User.email == email)).scalar()
+            if uid is not None:
+                conn.execute(delete(AuditLog).where(AuditLog.actor_id == uid))
+                conn.execute(delete(User).where(User.id == uid))  # cascades to points, consents, API clients
+            conn.execute(delete(KnownPdl).where(KnownPdl.pdl == SANDBOX_CUSTOMER_0))  # others may claim it
+        engine.dispose()
 
     lines = web.log.read_text(errors="replace").splitlines() + worker.log.read_text(errors="replace").splitlines()
     leaks = {name: [line for line in lines if value in line] for name, value in secrets.items()}

@@ -78,18 +78,14 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def shared():
-    """One sandbox for the module (each one costs ~0.5 s to stop), quota off."""
-    with running_sandbox(CONFIG) as running:
-        yield Client(running)
+def sandbox_config():
+    return CONFIG  # quota off
 
 
 @pytest.fixture
-def enedis(shared):
-    shared.state.reset()
-    shared.state.set_clock(NOW, frozen=True)
-    yield shared
-    shared.state.reset()
+def enedis(sandbox):
+    sandbox.state.set_clock(NOW, frozen=True)
+    return Client(sandbox)
 
 
 def normalise(schema):
@@ -430,10 +426,10 @@ def test_customer_4_gaps(enedis):
     assert empty.status_code == 404 and error_code(empty) == "no_data_found"
 
 
-def test_a_late_day_is_partial_then_corrected(enedis, shared):
+def test_a_late_day_is_partial_then_corrected(enedis):
     prm = "22516914714270"
     start, end = date(2026, 11, 16), date(2026, 11, 18)
-    shared.state.add_fault("partial", api="enedis", calls=3, points=20)
+    enedis.state.add_fault("partial", api="enedis", calls=3, points=20)
     late_curve = enedis.get("consumption_load_curve", prm, start, end).json()["meter_reading"]["interval_reading"]
     late_daily = enedis.get("daily_consumption", prm, start, end).json()["meter_reading"]["interval_reading"]
     late_peak = enedis.get("daily_consumption_max_power", prm, start, end).json()["meter_reading"]["interval_reading"]
@@ -488,10 +484,11 @@ def test_determinism_across_restarts():
     assert bodies[0] == bodies[1]
 
 
-def test_quota_sixth_call_in_a_second(sandbox):
-    client = Client(sandbox)
-    time.sleep(1.1)                                  # the token call counts too
-    statuses = [client.get("contracts", "22516914714270").status_code for _ in range(6)]
+def test_quota_sixth_call_in_a_second():
+    with running_sandbox({"REGISTER_ALL": True}) as running:  # the module's sandbox has its quota off
+        client = Client(running)
+        time.sleep(1.1)                                  # the token call counts too
+        statuses = [client.get("contracts", "22516914714270").status_code for _ in range(6)]
     assert statuses[:5] == [200] * 5
     assert statuses[5] == 429
 
@@ -656,3 +653,23 @@ def test_register_customers_setting():
         assert client.get("contracts", "22516914714270", token=dev).status_code == 200
         registered = requests.get(f"{running.url}/_sandbox/consents", timeout=10).json()["consents"]["releve-dev"]
         assert registered == sorted(enedis_data.SANDBOX_PRMS)
+
+
+def test_a_contract_change_moves_the_offpeak_hours(enedis):
+    url = f"{enedis.url}/_sandbox/contracts"
+
+    def offpeak(prm):
+        return enedis.get("contracts", prm).json()["customer"]["usage_points"][0]["contracts"].get("offpeak_hours")
+
+    assert offpeak("22516914714270") == "HC (23h00-7h30)"
+    answer = requests.post(url, json={"prm": "22516914714270", "offpeak_hours": "HC (2H00-7H00;13H00-16H00)"},
+                           timeout=10)
+    assert answer.status_code == 201
+    assert offpeak("22516914714270") == "HC (2H00-7H00;13H00-16H00)"
+    requests.post(url, json={"prm": "22516914714270", "offpeak_hours": None}, timeout=10)
+    assert offpeak("22516914714270") is None  # now a single-rate contract
+    assert requests.delete(url, timeout=10).status_code == 204
+    assert offpeak("22516914714270") == "HC (23h00-7h30)"
+    for bad in ({"prm": "123", "offpeak_hours": None}, {"offpeak_hours": "HC (1H00-2H00)"},
+                {"prm": "22516914714270", "offpeak_hours": 7}, ["x"]):
+        assert requests.post(url, json=bad, timeout=10).status_code == 400, bad

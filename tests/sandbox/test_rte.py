@@ -38,20 +38,6 @@ def get(sandbox, path: str, params: dict | None = None, client: str = "app") -> 
     return requests.get(f"{sandbox.url}{path}", params=params, headers=headers, timeout=5)
 
 
-@pytest.fixture(scope="module")
-def shared_sandbox():
-    with running_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(shared_sandbox):
-    """One server for the module (each shutdown costs ~0.5 s), its state reset for every test."""
-    shared_sandbox.state.reset()
-    yield shared_sandbox
-    shared_sandbox.state.reset()
-
-
 @pytest.fixture
 def clocked(sandbox):
     sandbox.state.set_clock(NOW, frozen=True)
@@ -332,3 +318,16 @@ def test_consumption_rejects_bad_types(clocked, kind):
     answer = get(clocked, CONSUMPTION, {"type": kind})
     assert answer.status_code == 400
     assert answer.json()["error_details"]["transaction_id"]
+
+
+def test_past_seasons_are_served_whole(clocked):
+    """A cost engine prices past years: the emulator serves any earlier season, one call per season."""
+    for season in (2024, 2025):
+        first, end = date(season, 9, 1), date(season + 1, 9, 1)
+        answer = get(clocked, TEMPO, {"start_date": rte_date(first), "end_date": rte_date(end)})
+        assert answer.status_code == 200, answer.text
+        values = answer.json()["tempo_like_calendars"]["values"]
+        days = [datetime.fromisoformat(v["start_date"]).date() for v in values]
+        assert days == sorted(days, reverse=True) and len(days) == (end - first).days  # newest first, every day
+        assert Counter(v["value"] for v in values)["RED"] == 22
+        assert all(v["value"] == rte_data.tempo_colour(d) for v, d in zip(values, days))

@@ -14,26 +14,15 @@ from sqlalchemy import select
 
 from models.audit import AuditLog
 from models.consents import EnedisConsent
-from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
-from sandbox.testing import running_sandbox
 from webapp.main import PARIS
 
 CUSTOMER_7 = ["64975835695673", "63695879465986", "22315546958763"]
 CUSTOMER_0 = "22516914714270"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(env_for, outbox, sandbox):
-    return Settings.from_env(env_for(ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize",
-                                     MAIL_OUTBOX_DIR=str(outbox)))
+pytestmark = pytest.mark.usefixtures("sandbox")  # the settings point at it
 
 
 def start(auth, customer: int | None = None) -> str:

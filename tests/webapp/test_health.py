@@ -4,15 +4,11 @@ import socket
 import time
 
 import pytest
-from sqlalchemy import select
 
 from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
-from models.users import Role, User
 from pipeline.tasks.maintenance import record_worker_heartbeat
 from tests_helpers import stop
-
-PASSWORD = "correct horse battery"
 
 
 def app_for(env_for, connection=None, **overrides):
@@ -22,15 +18,6 @@ def app_for(env_for, connection=None, **overrides):
     if connection is not None:
         config["DB_BIND"] = connection
     return create_app(config)
-
-
-def sign_in_as_admin(auth, session, email="root@example.org"):
-    admin = User(email=email)
-    admin.set_password(PASSWORD)
-    admin.roles.append(session.scalar(select(Role).where(Role.name == "admin")))
-    session.add(admin)
-    session.commit()
-    assert auth.login(email=email, password=PASSWORD).status_code == 302
 
 
 def alive(valkey, node="worker@test"):
@@ -61,8 +48,8 @@ def test_a_signed_in_user_sees_no_details_either(client, auth, valkey):
     assert all(set(check) == {"ok"} for check in body["checks"].values())
 
 
-def test_admins_see_error_texts_and_details(client, auth, session, valkey):
-    sign_in_as_admin(auth, session)
+def test_admins_see_error_texts_and_details(client, auth, session, valkey, signed_in):
+    signed_in("root@example.org", roles=("admin",))
     checks = client.get("/healthz").get_json()["checks"]
     assert checks["postgres"] == {"ok": True}
     assert checks["worker"] == {"ok": False, "error": "RuntimeError: no worker heartbeat recorded"}
@@ -76,7 +63,7 @@ def test_admins_see_error_texts_and_details(client, auth, session, valkey):
     assert checks["beat"]["detail"].startswith("last tick ")
 
 
-def test_ok_from_fresh_heartbeats_down_from_stale_ones(client, auth, session, valkey):
+def test_ok_from_fresh_heartbeats_down_from_stale_ones(client, auth, session, valkey, signed_in):
     alive(valkey)
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {
@@ -85,7 +72,7 @@ def test_ok_from_fresh_heartbeats_down_from_stale_ones(client, auth, session, va
     record_worker_heartbeat(valkey, "worker@test", now=time.time() - 120)  # its beats stopped two minutes ago
     valkey.set(BEAT_HEARTBEAT_KEY, "1000.0")
     assert set(client.get("/healthz").get_json()["down"]) == {"worker", "beat"}
-    sign_in_as_admin(auth, session)
+    signed_in("root@example.org", roles=("admin",))
     checks = client.get("/healthz").get_json()["checks"]
     assert checks["worker"]["error"].startswith("RuntimeError: last worker heartbeat 1") and " s ago" in checks["worker"]["error"]
     assert "s ago" in checks["beat"]["error"]
@@ -131,14 +118,29 @@ def test_a_server_that_never_answers_is_down_and_healthz_still_answers(env_for, 
         assert set(body["down"]) == {"valkey", "broker", "worker", "beat"}  # all read from that server
 
 
+def test_readyz_needs_postgres_and_valkey_only(client, valkey):
+    # No worker, no beat: /healthz says down, but this web process can serve (a readiness probe).
+    assert client.get("/healthz").status_code == 503
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "down": []}
+
+
+@pytest.mark.parametrize("variable, component", [("VALKEY_URL", "valkey"), ("DATABASE_URL", "postgres")])
+def test_readyz_is_down_when_a_server_it_needs_never_answers(env_for, silent_port, variable, component):
+    scheme = "redis" if variable == "VALKEY_URL" else "postgresql"
+    app = app_for(env_for, HEALTH_TIMEOUT_SECONDS="1", **{variable: f"{scheme}://postgres@127.0.0.1:{silent_port}/0"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json() == {"status": "down", "down": [component]}
+
+
 @pytest.mark.slow
 def test_ok_with_a_real_worker_and_beat_and_a_stopped_worker_leaves(client, auth, session, valkey, celery_app,
-                                                                     env_for, spawn, wait_until):
+                                                                     env_for, spawn, wait_until, signed_in):
     env = env_for()
     env["VALKEY_URL"] = celery_app.conf.releve_settings.valkey_url  # same servers as the app
     worker = spawn(["worker", "--concurrency", "1", "--hostname", "health@%h"], env)
     beat = spawn(["beat"], env)
-    sign_in_as_admin(auth, session)
+    signed_in("root@example.org", roles=("admin",))
 
     def healthy():
         assert worker.poll() is None and beat.poll() is None, "worker or beat exited"

@@ -403,14 +403,16 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
                "request_id": str(asked.id)}
-    for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter"):
+    for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
+                 "/parametres/offres/nouvelle?type=TEMPO"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
 
     assert fuzzer.failures == [], "\n".join(map(str, fuzzer.failures))
     assert fuzzer.csrf_refused == []  # the POSTs reached the forms' validation, not only the CSRF check
-    assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter"} <= posted
+    assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter",
+            "/parametres/offres/nouvelle"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
     assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod"} <= read
     assert fuzzer.requests > 300

@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import base64
 import os
-import random
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select
 
 from models.cache import EncryptedCache
 from models.calendar import last_published_day, now_paris
-from models.db import session_scope
 from models.keys import cache_key, day_entry, token_entry
 from models.settings import Settings
-from models.usage_points import UsagePoint
-from models.users import User
 from pipeline import tasks
 from pipeline.celery_app import enqueue as send
 from sandbox import enedis_data
-from sandbox.testing import running_sandbox
+from factories import PASSWORD, made_up_pdl, unique_email
 from tests_helpers import stop
 
 pytestmark = pytest.mark.slow
@@ -36,37 +31,26 @@ ENEDIS_TOKEN_PATH = "/oauth2/v3/token"
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:  # made-up PRMs, no consent page
-        yield sandbox
+def sandbox_config():
+    return {"REGISTER_ALL": True}  # made-up PRMs, no consent page
 
 
 @pytest.fixture
-def envs(env_for, upstream, outbox):
-    base = env_for(ENEDIS_API_URL=upstream.url, RTE_API_URL=upstream.url, RTE_TOKEN_URL=f"{upstream.url}/token/oauth/",
-                   MAIL_OUTBOX_DIR=str(outbox), RELEVE_MASTER_KEY=KEY_A)
-    return {"A": base,
-            "B+A": {**base, "RELEVE_MASTER_KEY": f"2:{KEY_B}", "RELEVE_MASTER_KEY_PREVIOUS": KEY_A},
-            "B": {**base, "RELEVE_MASTER_KEY": f"2:{KEY_B}"}}
-
-
-@pytest.fixture
-def settings(envs):
+def settings_env():
     """The web app's and the test's enqueuing settings: B current, A previous."""
-    return Settings.from_env(envs["B+A"])
+    return {"RELEVE_MASTER_KEY": f"2:{KEY_B}", "RELEVE_MASTER_KEY_PREVIOUS": KEY_A}
 
 
 @pytest.fixture
-def app(settings, valkey, celery_app, database_url):
-    """A web app on committed sessions (the workers must see the rows); its accounts are removed after."""
-    from webapp import create_app
+def app_commits():
+    return True  # the workers must see the rows
 
-    app = create_app({"RELEVE_SETTINGS": settings, "TESTING": True})
-    app.emails = []
-    yield app
-    app.extensions["celery"].close()
-    with session_scope(database_url) as session:
-        session.execute(delete(User).where(User.email.in_(app.emails)))
+
+@pytest.fixture
+def envs(test_env):
+    """The three stages of the rotation, as the workers' environments."""
+    a = {k: v for k, v in test_env.items() if k != "RELEVE_MASTER_KEY_PREVIOUS"} | {"RELEVE_MASTER_KEY": KEY_A}
+    return {"A": a, "B+A": test_env, "B": a | {"RELEVE_MASTER_KEY": f"2:{KEY_B}"}}
 
 
 def start_worker(spawn, celery_app, env: dict[str, str], name: str, wait_until):
@@ -101,18 +85,13 @@ def daily_kwh(client, pdl: str) -> tuple[bool, list[float | None]]:
     return body["pending"], body["charts"]["daily"]["traces"][0]["y"]
 
 
-def test_a_master_key_rotation_with_real_workers_and_a_web_app(app, client, auth, envs, valkey, celery_app, spawn,
-                                                               upstream, database_url, wait_until):
-    email = f"rotation-{random.getrandbits(32):08x}@example.org"
-    app.emails.append(email)
-    assert auth.signup(email=email).status_code == 302
-    pdl = f"99{random.randrange(10**12):012d}"
-    with session_scope(database_url) as session:
-        user_id = session.scalar(select(User.id).where(User.email == email))
-        point = UsagePoint(pdl=pdl, user_id=user_id, kind="consumption", load_curve_enabled=False)
-        session.add(point)
-        session.flush()
-        point_id = point.id
+def test_a_master_key_rotation_with_real_workers_and_a_web_app(app, client, auth, accounts, envs, valkey, celery_app,
+                                                               spawn, sandbox, wait_until):
+    upstream = sandbox
+    user = accounts.user(email=unique_email("rotation"), password=PASSWORD)
+    assert auth.login(user.email).status_code == 302
+    (point,) = accounts.points([made_up_pdl()], user=user, kind="consumption", load_curve_enabled=False)
+    pdl, user_id, point_id = point.pdl, user.id, point.id
     last = last_published_day(now_paris())
     days = [last - timedelta(days=29 - i) for i in range(30)]
     truth = [round(enedis_data.daily_energy(pdl, d, "consumption") / 1000, 3) for d in days]
@@ -150,7 +129,7 @@ def test_a_master_key_rotation_with_real_workers_and_a_web_app(app, client, auth
 
     app_b = create_app({"RELEVE_SETTINGS": Settings.from_env(envs["B"]), "TESTING": True})
     browser = type(auth)(app_b.test_client())
-    assert browser.login(email=email).status_code == 302
+    assert browser.login(email=user.email).status_code == 302
     since = time.time()
     pending, shown = daily_kwh(browser.client, pdl)
     assert pending and shown == [None] * 30  # misses, not errors

@@ -20,13 +20,12 @@ from sqlalchemy import select
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
-from models.settings import Settings
 from models.tempo import TempoDay
 from models.usage_points import UsagePoint
-from models.users import User
-from sandbox.testing import running_sandbox
 from webapp import clock as page_clock
 from webapp.grid import views as grid_views
+
+from factories import make_point
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=PARIS)  # a Friday; D-1 is published
@@ -34,16 +33,7 @@ LAST = date(2025, 3, 13)
 PDL_A, PDL_A2, PDL_PROD, PDL_B = "11111111111111", "11111111111112", "22222222222222", "33333333333333"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
-def settings(env_for, outbox, sandbox):
-    return Settings.from_env(env_for(MAIL_OUTBOX_DIR=str(outbox), ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-                                     RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/"))
+pytestmark = pytest.mark.usefixtures("sandbox")  # the settings point at it
 
 
 @pytest.fixture(autouse=True)
@@ -57,19 +47,6 @@ def store(settings, valkey):
     client = redis.Redis.from_url(settings.valkey_url)
     yield EncryptedCache(client, settings.master_key, ttl_seconds=3600)
     client.close()
-
-
-def signup(auth, session, email="alice@example.org") -> User:
-    auth.signup(email=email)
-    session.expire_all()
-    return session.scalar(select(User).where(User.email == email))
-
-
-def add_point(session, user: User, pdl: str, kind: str = "consumption", name: str = "", **extra) -> UsagePoint:
-    point = UsagePoint(pdl=pdl, user_id=user.id, kind=kind, name=name, **extra)
-    session.add(point)
-    session.flush()
-    return point
 
 
 def days(first: date, last: date):
@@ -157,9 +134,9 @@ def test_public_pages_render_without_data_and_without_login(client, url):
 
 
 def test_consumption_page_shows_cached_numbers_without_touching_upstream(client, auth, session, store, sandbox,
-                                                                          valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, name="Maison")
+                                                                          valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, name="Maison", kind="consumption")
     fill_consumption(store, session, PDL_A)
     t0 = clock.time()
     html = text_of(client.get(f"/consommation?pdl={PDL_A}"))
@@ -187,9 +164,9 @@ def test_consumption_page_shows_cached_numbers_without_touching_upstream(client,
 
 
 def test_missing_days_enqueue_one_interactive_fetch_and_say_so(client, auth, session, store, sandbox, valkey,
-                                                               celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+                                                               celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     fill_consumption(store, session, PDL_A, skip_curve_day=LAST)  # only the shown day's curve is missing
     t0 = clock.time()
     html = text_of(client.get(f"/consommation?pdl={PDL_A}"))
@@ -209,25 +186,25 @@ def test_missing_days_enqueue_one_interactive_fetch_and_say_so(client, auth, ses
     assert sandbox.state.calls_since(t0) == []
 
 
-def test_a_point_with_nothing_cached_renders_and_asks(client, auth, session, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, kind="unknown")
+def test_a_point_with_nothing_cached_renders_and_asks(client, auth, session, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="unknown")
     html = text_of(client.get("/consommation"))
     assert "Données en cours de récupération…" in html and "—" in html
     assert valkey.llen("interactive") > 0
 
 
-def test_a_point_waiting_for_consent_asks_nothing(client, auth, session, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, status="consent_needed", status_reason="ADAM-DC-0008")
+def test_a_point_waiting_for_consent_asks_nothing(client, auth, session, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, status="consent_needed", status_reason="ADAM-DC-0008", kind="consumption")
     html = text_of(client.get("/consommation"))
     assert "Renouveler le consentement" in html
     assert valkey.llen("interactive") == 0
 
 
-def test_load_curve_not_activated_points_to_the_faq(client, auth, session, store, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, load_curve_enabled=False)
+def test_load_curve_not_activated_points_to_the_faq(client, auth, session, store, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, load_curve_enabled=False, kind="consumption")
     fill_consumption(store, session, PDL_A)
     html = text_of(client.get("/consommation"))
     assert "n'est pas activée" in html and "/faq#courbe-de-charge" in html
@@ -238,9 +215,9 @@ def test_load_curve_not_activated_points_to_the_faq(client, auth, session, store
 # -- production, several points -----------------------------------------------------------------
 
 
-def test_production_only_point(client, auth, session, store, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
+def test_production_only_point(client, auth, session, store, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_PROD, kind="production", name="Toiture")
     fill_production(store, session, PDL_PROD)
     html = text_of(client.get("/production"))
     assert "120,0 kWh" in html  # 30 days × 4 kWh
@@ -253,19 +230,19 @@ def test_production_only_point(client, auth, session, store, valkey, celery_app)
     assert "Aucun de vos compteurs n'est un point de production" not in text_of(client.get("/production"))
 
 
-def test_consumption_only_user_sees_friendly_production_and_balance(client, auth, session, store, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+def test_consumption_only_user_sees_friendly_production_and_balance(client, session, store, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     fill_consumption(store, session, PDL_A)
     assert "Aucun de vos compteurs n'est un point de production" in text_of(client.get("/production"))
     assert "Aucune production n'est connue" in text_of(client.get("/bilan"))
 
 
-def test_several_points_get_a_selector(client, auth, session, store, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, name="Appartement")
-    add_point(session, alice, PDL_A2, name="Maison")
-    add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
+def test_several_points_get_a_selector(client, auth, session, store, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, name="Appartement", kind="consumption")
+    make_point(session, alice, PDL_A2, name="Maison", kind="consumption")
+    make_point(session, alice, PDL_PROD, kind="production", name="Toiture")
     fill_consumption(store, session, PDL_A)
     fill_consumption(store, session, PDL_A2)
     store.put_days(alice.id, point_of(session, PDL_A2).id, "daily_consumption",
@@ -280,9 +257,9 @@ def test_several_points_get_a_selector(client, auth, session, store, valkey, cel
     assert valkey.llen("interactive") == 0
 
 
-def test_balance_of_a_self_consumption_point(client, auth, session, store, valkey, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+def test_balance_of_a_self_consumption_point(client, auth, session, store, valkey, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     fill_consumption(store, session, PDL_A)
     fill_production(store, session, PDL_A)  # the same point carries both
     html = text_of(client.get("/bilan"))
@@ -293,14 +270,14 @@ def test_balance_of_a_self_consumption_point(client, auth, session, store, valke
 # -- security ------------------------------------------------------------------------------------
 
 
-def test_another_users_pdl_is_404_everywhere(client, auth, session, store, valkey, celery_app):
-    bob = signup(auth, session, "bob@example.org")
-    add_point(session, bob, PDL_B, name="Chez Bob")
-    add_point(session, bob, PDL_PROD, kind="production")
+def test_another_users_pdl_is_404_everywhere(client, auth, session, store, valkey, celery_app, signed_in):
+    bob = signed_in("bob@example.org")
+    make_point(session, bob, PDL_B, name="Chez Bob", kind="consumption")
+    make_point(session, bob, PDL_PROD, kind="production")
     fill_consumption(store, session, PDL_B)
     auth.logout()
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     for url in (f"/consommation?pdl={PDL_B}", f"/production?pdl={PDL_PROD}", f"/bilan?conso={PDL_B}",
                 f"/bilan?prod={PDL_PROD}", f"/api/ui/consommation.json?pdl={PDL_B}",
                 f"/api/ui/production.json?pdl={PDL_PROD}", f"/api/ui/bilan.json?conso={PDL_B}&prod={PDL_PROD}",
@@ -311,12 +288,12 @@ def test_another_users_pdl_is_404_everywhere(client, auth, session, store, valke
     assert valkey.llen("interactive") == 0
 
 
-def test_script_in_a_point_name_or_a_parameter_is_escaped(client, auth, session, store, celery_app):
+def test_script_in_a_point_name_or_a_parameter_is_escaped(client, auth, session, store, celery_app, signed_in):
     evil = "<script>alert(1)</script>"
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, name=evil)
-    add_point(session, alice, PDL_A2, name=evil)
-    add_point(session, alice, PDL_PROD, kind="production", name=evil)
+    alice = signed_in()
+    make_point(session, alice, PDL_A, name=evil, kind="consumption")
+    make_point(session, alice, PDL_A2, name=evil, kind="consumption")
+    make_point(session, alice, PDL_PROD, kind="production", name=evil)
     fill_consumption(store, session, PDL_A)
     fill_production(store, session, PDL_PROD)
     for url in ("/consommation", f"/consommation?pdl={PDL_A}&jour={evil}&vue={evil}", "/production",
@@ -400,9 +377,9 @@ def test_plotly_is_served_by_the_app(client):
         response.close()
 
 
-def test_pages_load_plotly_from_the_app_not_a_cdn(client, auth, session, store, celery_app):
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+def test_pages_load_plotly_from_the_app_not_a_cdn(client, auth, session, store, celery_app, signed_in):
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     fill_consumption(store, session, PDL_A)
     html = text_of(client.get("/consommation"))
     scripts = re.findall(r'<script src="([^"]+)"', html)
@@ -421,14 +398,14 @@ JAVASCRIPT_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:"""
 
 
 def test_no_page_runs_inline_script_and_every_page_carries_the_policy(client, auth, session, store, valkey,
-                                                                       celery_app):
+                                                                       celery_app, signed_in):
     """`script-src 'self'`: a script that is not a file this app serves would be blocked by the browser."""
     public = ["/", "/connexion", "/inscription", "/mot-de-passe-oublie", "/tempo", "/faq"]
     anonymous = {url: client.get(url) for url in public}
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A, name="Appartement")
-    add_point(session, alice, PDL_A2, name="Maison")  # two points: the selector
-    add_point(session, alice, PDL_PROD, kind="production", name="Toiture")
+    alice = signed_in()
+    make_point(session, alice, PDL_A, name="Appartement", kind="consumption")
+    make_point(session, alice, PDL_A2, name="Maison", kind="consumption")  # two points: the selector
+    make_point(session, alice, PDL_PROD, kind="production", name="Toiture")
     fill_consumption(store, session, PDL_A)
     fill_production(store, session, PDL_PROD)
     personal = ["/tableau-de-bord", "/consommation", "/production", "/bilan", "/ecowatt", "/france", "/parametres",
@@ -451,11 +428,11 @@ def test_no_page_runs_inline_script_and_every_page_carries_the_policy(client, au
         script.close()
 
 
-def test_personal_pages_and_json_are_never_stored(client, auth, session, store, valkey, celery_app):
+def test_personal_pages_and_json_are_never_stored(client, auth, session, store, valkey, celery_app, signed_in):
     assert "no-store" not in client.get("/").headers.get("Cache-Control", "")  # public, anonymous
     assert client.get("/healthz").headers["Cache-Control"] == "no-store"  # JSON, even anonymous
-    alice = signup(auth, session)
-    add_point(session, alice, PDL_A)
+    alice = signed_in()
+    make_point(session, alice, PDL_A, kind="consumption")
     fill_consumption(store, session, PDL_A)
     for url in ("/tableau-de-bord", "/tableau-de-bord/etat.json", "/consommation", f"/api/ui/consommation.json?pdl={PDL_A}",
                 "/parametres", "/faq", "/"):

@@ -26,53 +26,42 @@ from sqlalchemy import delete, select
 from models.audit import AuditLog
 from models.cache import EncryptedCache
 from models.db import session_scope
-from models.settings import Settings
 from models.transfers import TransferRequest, TransferStateError
 from models.usage_points import KnownPdl, UsagePoint
 from models.users import Role, User
 from pipeline import tasks
-from sandbox.testing import running_sandbox
+from fixtures.web import csrf_of
 from tests_helpers import deliver_queued_mails
 
 RELEVE = str(Path(sys.executable).parent / "releve")
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with running_sandbox() as running:  # no REGISTER_ALL: an unregistered PRM answers ADAM-DC-0008
-        yield running
+# The module's sandbox keeps its default register (no REGISTER_ALL): an unregistered PRM
+# answers ADAM-DC-0008, as at Enedis.
 
 
 @pytest.fixture
-def settings(env_for, outbox, sandbox):
-    return Settings.from_env(env_for(
-        MAIL_OUTBOX_DIR=str(outbox), ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url,
-        RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/", ENEDIS_CONSENT_URL=f"{sandbox.url}/dataconnect/v1/oauth2/authorize",
-        ENEDIS_RATE_PER_SECOND="100"))
+def settings_env():
+    return {"ENEDIS_RATE_PER_SECOND": "100"}
 
 
 @pytest.fixture
-def world(settings, database_url, valkey, sandbox):
+def world(settings, database_url, valkey, sandbox, accounts):
     """A web app on committed sessions, the PDLs and accounts a test makes, and a cleanup."""
     from webapp import create_app
 
-    w = World(create_app({"RELEVE_SETTINGS": settings, "TESTING": True}), settings, database_url, valkey, sandbox)
+    w = World(create_app({"RELEVE_SETTINGS": settings, "TESTING": True}), settings, database_url, valkey, sandbox,
+              accounts)
     yield w
     w.app.extensions["celery"].close()
     with session_scope(database_url) as session:
-        session.execute(delete(User).where(User.email.in_(w.emails)))
         session.execute(delete(KnownPdl).where(KnownPdl.pdl.in_(w.pdls)))
         session.execute(delete(AuditLog).where(AuditLog.target.in_(w.pdls)))
-    requests.delete(f"{sandbox.url}/_sandbox/consents", json={"client_id": settings.enedis_client_id}, timeout=10)
-    sandbox.state.clear_faults()
 
 
 class World:
-    def __init__(self, app, settings, database_url, valkey, sandbox):
+    def __init__(self, app, settings, database_url, valkey, sandbox, accounts):
         self.app, self.settings, self.database_url, self.valkey, self.sandbox = app, settings, database_url, valkey, sandbox
+        self.accounts = accounts  # deletes the accounts signed up here after the test
         self.tag = f"{random.getrandbits(32):08x}"
-        self.emails: list[str] = []
         self.pdls: list[str] = []
         self.cache = EncryptedCache.from_settings(redis.Redis.from_url(settings.valkey_url), settings)
 
@@ -87,7 +76,7 @@ class World:
 
     def account(self, name: str) -> Browser:
         email = f"{name}-{self.tag}@example.org"
-        self.emails.append(email)
+        self.accounts.forget_on_cleanup(email)
         browser = Browser(self.app.test_client(), email)
         response = browser.post_form("/inscription", {"email": email, "password": "correct horse battery",
                                                       "confirm": "correct horse battery"})
@@ -153,7 +142,7 @@ class Browser:
         self.client, self.email, self.id = client, email, 0
 
     def csrf(self, url: str = "/tableau-de-bord") -> str:
-        return CSRF.search(self.client.get(url).get_data(as_text=True)).group(1)
+        return csrf_of(self.client.get(url).get_data(as_text=True))
 
     def post_form(self, url: str, data: dict, page: str | None = None):
         return self.client.post(url, data={**data, "csrf_token": self.csrf(page or url)})
@@ -169,7 +158,7 @@ class Browser:
         """Press "Demander le transfert" on the callback's page."""
         consent = re.search(rf'name="consent" value="(\d+)">\s*<input type="hidden" name="pdl" value="{pdl}"',
                             offer_page).group(1)
-        token = CSRF.search(offer_page).group(1)
+        token = csrf_of(offer_page)
         return self.client.post("/transferts/demander", data={"consent": consent, "pdl": pdl, "csrf_token": token})
 
 

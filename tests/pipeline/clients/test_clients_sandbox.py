@@ -19,7 +19,6 @@ from pipeline.clients.enedis import AuthFailed, EnedisClient
 from pipeline.clients.rte import RteClient
 from pipeline.ratelimit import RateLimiter
 from pipeline.services import AppSecrets
-from sandbox.testing import running_sandbox
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=PARIS)
@@ -27,17 +26,13 @@ C0, NO_CURVE, PRODUCTION, REVOKED = "22516914714270", "32320647321714", "2488005
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    with running_sandbox({"RATE_PER_SECOND": 1000, "CLIENTS": {"app": "secret"}, "REGISTER_ALL": True}) as sandbox:
-        yield sandbox
+def sandbox_config():
+    return {"RATE_PER_SECOND": 1000, "CLIENTS": {"app": "secret"}, "REGISTER_ALL": True}
 
 
-@pytest.fixture
-def sandbox(upstream):
-    upstream.state.reset()
-    upstream.state.set_clock(NOW, frozen=True)
-    yield upstream
-    upstream.state.reset()
+@pytest.fixture(autouse=True)
+def frozen_clock(sandbox):
+    sandbox.state.set_clock(NOW, frozen=True)
 
 
 @pytest.fixture

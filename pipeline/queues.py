@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline import tasks
 
-INTERACTIVE = "interactive"  # a person waits: page fetches, onboarding after consent, transfer checks
+INTERACTIVE = "interactive"  # a person waits: page fetches, onboarding after consent, transfer checks, simulations
 REFRESH = "refresh"  # the refresh passes after each Enedis publication
 BACKFILL = "backfill"  # a point's history, after onboarding
 RTE = "rte"  # RTE's public data
@@ -35,6 +35,7 @@ ROUTES = {
     tasks.HEARTBEAT: DEFAULT,
     tasks.SEND_MAIL: MAIL,
     tasks.HOLDER_CONSENT_GONE: INTERACTIVE,
+    tasks.SIMULATE: INTERACTIVE,  # a person waits for the simulator's answer
 }
 
 

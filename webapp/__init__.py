@@ -80,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, db, errors, grid, health, help, main, meters, transfers, ui
+    from webapp import account, auth, consent, costs, db, errors, grid, health, help, main, meters, transfers, ui
 
     db.init_app(app, settings)  # one transaction per request (webapp/db.py)
     from webapp.extensions import csrf, login_manager
@@ -104,6 +104,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(meters.bp)
+    app.register_blueprint(costs.bp)
     app.register_blueprint(grid.bp)
     app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)

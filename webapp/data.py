@@ -20,20 +20,18 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
-from models.keys import interactive_budget_key
 from models.pdl import is_pdl
 from models.series import SERIES
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
+from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive
 from pipeline.series import plan_windows
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.extensions import celery, settings
-from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
-INTERACTIVE_BUDGET = 20
 
 
 @lru_cache(maxsize=8)
@@ -63,10 +61,9 @@ def own_point(pdl: str) -> UsagePoint:
 
 
 def _within_budget(user_id: int) -> bool:
-    """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
-    quota is shared by every household, so one browser cannot spend it for all."""
-    spent = count_in_window(get_client(settings().valkey_url), interactive_budget_key(user_id), 300)
-    return spent <= INTERACTIVE_BUDGET
+    """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes (`pipeline.ratelimit`),
+    which the simulator's fetches share."""
+    return spend_interactive(get_client(settings().valkey_url), user_id)
 
 
 def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:

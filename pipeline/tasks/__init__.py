@@ -18,3 +18,4 @@ RENEW_TOKENS = "releve.tokens.renew"
 HEARTBEAT = "releve.heartbeat"
 SEND_MAIL = "releve.mail.send"
 HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
+SIMULATE = "releve.costs.simulate"  # new in this release

@@ -245,10 +245,15 @@ def simulate(session: Session, cache: EncryptedCache, point: UsagePoint, choice:
     """Every offer of `choice.available` priced over [first, last] from the cached readings and ranked over
     the days all of them price fully (`models.costs.compare`): the simulator's result, as JSON values.
 
-    An offer that prices no day at all (Zen Flex while no Sobriété day is known) is set aside, listed with
-    its reasons: ranked with the others, it would leave no common day to compare them on."""
+    Offers closed to new customers (EJP) are left out, unless the household has one: nobody can switch to
+    them. An offer that prices no day at all (Zen Flex while no Sobriété day is known) is set aside, listed
+    with its reasons: ranked with the others, it would leave no common day to compare them on."""
     assert choice.kva is not None
-    offers = choice.available
+    current = choice.current
+    # What the household could take: offers still sold, its own, and the one it has (EJP, closed, only then).
+    offers = [o for o in choice.available
+              if o.open_to_new_customers or o.is_household or (current is not None and o.id == current.id)]
+    closed = [o.name for o in choice.available if o not in offers]
     inputs = engine_inputs(session, point, choice.kva, offers, first, last)
     consumption, read = read_consumption(cache, point, first, last)
     results = [cost_offer(consumption, inputs.specs[o.id], inputs.meter, inputs.calendars) for o in offers]
@@ -267,13 +272,13 @@ def simulate(session: Session, cache: EncryptedCache, point: UsagePoint, choice:
                 continue
         ranked.append(result)
     comparison = compare(ranked)
-    current = choice.current
     return {
         "format": SIMULATION_FORMAT,
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "first": first.isoformat(), "last": last.isoformat(), "kva": choice.kva, "curve": consumption.curve,
         "series": series_of(point), "version": cache.readings_version(point.id, series_of(point)),
-        "offer_ids": sorted(o.id for o in offers),
+        "offer_ids": sorted(o.id for o in choice.available),
+        "closed": closed,
         "current": {"key": str(current.id), "confirmed": choice.confirmed} if current else None,
         "offers": {str(o.id): {"supplier": o.supplier, "household": o.is_household} for o in offers},
         "comparison": to_dict(comparison, days=False),

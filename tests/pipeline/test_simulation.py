@@ -76,6 +76,8 @@ def test_missing_windows_are_fetched_first_then_every_offer_is_ranked(celery_app
     cached = {d: curve_of(d) for d in (FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1))
               if d <= LAST - timedelta(days=10)}
     store.put_days(point.user_id, point.id, "load_curve", cached)
+    store.put(point.user_id, "contract", {"subscribed_power_kva": 9, "offpeak_hours": "HC (22H00-6H00)"},
+              point=point.id)  # 9 kVA: EJP has prices there
     t0 = __import__("time").time()
     outcome = run(celery_app, point)
     assert outcome["status"] == "ok" and outcome["left"] == 0
@@ -87,15 +89,16 @@ def test_missing_windows_are_fetched_first_then_every_offer_is_ranked(celery_app
     read = store.read_range(point.user_id, point.id, "load_curve", LAST - timedelta(days=9), LAST + timedelta(days=1))
     assert not [d for d in read.missing if d not in read.partial]
     result = store.get(point.user_id, SIMULATION, point=point.id)
-    assert result["first"] == FIRST.isoformat() and result["last"] == LAST.isoformat() and result["kva"] == 6
+    assert result["first"] == FIRST.isoformat() and result["last"] == LAST.isoformat() and result["kva"] == 9
     assert result["unfetched_windows"] == 0 and result["fetch_stopped"] is None
     raw = valkey.get(f"releve:c:{point.user_id}:p{point.id}:simulation")
     assert raw is not None and b"comparison" not in raw
     comparison = simulation_of(result)
     names = [cost.offer.name for cost, _ in comparison.ranked]
     assert {"Tarif Bleu – Base", "Tarif Bleu – Heures Creuses"} <= set(names)
-    # Every offer of the catalogue at 6 kVA is there: ranked, set apart (no Tempo colour, no Sobriété day is
-    # stored in this test), or not computable.
+    # Every offer of the catalogue at 9 kVA is there: ranked, set apart (no Tempo colour, no Sobriété day is
+    # stored in this test), or not computable; but EJP, closed to new customers (and not the household's).
+    assert result["closed"] == ["Tarif Bleu – EJP"]
     listed = set(names) | {a["name"] for a in result["set_aside"]} | {n.offer.name for n in comparison.not_computable}
     assert {"Tarif Bleu – Tempo", "Zen Flex", "Zen Week-End", "Zen Week-End Heures Creuses"} <= listed
     assert {a["name"] for a in result["set_aside"]} >= {"Tarif Bleu – Tempo", "Zen Flex"}

@@ -142,7 +142,8 @@ def month_rows(result: OfferCost, months: tuple[Summary, ...], last: date) -> li
             "buckets": [{"label": BUCKET_LABELS[b], "kwh": kwh(m.energy.get(b, 0)), "eur": m.amounts.get(b, Decimal(0))}
                         for b in buckets],
             "missing_half_hours": m.missing_half_hours,
-            "unpriced": sorted(LABELS[r] for r in m.unknown_days), "assumed": bool(m.assumed_days),
+            "coverage": ([f"{m.missing_half_hours} demi-h. manquantes"] if m.missing_half_hours else [])
+            + sorted(LABELS[r] for r in m.unknown_days) + (["HC supposées"] if m.assumed_days else []),
         })
     return rows
 
@@ -321,6 +322,7 @@ def simulation_view(stored: dict[str, Any], comparison: Comparison, choice: Offe
         "missing_half_hours": stored.get("missing_half_hours", 0),
         "unfetched": stored.get("unfetched_windows", 0), "stopped": stored.get("fetch_stopped"),
         "limiting": limiting,
+        "closed": stored.get("closed", []),
         "set_aside": [{"name": a["name"], "reasons": [LABELS[Unpriced(r)] for r in a["reasons"]],
                        "explanations": [EXPLANATIONS[Unpriced(r)] for r in a["reasons"]]}
                       for a in stored.get("set_aside", [])],

@@ -7,6 +7,8 @@
    decoded) against a raw Valkey MGET of the same bytes.
 3. The cost engine: 12 months of half-hours priced against a dozen offers, in CPU time
    (`--only costs` needs no server).
+4. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
+   bench/cost_pages.py).
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
 (database `releve_bench`, Redis database 12), which the bench empties first.
@@ -28,7 +30,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from bench import costs
+from bench import cost_pages, costs
 from models.cache import EncryptedCache
 from models.calendar import PARIS
 from models.db import session_scope
@@ -157,7 +159,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache", "costs"))
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages"))
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
@@ -168,6 +170,8 @@ def main() -> None:
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         range_read(valkey_url, args.repeat)
+    if args.only in (None, "pages"):
+        cost_pages.run(database_url, valkey_url, args.repeat)
     if args.only in (None, "backfill"):
         backfill_utilisation(database_url, valkey_url, args.points, args.seconds, args.rate)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from flask import abort
@@ -26,7 +26,7 @@ from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive
-from pipeline.series import plan_windows
+from pipeline.series import windows_for_days
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.extensions import celery, settings
@@ -71,9 +71,9 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
     if not missing or point.status != "active":
         return False
     sent = False
-    first, last = min(missing), max(missing)
     try:
-        for start, end in plan_windows(SERIES[series], first, last + timedelta(days=1)):
+        # Only the runs of missing days: a day missing a year ago and one missing yesterday are two windows.
+        for start, end in windows_for_days(SERIES[series], missing):
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break

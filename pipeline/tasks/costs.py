@@ -36,7 +36,7 @@ from pipeline.clients.base import Throttled, Unavailable
 from pipeline.costs import CURVE, DAILY, offer_choice, read_progress, set_progress, subscribed_kva, year_back
 from pipeline.costs import simulate as simulate_offers
 from pipeline.ratelimit import interactive_budget_resets_in, spend_interactive
-from pipeline.series import plan_windows
+from pipeline.series import windows_for_days
 from pipeline.tasks.base import ReleveTask
 from pipeline.tasks.enedis import PointState, fetch_into_cache, save_point
 
@@ -52,17 +52,7 @@ def windows_to_fetch(task: ReleveTask, point: PointState, series: str, first: da
     """The windows covering the days of [first, last] not cached (a day cached but not final yet is left to the
     morning refresh), newest first."""
     read = task.services.cache.read_range(point.user_id, point.id, series, first, last + timedelta(days=1))
-    todo = sorted(set(read.missing) - set(read.partial))
-    windows: list[tuple[date, date]] = []
-    span_first = previous = None
-    for day in todo + [None]:
-        if day is not None and previous is not None and day == previous + timedelta(days=1):
-            previous = day
-            continue
-        if span_first is not None:
-            windows += plan_windows(SERIES[series], span_first, previous + timedelta(days=1))
-        span_first = previous = day
-    return sorted(windows, key=lambda w: w[1], reverse=True)
+    return windows_for_days(SERIES[series], sorted(set(read.missing) - set(read.partial)))
 
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.SIMULATE)

@@ -1,11 +1,14 @@
 """The plotly figures of the cost pages (static/charts.js draws them, as on the meter pages).
 
-Euros are rounded to the cent for the charts only; the tables print the same figures.
+Euros are rounded to the cent for the charts only; the tables print the same figures. An offer's name
+may be a household's own text: plotly reads a few HTML tags in labels, so names go in escaped (it shows
+the entities as the characters they stand for).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from html import escape
 from typing import Any
 
 from models.costs import BUCKETS, BUCKET_LABELS, to_cents
@@ -59,11 +62,11 @@ def costs_charts(data: dict[str, Any]) -> dict[str, Any]:
     both = data.get("side_by_side")
     if both:
         x = [r["label"] for r in both["rows"]]
+        bars = ((mine["name"], "a", "#0b6bcb"), (data["theirs"]["name"], "b", "#e8a317"))
         charts["cost_compare"] = {
-            "traces": [{"type": "bar", "name": mine["name"], "x": x, "y": [_eur(r["a"]) for r in both["rows"]],
-                        "marker": {"color": "#0b6bcb"}},
-                       {"type": "bar", "name": data["theirs"]["name"], "x": x, "y": [_eur(r["b"]) for r in both["rows"]],
-                        "marker": {"color": "#e8a317"}}],
+            "traces": [{"type": "bar", "name": escape(name, quote=False), "x": x,
+                        "y": [_eur(r[side]) for r in both["rows"]], "marker": {"color": colour}}
+                       for name, side, colour in bars],
             "layout": {"barmode": "group", "yaxis": {"title": {"text": "€ TTC par mois"}}},
         }
     return charts
@@ -74,7 +77,7 @@ def simulation_charts(result: dict[str, Any] | None) -> dict[str, Any]:
     if not result or not result["ranked"]:
         return {}
     ranked = list(reversed(result["ranked"]))  # the cheapest on top
-    names = [f"{r['rank']}. {r['name']}" for r in ranked]
+    names = [escape(f"{r['rank']}. {r['name']}", quote=False) for r in ranked]
     return {"ranking": {
         "traces": [{"type": "bar", "orientation": "h", "name": "Énergie (€)", "y": names,
                     "x": [_eur(r["energy"]) for r in ranked], "marker": {"color": "#0b6bcb"}},

@@ -33,32 +33,38 @@ def api_url(endpoint: str, point, **params) -> str:
     return url_for(endpoint, pdl=point.pdl, **{k: v for k, v in params.items() if v is not None})
 
 
+def page(template: str, endpoint: str, fill):
+    """A cost page of the meter asked for (the caller's own consumption points only); `fill(point)` its data."""
+    point, suitable, points = choose_point("pdl", CONSUMER_KINDS)
+    context = dict(point=point, suitable=suitable, points=points, endpoint=endpoint, max_polls=MAX_POLLS)
+    if point is None or point.kind not in CONSUMER_KINDS:
+        return render_template(template, data=None, **context)
+    return render_template(template, **fill(point), **context)
+
+
+def _costs(point) -> dict:
+    data = costs_data(point, ask=True)
+    return dict(data=data, charts=costs_charts(data),
+                api_url=api_url("costs.costs_json", point, mois=data["months"], comparer=data["compare_id"]))
+
+
+def _simulator(point) -> dict:
+    data = simulation_data(point)
+    if data["choice"].kva is None:
+        ask_contract(point)
+    return dict(data=data, charts=simulation_charts(data["result"]), api_url=api_url("costs.simulator_json", point))
+
+
 @bp.get("/consommation-euros")
 @login_required
 def costs():
-    point, suitable, points = choose_point("pdl", CONSUMER_KINDS)
-    context = dict(point=point, suitable=suitable, points=points, endpoint="costs.costs")
-    if point is None or point.kind not in CONSUMER_KINDS:
-        return render_template("costs/costs.html", data=None, **context)
-    data = costs_data(point, ask=True)
-    api = api_url("costs.costs_json", point, mois=data["months"], comparer=data["compare_id"])
-    return render_template("costs/costs.html", data=data, charts=costs_charts(data), api_url=api,
-                           max_polls=MAX_POLLS, **context)
+    return page("costs/costs.html", "costs.costs", _costs)
 
 
 @bp.get("/simulateur")
 @login_required
 def simulator():
-    point, suitable, points = choose_point("pdl", CONSUMER_KINDS)
-    context = dict(point=point, suitable=suitable, points=points, endpoint="costs.simulator")
-    if point is None or point.kind not in CONSUMER_KINDS:
-        return render_template("costs/simulator.html", data=None, **context)
-    data = simulation_data(point)
-    if data["choice"].kva is None:
-        ask_contract(point)
-    return render_template("costs/simulator.html", data=data, charts=simulation_charts(data["result"]),
-                           api_url=api_url("costs.simulator_json", point), form=SimulateForm(pdl=point.pdl),
-                           max_polls=MAX_POLLS, **context)
+    return page("costs/simulator.html", "costs.simulator", _simulator)
 
 
 @bp.post("/simulateur")

@@ -138,7 +138,7 @@ def run(database_url: str, valkey_url: str, repeat: int) -> None:
             point = session.get(UsagePoint, point_id)
             choice = offer_choice(session, cache, point)
             first = year_back(last)
-            inputs = engine_inputs(session, point, 9, choice.available, first, last)
+            inputs = engine_inputs(session, point, 9, choice.available, first, last, cache)
             for _ in range(repeat):
                 c0 = time.process_time()
                 consumption, _ = read_consumption(cache, point, first, last)

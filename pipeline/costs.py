@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from models.cache import EncryptedCache, RangeResult
 from models.costs import (
-    Calendars, Comparison, Consumption, Meter, NotComputable, OfferCost, OfferSpec, compare, cost_offer,
+    Calendars, Comparison, Consumption, Meter, NotComputable, OfferCost, OfferSpec, OffPeakHistory, compare, cost_offer,
     daily_from_cache, date_spans, from_dict, points_from_cache, to_dict,
 )
 from models.day_calendars import engine_calendars
@@ -155,11 +155,28 @@ class Inputs:
 
 
 def engine_inputs(session: Session, point: UsagePoint, kva: int, offers: Iterable[Offer], first: date,
-                  last: date) -> Inputs:
+                  last: date, cache: EncryptedCache | None = None) -> Inputs:
     specs = {o.id: offer_spec(session, o, kva) for o in offers}
     # The night of `first` belongs to the Tempo day before it (06:00–06:00): one day earlier.
     calendars = engine_calendars(session, first - timedelta(days=1), last + timedelta(days=1))
-    return Inputs(kva, first, last, specs, engine_meter(session, point.id, kva), calendars)
+    meter = engine_meter(session, point.id, kva)
+    if not meter.offpeak.entries and cache is not None:
+        meter = _meter_from_contract(cache, point, kva, last) or meter
+    return Inputs(kva, first, last, specs, meter, calendars)
+
+
+def _meter_from_contract(cache: EncryptedCache, point: UsagePoint, kva: int, last: date) -> Meter | None:
+    """No schedule recorded yet (a contract cached before the history was kept, recorded at its next
+    reading): the cached contract's hours, taken as first seen the day after `last`, so every day priced
+    with them says they are assumed — what recording them today would give."""
+    contract = cache.get(point.user_id, CONTRACT, point=point.id)
+    if not isinstance(contract, dict) or "offpeak_hours" not in contract:
+        return None
+    try:
+        ranges = parse_offpeak_hours(contract.get("offpeak_hours"))
+    except OffPeakParseError:
+        return None
+    return Meter(kva, OffPeakHistory(((last + timedelta(days=1), ranges),), assume_earliest=True))
 
 
 def _calendars_part(calendars: Calendars) -> dict[str, Any]:
@@ -191,6 +208,7 @@ class Priced:
     results: dict[int, OfferCost | NotComputable]
     missing: list[date] = field(default_factory=list)  # days of readings not cached (or not final yet)
     computed: int = 0  # how many results were computed now (the others came from the cache)
+    earliest_offpeak: tuple[date, tuple] | None = None  # the first off-peak schedule known: (first seen, ranges)
 
 
 def _spans_text(days: Iterable[date]) -> list[list[str]]:
@@ -209,7 +227,7 @@ def price_offers(session: Session, cache: EncryptedCache, point: UsagePoint, kva
     """`offers` priced for the point over [first, last], from cached results where the inputs are unchanged,
     else from the cached readings (and cached for next time). Never waits on upstream."""
     series = series_of(point)
-    inputs = engine_inputs(session, point, kva, offers, first, last)
+    inputs = engine_inputs(session, point, kva, offers, first, last, cache)
     version = cache.readings_version(point.id, series)
     names = {oid: cost_entry(inputs_digest(point, inputs, series, version, spec)) for oid, spec in inputs.specs.items()}
     stored = cache.get_many(point.user_id, [(name, point.id) for name in names.values()])
@@ -231,7 +249,9 @@ def price_offers(session: Session, cache: EncryptedCache, point: UsagePoint, kva
             result = cost_offer(consumption, inputs.specs[oid], inputs.meter, inputs.calendars)
             results[oid] = result
             cache.put(point.user_id, names[oid], {"result": to_dict(result), "missing": spans}, point=point.id)
-    return Priced(first, last, series, {oid: results[oid] for oid in names}, sorted(missing or ()), len(todo))
+    entries = inputs.meter.offpeak.entries
+    return Priced(first, last, series, {oid: results[oid] for oid in names}, sorted(missing or ()), len(todo),
+                  entries[0] if entries else None)
 
 
 # -- the simulator ------------------------------------------------------------------------------------------
@@ -254,7 +274,7 @@ def simulate(session: Session, cache: EncryptedCache, point: UsagePoint, choice:
     offers = [o for o in choice.available
               if o.open_to_new_customers or o.is_household or (current is not None and o.id == current.id)]
     closed = [o.name for o in choice.available if o not in offers]
-    inputs = engine_inputs(session, point, choice.kva, offers, first, last)
+    inputs = engine_inputs(session, point, choice.kva, offers, first, last, cache)
     consumption, read = read_consumption(cache, point, first, last)
     results = [cost_offer(consumption, inputs.specs[o.id], inputs.meter, inputs.calendars) for o in offers]
     priced, ranked, set_aside = {}, [], []

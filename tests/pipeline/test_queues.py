@@ -24,6 +24,7 @@ PREVIOUS_RELEASE = {
 # Tasks this release adds (next release, they join PREVIOUS_RELEASE).
 NEW_IN_THIS_RELEASE = {
     "releve.rte.tempo_history": "rte",
+    "releve.costs.simulate": "interactive",
 }
 
 

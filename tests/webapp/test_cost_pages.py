@@ -217,11 +217,22 @@ def test_hc_hp_with_the_contracts_off_peak_history(client, session, store, signe
             and "Heures creuses appliquées : 22h00–6h00 (vues pour la première fois le 15 janvier 2026)" in text)
 
 
-def test_a_contract_without_a_recorded_schedule_cannot_price_hc(client, session, store, signed_in):
+def test_a_contract_whose_hours_are_not_recorded_yet_prices_hc_with_them_as_assumed(client, session, store,
+                                                                                     signed_in):
     alice = signed_in()
-    meter(session, store, alice, offpeak="HC (22H00-6H00)")  # cached contract, but no history row yet
+    meter(session, store, alice, offpeak="HC (22H00-6H00)")  # cached before the history was kept: no row yet
     text = plain(text_of(client.get(f"/consommation-euros?pdl={PDL_A}")))
-    assert "pas d'heures creuses au contrat" in text and "Total sur 12 mois" not in text
+    assert "Total sur 12 mois" in text
+    assert ("Heures creuses supposées : 347 jours (du 1 avril 2025 au 13 mars 2026)" in text
+            and "Heures creuses appliquées : 22h00–6h00 (vues pour la première fois le 14 mars 2026)" in text)
+
+
+def test_a_contract_without_off_peak_hours_cannot_price_hc(client, session, store, signed_in):
+    alice = signed_in()
+    meter(session, store, alice, offpeak=None)
+    hc = catalogue(session, "EDF_TRV_HC_HP")
+    text = plain(text_of(client.get(f"/consommation-euros?pdl={PDL_A}&comparer={hc.id}")))
+    assert "Pas d'heures creuses au contrat." in text and "votre contrat n'en comporte pas" in text
 
 
 # -- Tempo, chosen in the settings, with the colours RTE published ------------------------------------------------

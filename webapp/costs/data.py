@@ -19,7 +19,6 @@ from models.costs import (
     compare, date_spans, kwh, to_cents,
 )
 from models.offers import STATUS_LABELS, Offer, get_offer
-from models.offpeak_history import offpeak_history
 from models.keys import SIMULATION, contract_claim
 from models.usage_points import UsagePoint
 from pipeline import queues, tasks
@@ -201,13 +200,6 @@ def side_by_side(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
             "fair_diff": sb.total_eur - sa.total_eur, "all_days": len(common) == len(window)}
 
 
-def earliest_offpeak(point: UsagePoint) -> tuple[date, str] | None:
-    history = offpeak_history(db(), point.id)
-    if not history or not history[0].ranges:
-        return None
-    return history[0].valid_from, " et ".join(r.label() for r in history[0].ranges)
-
-
 def costs_data(point: UsagePoint, *, ask: bool) -> dict[str, Any]:
     """Everything the "Consommation (€)" page shows of one point."""
     months = query_int("mois", PERIODS) or PERIODS[0]
@@ -234,7 +226,8 @@ def costs_data(point: UsagePoint, *, ask: bool) -> dict[str, Any]:
     priced = price_offers(db(), c, point, choice.kva, offers, first, last)
     if priced.missing and ask and point.status == "active":
         request_days(point, priced.series, priced.missing)
-    offpeak = earliest_offpeak(point)
+    earliest = priced.earliest_offpeak
+    offpeak = (earliest[0], " et ".join(r.label() for r in earliest[1])) if earliest and earliest[1] else None
     views = [offer_view(o, priced.results[o.id], months, last, offpeak) for o in offers]
     mine, theirs = views[0], (views[1] if len(views) > 1 else None)
     blocked = []

@@ -31,6 +31,15 @@ def get_engine(url: str, **options) -> Engine:
         return _engines[key]
 
 
+def fail_fast_connect_args(timeout: float) -> dict:
+    """libpq options that bound every wait on PostgreSQL by about `timeout` seconds: connecting
+    (libpq's minimum is 2 s), data sent and never acknowledged (`tcp_user_timeout`), and an answer
+    awaited from a server that vanished (keepalives). A slow query on a live server is not cut."""
+    seconds = max(1, round(timeout))
+    return {"connect_timeout": max(2, round(timeout)), "tcp_user_timeout": int(timeout * 1000), "keepalives": 1,
+            "keepalives_idle": seconds, "keepalives_interval": 1, "keepalives_count": 3}
+
+
 def dispose_engines() -> None:
     """Close every pooled connection of this process (tests and shutdown)."""
     with _lock:
@@ -39,8 +48,8 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def session_factory(url: str, **engine_options) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url, **engine_options), expire_on_commit=False)
 
 
 _AFTER_COMMIT = "releve.after_commit"

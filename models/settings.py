@@ -172,6 +172,8 @@ class Settings:
     rte_client_secret: str = field(default="releve-dev-secret", repr=False)
     cache_ttl_seconds: int = 86400
     health_timeout_seconds: float = 1.0
+    web_backend_timeout_seconds: float = 3.0
+    web_retry_after_seconds: int = 30
     # How long a stopping worker lets its running tasks finish before handing them back to the
     # queue (Celery's soft shutdown); the tasks' soft time limit by default, so a deploy that
     # waits this long (Kubernetes' terminationGracePeriodSeconds) interrupts no task that could end.
@@ -272,6 +274,9 @@ class Settings:
             rte_client_secret=get("RTE_CLIENT_SECRET", defaults.rte_client_secret),
             cache_ttl_seconds=_positive_number("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "86400"), int),
             health_timeout_seconds=_positive_number("HEALTH_TIMEOUT_SECONDS", get("HEALTH_TIMEOUT_SECONDS", "1")),
+            web_backend_timeout_seconds=_positive_number("WEB_BACKEND_TIMEOUT_SECONDS",
+                                                         get("WEB_BACKEND_TIMEOUT_SECONDS", "3")),
+            web_retry_after_seconds=_positive_number("WEB_RETRY_AFTER_SECONDS", get("WEB_RETRY_AFTER_SECONDS", "30"), int),
             worker_shutdown_seconds=_positive_number("WORKER_SHUTDOWN_SECONDS", get("WORKER_SHUTDOWN_SECONDS", "540")),
             public_url=_url("PUBLIC_URL", get("PUBLIC_URL", defaults.public_url), ("http", "https")).rstrip("/"),
             flower_basic_auth=get("FLOWER_BASIC_AUTH"),

@@ -9,15 +9,32 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+# How this process's clients wait: (connect timeout, answer timeout, retries after a connection
+# error; None keeps redis-py's own retries). The web app sets it once (`fail_fast`), so a
+# request never waits long on a Valkey that is down or does not answer.
+_profile: tuple[float, float, int | None] = (2.0, 5.0, None)
+
+
+def fail_fast(timeout: float, retries: int = 0) -> None:
+    """From now on, this process's clients give up after `timeout` seconds (to connect, and for an
+    answer) and retry `retries` times, without backoff (redis-py retries the connection and then the
+    command: each retry doubles the attempts). A pooled connection that a restarted server closed is
+    replaced by the pool before use, without a retry."""
+    global _profile
+    _profile = (timeout, timeout, retries)
+
 
 @lru_cache(maxsize=16)
-def _client(url: str, pid: int) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+def _client(url: str, pid: int, profile: tuple[float, float, int | None]) -> redis.Redis:
+    connect, answer, retries = profile
+    options = {} if retries is None else {"retry": Retry(NoBackoff(), retries)}
+    return redis.Redis.from_url(url, socket_connect_timeout=connect, socket_timeout=answer, health_check_interval=30,
+                                **options)
 
 
 def get_client(url: str) -> redis.Redis:
     """A client for `url`, never shared across a fork (the pid is part of the key)."""
-    return _client(url, os.getpid())
+    return _client(url, os.getpid(), _profile)
 
 
 @lru_cache(maxsize=16)
@@ -30,7 +47,6 @@ def get_quick_client(url: str, timeout: float = 1.0) -> redis.Redis:
     """A client that gives up after `timeout` seconds and never retries: health checks and heartbeats,
     which must not hang."""
     return _quick_client(url, timeout, os.getpid())
-
 
 
 def count_in_window(client: redis.Redis, key: str, seconds: int) -> int:

@@ -16,7 +16,7 @@ import click
 
 from models.settings import ConfigError, Settings
 from releve import embedded
-from releve.supervisor import Supervisor
+from releve.supervisor import Service, Supervisor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WEB_PORT = 8000
@@ -31,6 +31,8 @@ class Environment:
         self.env = dict(os.environ)
         self.stack = stack
         self.quiet = quiet
+        self.postgres: embedded.EmbeddedPostgres | None = None  # the embedded servers this process started
+        self.valkey: embedded.EmbeddedValkey | None = None
         settings = Settings.from_env(self.env)  # fails early, naming the variable
         if settings.is_production:
             settings.require_runtime()
@@ -43,12 +45,12 @@ class Environment:
         if not self.env.get("SECRET_KEY"):
             self.env["SECRET_KEY"] = embedded.read_or_create_secret("secret.key", lambda: secrets.token_urlsafe(48))
         if start_embedded and not self.env.get("DATABASE_URL"):
-            pg = embedded.EmbeddedPostgres()
+            pg = self.postgres = embedded.EmbeddedPostgres()
             self.env["DATABASE_URL"] = pg.start()
             stack.callback(pg.stop)
             self._say(f"embedded PostgreSQL: {pg.pgdata}")
         if start_embedded and not self.env.get("VALKEY_URL"):
-            valkey = embedded.EmbeddedValkey()
+            valkey = self.valkey = embedded.EmbeddedValkey()
             self.env["VALKEY_URL"] = valkey.start()
             stack.callback(valkey.stop)
             self._say(f"embedded Valkey: {valkey.url} (data in {valkey.dir})")
@@ -169,7 +171,11 @@ def sandbox_urls(base: str) -> dict[str, str]:
 @click.option("--sandbox-port", default=SANDBOX_PORT, show_default=True)
 @click.option("--flower-port", default=FLOWER_PORT, show_default=True)
 def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
-    """Run the whole gateway locally: migrations, web, sandbox, worker, beat and Flower."""
+    """Run the whole gateway locally: migrations, web, sandbox, worker, beat and Flower.
+
+    A process that exits is started again (after 1 s, then longer if it keeps failing), and so is
+    an embedded PostgreSQL or Valkey that dies, on its data. Ctrl-C stops everything.
+    """
     from models.accounts import create_admin, has_admin
     from models.db import session_scope
 
@@ -213,13 +219,22 @@ def dev(port: int, sandbox: bool, sandbox_port: int, flower_port: int) -> None:
             f"(user admin, password in var/flower.password)  ·  Ctrl-C stops everything",
             fg="green", err=True,
         )
-        exited = sup.wait_any(stop)
-        if exited is not None:
-            click.secho(f"{exited.name} exited with {exited.proc.returncode}: stopping everything", fg="red", err=True)
+        sup.watch(stop, embedded_services(environment))  # a child that exits, a server that dies: started again
         sup.stop()
         click.echo("Stopped.", err=True)
-    if exited is not None:
-        sys.exit(1)
+
+
+def embedded_services(environment: Environment) -> list[Service]:
+    """The embedded servers `releve dev` keeps up, restarted on their own data."""
+    services = []
+    if environment.postgres is not None:
+        pg = environment.postgres
+        services.append(Service("postgres", pg.alive, pg.restart, f"on its data in {pg.pgdata}"))
+    if environment.valkey is not None:
+        valkey = environment.valkey
+        services.append(Service("valkey", valkey.alive, valkey.restart,
+                                f"on its append-only file in {valkey.dir}"))
+    return services
 
 
 def print_outbox(settings: Settings, sup: Supervisor, stop: threading.Event) -> None:

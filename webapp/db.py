@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models.audit import AuditLog
 from models.db import commit, session_factory
 from models.settings import Settings
+from webapp import outage
 
 
 def db() -> Session:
@@ -33,9 +34,15 @@ def audit(action: str, target: str = "", actor_id: int | None = None, **details)
 def init_app(app: Flask, settings: Settings) -> None:
     """One session per request, opened on first use; DB_BIND (tests) joins a connection's transaction."""
     bind = app.config.get("DB_BIND")  # a test connection inside a transaction: commits become savepoints
-    make_session = session_factory(settings.database_url) if bind is None else None
+    make_session = None
+    if bind is None:  # the web's connections give up quickly on a server that is down (webapp/outage.py)
+        timeout = settings.web_backend_timeout_seconds
+        make_session = session_factory(settings.database_url, **outage.pg_engine_options(timeout))
+        outage.Deadlines(timeout + 1).watch(make_session.kw["bind"])
 
     def db_session() -> Session:
+        if outage.known_down("postgres"):
+            raise outage.Unavailable("postgres")  # this request already met the outage: no second wait
         if "db" not in g:
             if bind is not None:
                 g.db = Session(bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False)

@@ -10,6 +10,8 @@ from flask import Flask, current_app, g, render_template, request
 from markupsafe import escape
 from werkzeug.exceptions import BadRequest, InternalServerError, MethodNotAllowed, RequestEntityTooLarge
 
+from webapp import outage
+
 TITLE = "Erreur interne"
 MESSAGE = ("Une erreur inattendue nous empêche de répondre. Elle a été enregistrée : réessayez dans un moment, "
            "et si elle persiste, donnez cette référence à l'administrateur.")
@@ -26,13 +28,20 @@ CLIENT_ERRORS = {
 
 
 def log_incident(exc_info) -> None:
-    """Replaces Flask's `log_exception`, which logs the request path and the full exception text."""
+    """Replaces Flask's `log_exception`, which logs the request path and the full exception text.
+    An outage (webapp/outage.py) is no incident: it is logged once, when it begins."""
+    component = outage.component_of(exc_info[1])
+    if component is not None:
+        outage.note(component, exc_info[1])
+        return
     g.incident = secrets.token_hex(6)
     current_app.logger.error("incident %s: %s in %s", g.incident, exc_info[0].__name__,
                              request.endpoint or "(no route)")
 
 
 def internal_error(exc: InternalServerError):
+    if outage.component_of(exc.original_exception) is not None:  # met after the view (a commit): still a 503
+        return outage.unavailable_response()
     incident = g.get("incident")
     if incident is None:  # abort(500): nothing was logged yet
         log_incident((type(exc), exc, None))

@@ -11,7 +11,18 @@ from flask_wtf import CSRFProtect
 
 from models.settings import Settings
 
-login_manager = LoginManager()
+
+class _LoginManager(LoginManager):
+    def unauthorized(self):
+        """A page that needs the account: the login page, unless PostgreSQL could not say who is asking."""
+        from webapp import outage
+
+        if outage.identity_unknown():
+            raise outage.Unavailable("postgres")
+        return super().unauthorized()
+
+
+login_manager = _LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Connectez-vous pour accéder à cette page."
 login_manager.login_message_category = "info"

@@ -19,7 +19,7 @@ from flask_login import current_user
 from kombu import Connection
 from sqlalchemy import Engine, text
 
-from models.db import get_engine
+from models.db import fail_fast_connect_args, get_engine
 from models.keys import BEAT_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY
 from models.settings import Settings
 from models.valkey import get_quick_client
@@ -36,9 +36,10 @@ WORKER_STALE_AFTER = 60
 
 def _pg_engine(url: str, timeout: float) -> Engine:
     # One connection at most per process: a flood of probes never becomes a flood of connections,
-    # and a server that hangs holds one thread, not one per request. psycopg waits at least 2 s to connect.
+    # and a server that hangs holds one thread, not one per request. psycopg waits at least 2 s to
+    # connect; keepalives end the wait of a thread whose server vanished.
     return get_engine(url, pool_size=1, max_overflow=0, pool_timeout=timeout,
-                      connect_args={"connect_timeout": max(2, round(timeout)),
+                      connect_args={**fail_fast_connect_args(timeout),
                                     "options": f"-c statement_timeout={round(timeout * 1000)}"})
 
 

@@ -17,6 +17,8 @@ from flask import Blueprint, jsonify, send_file, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
+from webapp import outage
+
 bp = Blueprint("ui", __name__)
 
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -93,6 +95,8 @@ def api_login_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
+            if outage.identity_unknown():  # PostgreSQL could not say who is asking
+                raise outage.Unavailable("postgres")
             return jsonify(error="authentication required"), 401
         return view(*args, **kwargs)
 

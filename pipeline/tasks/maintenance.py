@@ -57,6 +57,11 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         except RedisError:
             pass
 
+    def terminate(self, worker) -> None:
+        # A cold shutdown (SIGTERM, which `releve worker` maps to it) terminates steps instead of
+        # stopping them: the heartbeat must go all the same.
+        self.stop(worker)
+
     def beat(self, worker) -> None:
         liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:

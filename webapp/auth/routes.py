@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.users import Role, User, normalise_email
+from webapp import outage
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
 from webapp.db import db
@@ -26,7 +27,23 @@ _DUMMY.set_password("not-a-real-password")
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The user a session or remember cookie names, while its password and its server-side session hold."""
+    """The user a session or remember cookie names, while its password and its server-side session hold.
+
+    PostgreSQL out of reach: nobody, for this request (webapp/outage.py): pages that need no account
+    still answer, and those that need one answer 503 instead of asking to sign in again.
+    """
+    if outage.identity_unknown():
+        return None  # the session cookie, then the remember cookie: one wait is enough
+    try:
+        return _load_user(user_id)
+    except Exception as exc:
+        if outage.component_of(exc) is None:
+            raise
+        outage.person_unknown(exc)
+        return None
+
+
+def _load_user(user_id: str) -> User | None:
     uid, _, rest = user_id.partition(".")
     fingerprint, _, token = rest.partition(".")
     if not uid.isdigit():

@@ -25,7 +25,7 @@ from models.series import SERIES
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive
+from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive  # noqa: F401 - the budget, read by tests
 from pipeline.series import windows_for_days
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db

@@ -79,11 +79,6 @@ def days_count(n: int) -> str:
     return f"{n} jour{'s' if n > 1 else ''}"
 
 
-def euros(amount: Decimal) -> float:
-    """For charts only (plotly takes numbers): the amount in cents, as a float."""
-    return float(to_cents(amount))
-
-
 def price_period_line(period, days: int) -> dict[str, Any]:
     until = (period.valid_to - timedelta(days=1)) if period.valid_to else None
     when = f"du {fr_date(period.valid_from)} au {fr_date(until)}" if until else f"depuis le {fr_date(period.valid_from)}"

@@ -10,6 +10,8 @@
 4. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
    restarted empty, PostgreSQL stopped (20 s each) and the sandbox down for 120 s, with
    production settings, on servers of its own.
+5. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
+   bench/cost_pages.py).
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
 (database `releve_bench`, Redis database 12), which the bench empties first.
@@ -31,7 +33,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from bench import costs
+from bench import cost_pages, costs
 from models.cache import EncryptedCache
 from models.calendar import PARIS
 from models.db import session_scope
@@ -162,7 +164,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache", "costs", "outages"),
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "outages"),
                         help="outages (bench/outages.py, ~15 minutes) runs only when asked")
     parser.add_argument("--outage-points", type=int, default=2, help="meters backfilled during each outage")
     parser.add_argument("--outage-budget", type=float, default=900,
@@ -184,6 +186,8 @@ def main() -> None:
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         range_read(valkey_url, args.repeat)
+    if args.only in (None, "pages"):
+        cost_pages.run(database_url, valkey_url, args.repeat)
     if args.only in (None, "backfill"):
         backfill_utilisation(database_url, valkey_url, args.points, args.seconds, args.rate)
 

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from models.keys import cache_key, day_entry, history_start_entry
+from models.keys import cache_key, day_entry, history_start_entry, readings_version_key
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,9 @@ class EncryptedCache:
 
     def put_days(self, user_id: int, point: int, series: str, days: Mapping[date, Any],
                  final: Mapping[date, bool] | None = None) -> None:
-        """Store one entry per day (one round trip); a day not final is fetched again later."""
+        """Store one entry per day (one round trip); a day not final is fetched again later.
+
+        Each write bumps the series' version (`readings_version`), in the same round trip."""
         if not days:
             return
         pipe = self.client.pipeline(transaction=False)
@@ -167,7 +169,13 @@ class EncryptedCache:
             key = self.key(user_id, day_entry(series, day), point)
             record = {"v": value, "f": bool((final or {}).get(day, True))}
             pipe.set(key, self.seal(user_id, key, record), ex=self.ttl)
+        pipe.hincrby(readings_version_key(point), series, 1)
         pipe.execute()
+
+    def readings_version(self, point: int, series: str) -> int:
+        """How many times days of a series of a point were written: what is computed from them names it,
+        so it knows when it is out of date (0: never written, or forgotten)."""
+        return int(self.client.hget(readings_version_key(point), series) or 0)
 
     def set_history_start(self, user_id: int, point: int, series: str, first_day: date) -> None:
         """Remember that upstream serves nothing before `first_day`, so it is not asked again."""

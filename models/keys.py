@@ -12,7 +12,8 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
 
     releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
     releve:progress:{point id}[:done]           backfill progress of a point
-    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery)
+    releve:readings:{point id}                  how often each series of a point was written (a hash)
+    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery, simulations)
     releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
@@ -67,6 +68,16 @@ def history_start_entry(series: str) -> str:
     return f"{series}:history-start"
 
 
+def cost_entry(digest: str) -> str:
+    """An offer's costs computed for a point, named by the digest of everything they were computed from
+    (`pipeline.costs`): new readings, prices or calendars make a new name, never a stale answer."""
+    return f"costs:{digest}"
+
+
+SIMULATION = "simulation"  # the simulator's last result for a point (`pipeline.tasks.costs`)
+SIMULATION_PROGRESS = "simulation:progress"  # where the simulator's task stands
+
+
 def token_entry(upstream: str) -> str:
     """An application's access token, in the cache under the application scope."""
     return f"token:{upstream}"
@@ -91,6 +102,15 @@ def progress_done_key(point_id: int) -> str:
 def progress_window(series: str, start: date | str, end: date | str) -> str:
     """A window as a member of `progress_done_key`'s set."""
     return f"{series}:{start}:{end}"
+
+
+READINGS_PREFIX = "releve:readings"
+
+
+def readings_version_key(point_id: int) -> str:
+    """Hash {series: n}: bumped by every write of a point's days (`EncryptedCache.put_days`), so what was
+    computed from them can tell it is out of date without reading them again."""
+    return f"{READINGS_PREFIX}:{int(point_id)}"
 
 
 def once_key(claim: str) -> str:
@@ -119,6 +139,16 @@ VALKEY_RUN_KEY = "releve:recovery:valkey-run"  # the run id of Valkey the recove
 def resume_claim(point_id: int) -> str:
     """The claim of the recovery check taking over a point's backfill (or onboarding), once per stall period."""
     return f"resume:{point_id}"
+
+
+def simulation_claim(point_id: int) -> str:
+    """The claim of a simulation request for a point (a double click enqueues one task)."""
+    return f"simulate:{point_id}"
+
+
+def contract_claim(point_id: int) -> str:
+    """The claim of a page's request for a point's contract, when no copy is cached."""
+    return f"contract:{point_id}"
 
 
 def refresh_pass_claim(day: date, hour: int) -> str:
@@ -202,7 +232,8 @@ def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
 
 
 def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
-    return chain((progress_key(point_id), progress_done_key(point_id), once_key(resume_claim(point_id))),
+    return chain((progress_key(point_id), progress_done_key(point_id), once_key(resume_claim(point_id)),
+                  readings_version_key(point_id)),
                  client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
 
 

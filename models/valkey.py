@@ -47,3 +47,15 @@ def get_quick_client(url: str, timeout: float = 1.0) -> redis.Redis:
     """A client that gives up after `timeout` seconds and never retries: health checks and heartbeats,
     which must not hang."""
     return _quick_client(url, timeout, os.getpid())
+
+
+def count_in_window(client: redis.Redis, key: str, seconds: int) -> int:
+    """Count one event in a window that starts at the first one; the count so far.
+
+    SET NX EX then INCR in one round trip: the key always expires, even if this process
+    dies right after (works on Redis 6.2).
+    """
+    pipe = client.pipeline()
+    pipe.set(key, 0, ex=seconds, nx=True)
+    pipe.incr(key)
+    return pipe.execute()[1]

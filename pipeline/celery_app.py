@@ -38,7 +38,7 @@ TASK_SOFT_TIME_LIMIT = 540  # a task gets SoftTimeLimitExceeded after this many 
 TASK_TIME_LIMIT = 600  # … and is killed after this many
 
 TASK_MODULES = ("pipeline.tasks.maintenance", "pipeline.tasks.enedis", "pipeline.tasks.rte", "pipeline.tasks.mail",
-                "pipeline.tasks.transfers")
+                "pipeline.tasks.transfers", "pipeline.tasks.costs")
 
 
 def celery_config(settings: Settings) -> dict:

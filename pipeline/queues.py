@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline import tasks
 
-INTERACTIVE = "interactive"  # a person waits: page fetches, onboarding after consent, transfer checks
+INTERACTIVE = "interactive"  # a person waits: page fetches, onboarding after consent, transfer checks, simulations
 REFRESH = "refresh"  # the refresh passes after each Enedis publication
 BACKFILL = "backfill"  # a point's history, after onboarding
 RTE = "rte"  # RTE's public data
@@ -37,6 +37,7 @@ ROUTES = {
     tasks.HOLDER_CONSENT_GONE: INTERACTIVE,
     tasks.RESUME_BACKFILLS: DEFAULT,
     tasks.RESEND_UNSENT: DEFAULT,
+    tasks.SIMULATE: INTERACTIVE,  # a person waits for the simulator's answer
 }
 
 

@@ -31,7 +31,8 @@ from email.utils import parsedate_to_datetime
 import redis
 
 from models.calendar import today_paris
-from models.keys import COUNT_TTL, count_key, ratelimit_key
+from models.keys import COUNT_TTL, count_key, interactive_budget_key, ratelimit_key
+from models.valkey import count_in_window
 
 MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
 DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
@@ -269,3 +270,21 @@ def parse_next_access_time(text: str | int | None) -> datetime | None:
         return datetime.fromtimestamp(int(match.group(0)) / 1000, UTC)
     return None
 
+
+
+# -- what one person may ask of Enedis --------------------------------------------------------------
+
+# A person's page views and simulations may fetch INTERACTIVE_BUDGET windows per INTERACTIVE_WINDOW
+# seconds: the Enedis quota is shared by every household, so one browser cannot spend it for all.
+INTERACTIVE_BUDGET = 20
+INTERACTIVE_WINDOW = 300
+
+
+def spend_interactive(client: redis.Redis, user_id: int) -> bool:
+    """Take one window fetch from a person's budget; False when it is spent for the current window."""
+    return count_in_window(client, interactive_budget_key(user_id), INTERACTIVE_WINDOW) <= INTERACTIVE_BUDGET
+
+
+def interactive_budget_resets_in(client: redis.Redis, user_id: int) -> int:
+    """Seconds until a person's budget window ends (0 when none is running)."""
+    return max(0, int(client.ttl(interactive_budget_key(user_id))))

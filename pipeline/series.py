@@ -54,6 +54,20 @@ def plan_windows(series: Series, first: date, end: date) -> list[tuple[date, dat
     return windows
 
 
+def windows_for_days(series: Series, days: list[date]) -> list[tuple[date, date]]:
+    """Windows covering exactly the runs of consecutive `days` (not what lies between two runs), newest first."""
+    windows: list[tuple[date, date]] = []
+    run_first = previous = None
+    for day in sorted(set(days)) + [None]:
+        if day is not None and previous is not None and day == previous + timedelta(days=1):
+            previous = day
+            continue
+        if run_first is not None:
+            windows += plan_windows(series, run_first, previous + timedelta(days=1))
+        run_first = previous = day
+    return sorted(windows, key=lambda w: w[1], reverse=True)
+
+
 def group_by_day(series: Series, items: list, start: date, end: date, today: date) -> tuple[dict[date, Any], dict[date, bool]]:
     """Cache payloads per day for [start, end) and whether each day is final.
 

@@ -80,7 +80,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFError
 
-    from webapp import account, admin, auth, consent, db, errors, grid, health, help, main, meters, outage, transfers, ui
+    from webapp import (
+        account, admin, auth, consent, costs, db, errors, grid, health, help, main, meters, outage, transfers, ui,
+    )
 
     outage.init_app(app, settings)  # connections that give up quickly; 503 while a server is out of reach
     db.init_app(app, settings)  # one transaction per request (webapp/db.py)
@@ -105,6 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(meters.bp)
+    app.register_blueprint(costs.bp)
     app.register_blueprint(grid.bp)
     app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask import session as browser_session
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
 try:  # WTForms ≥ 3.3 wants choices as SelectChoice (tuples are deprecated there)
@@ -28,11 +28,14 @@ from models.household_offers import (
     HOUSEHOLD_OPTIONS, MAX_OFFERS_PER_ACCOUNT, HouseholdOfferInput, OfferRefused, create_household_offer,
     delete_household_offer, household_offers,
 )
-from models.offers import BUCKET_LABELS, KVA_VALUES, MAX_EUR_KWH, MAX_FIXED_EUR_MONTH, OPTION_RULES
+from models.offers import BUCKET_LABELS, KVA_VALUES, MAX_EUR_KWH, MAX_FIXED_EUR_MONTH, OPTION_RULES, choose_offer
+from models.series import CONSUMER_KINDS
 from models.offpeak import parse_offpeak_hours
 from models.users import User
 from pipeline import accounts
+from pipeline.costs import offer_choice
 from webapp.auth.forms import AC_CURRENT, AC_NEW, PASSWORD_RULE, REQUIRED
+from webapp.data import cache, own_point, own_points
 from webapp.db import audit, db
 from webapp.extensions import settings as releve_settings
 from webapp.inputs import DateText, DecimalText, Form
@@ -283,6 +286,86 @@ def delete_offer(pk: int):
     audit("household_offer.deleted", f"offer:{pk}")
     flash("Offre supprimée.", "success")
     return redirect(url_for("account.offers"))
+
+
+# -- the offer of each meter ----------------------------------------------------------------------------------
+
+
+class MeterOfferForm(Form):
+    """Which offer a meter has: one of those at its subscribed power (the catalogue's and the household's own)."""
+
+    pdl = HiddenField()
+    offer = ChoiceField("Mon offre", choices=[], validators=[Optional()])
+    submit = SubmitField("Enregistrer cette offre")
+
+
+def meter_offer_form(point, choice, formdata=None) -> MeterOfferForm:
+    form = MeterOfferForm(formdata=formdata) if formdata is not None else MeterOfferForm()
+    catalogue = [o for o in choice.available if not o.is_household]
+    own = [o for o in choice.available if o.is_household]
+    form.offer.choices = [SelectChoice("", "— je ne sais pas —")] + [
+        SelectChoice(str(o.id), f"{o.supplier} – {o.name}" if o.supplier and o.supplier not in o.name else o.name)
+        for o in catalogue] + [SelectChoice(str(o.id), f"{o.name} (mon offre{', ' + o.supplier_name if o.supplier_name else ''})")
+                               for o in own]
+    if formdata is None:
+        form.pdl.data = point.pdl
+        form.offer.data = str(choice.current.id) if choice.current else ""
+    return form
+
+
+def meter_offer_page(point, choice, form=None, status=200):
+    from webapp.costs.data import ask_contract
+
+    if point is not None and choice.kva is None:
+        ask_contract(point)
+    consumers = [p for p in own_points() if p.kind in CONSUMER_KINDS]
+    response = make_response(render_template(
+        "account/meter_offer.html", point=point, points=consumers, choice=choice,
+        form=form if form is not None else (meter_offer_form(point, choice) if choice and choice.kva else None),
+        rules=OPTION_RULES), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/parametres/offre")
+@login_required
+def meter_offer():
+    """The offer of one meter: the contract's suggestion preselected, to confirm or change."""
+    pdl = request.args.get("pdl")
+    if pdl:
+        point = own_point(pdl)
+        if point.kind not in CONSUMER_KINDS:
+            abort(404)
+    else:
+        point = next((p for p in own_points() if p.kind in CONSUMER_KINDS), None)
+    choice = offer_choice(db(), cache(), point) if point is not None else None
+    return meter_offer_page(point, choice)
+
+
+@bp.post("/parametres/offre")
+@login_required
+def save_meter_offer():
+    form = MeterOfferForm()
+    if not form.validate_on_submit() and form.pdl.errors:  # control characters in the PDL: a bad request
+        abort(400)
+    point = own_point(form.pdl.data or "")
+    if point.kind not in CONSUMER_KINDS:
+        abort(404)
+    choice = offer_choice(db(), cache(), point)
+    if choice.kva is None:
+        flash("La puissance souscrite de ce compteur n'est pas encore connue : réessayez dans quelques minutes.",
+              "error")
+        return meter_offer_page(point, choice, status=409)
+    form = meter_offer_form(point, choice, formdata=request.form)
+    if not form.validate():
+        return meter_offer_page(point, choice, form=form, status=400)
+    offer_id = int(form.offer.data) if form.offer.data else None
+    if not choose_offer(db(), current_user.id, point.id, offer_id):
+        abort(404)
+    audit("meter.offer_chosen", f"point:{point.id}", offer=offer_id)
+    flash("Offre enregistrée pour ce compteur." if offer_id else "Offre effacée : Relevé reprend celle que suggère "
+          "votre contrat.", "success")
+    return redirect(url_for("costs.costs", pdl=point.pdl))
 
 
 @bp.post("/parametres/supprimer")

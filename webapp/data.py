@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from flask import abort
@@ -20,20 +20,18 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models.cache import EncryptedCache
-from models.keys import interactive_budget_key
 from models.pdl import is_pdl
 from models.series import SERIES
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
-from pipeline.series import plan_windows
+from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive  # noqa: F401 - the budget, read by tests
+from pipeline.series import windows_for_days
 from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.extensions import celery, settings
-from webapp.security import count_in_window
 
 log = logging.getLogger(__name__)
-INTERACTIVE_BUDGET = 20
 
 
 @lru_cache(maxsize=8)
@@ -63,10 +61,9 @@ def own_point(pdl: str) -> UsagePoint:
 
 
 def _within_budget(user_id: int) -> bool:
-    """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes: the Enedis
-    quota is shared by every household, so one browser cannot spend it for all."""
-    spent = count_in_window(get_client(settings().valkey_url), interactive_budget_key(user_id), 300)
-    return spent <= INTERACTIVE_BUDGET
+    """A person's page views may ask for INTERACTIVE_BUDGET windows per 5 minutes (`pipeline.ratelimit`),
+    which the simulator's fetches share."""
+    return spend_interactive(get_client(settings().valkey_url), user_id)
 
 
 def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
@@ -74,9 +71,9 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
     if not missing or point.status != "active":
         return False
     sent = False
-    first, last = min(missing), max(missing)
     try:
-        for start, end in plan_windows(SERIES[series], first, last + timedelta(days=1)):
+        # Only the runs of missing days: a day missing a year ago and one missing yesterday are two windows.
+        for start, end in windows_for_days(SERIES[series], missing):
             if not _within_budget(point.user_id):
                 log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
                 break

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models.calendar import PARIS
 from models.consents import EnedisConsent
 from models.keys import CONTRACT
+from models.offers import get_offer
 from models.usage_points import UsagePoint
 from pipeline.backfill import read_progress
 from webapp.data import cache, own_points
@@ -83,7 +84,13 @@ def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
         "last_refreshed": _local(point.last_refreshed_at, "%d/%m/%Y à %H:%M"),
         "progress": {"total": total, "done": done, "percent": percent},
         "pending": pending,
+        "offer": _offer_name(point),  # the offer the household confirmed (None: still to confirm)
     }
+
+
+def _offer_name(point: UsagePoint) -> str | None:
+    offer = get_offer(db(), point.offer_id, point.user_id) if point.offer_id else None
+    return offer.name if offer is not None else None
 
 
 def cards() -> list[dict[str, Any]]:

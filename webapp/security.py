@@ -9,24 +9,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from models.keys import login_keys, mail_keys
 from models.users import User
-from models.valkey import get_client
+from models.valkey import count_in_window, get_client  # noqa: F401 - count_in_window: its home once
 from webapp.extensions import settings
 from webapp.inputs import printable
 
 # Failed logins allowed per window, per account and per address.
 ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW_SECONDS = 5, 30, 15 * 60
-
-
-def count_in_window(client, key: str, seconds: int) -> int:
-    """Count one event in a window that starts at the first one; the count so far.
-
-    SET NX EX then INCR in one round trip: the key always expires, even if this process
-    dies right after (works on Redis 6.2).
-    """
-    pipe = client.pipeline()
-    pipe.set(key, 0, ex=seconds, nx=True)
-    pipe.incr(key)
-    return pipe.execute()[1]
 
 
 class Throttle:

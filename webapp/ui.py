@@ -52,6 +52,33 @@ def _fr_filter(value, digits: int = 1) -> str:
     return fr_number(value, digits)
 
 
+def fr_money(value) -> str:
+    """A Decimal amount in euros, rounded to the cent for display: 1234.565 → "1 234,57 €"; None → "—"."""
+    if value is None:
+        return "—"
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return f"{fr_number(Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP), 2)} €"
+
+
+@bp.app_template_filter("eur")
+def _eur_filter(value) -> str:
+    return fr_money(value)
+
+
+@bp.app_template_filter("local_time")
+def _local_time_filter(value, with_date: bool = False) -> str:
+    """An aware time (or its ISO text) in Paris: "14 h 05", or "26 novembre 2026 à 14 h 05"."""
+    from datetime import datetime
+
+    from models.calendar import PARIS
+
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(PARIS)
+    text = f"{local.hour} h {local.minute:02d}"
+    return f"{fr_date(local.date())} à {text}" if with_date else text
+
+
 @bp.app_template_filter("fr_date")
 def _fr_date_filter(value: date, weekday: bool = False) -> str:
     return fr_date(value, weekday)

@@ -7,6 +7,7 @@ into the inputs of `models.costs.inputs` and call:
     result = cost_offer(consumption, offer, meter, calendars)   # OfferCost or NotComputable
     result.days / result.months / result.total                  # DayCost / Summary
     compare(cost_offers(consumption, offers, meter, calendars)) # the simulator's ranking
+    to_dict(result) / from_dict(data)                           # JSON values for the cache, and back
 
 The rules, each against an error MyElectricalData makes (tariffs-and-admin.md §3.2):
 - an Enedis load-curve point is labelled by its interval's END; it is classified by the
@@ -46,12 +47,13 @@ from models.costs.inputs import (
     Meter, OfferSpec, OffPeakHistory, OffPeakSource, Option, PricePeriod, french_public_holidays,
 )
 from models.costs.reasons import EXPLANATIONS, LABELS, Assumed, Blocked, Unpriced
+from models.costs.serial import from_dict, to_dict
 
 __all__ = [
     "BUCKETS", "BUCKET_LABELS", "CENT", "CONTEXT", "DAILY_OPTIONS", "EJP_MONTHS", "EXPLANATIONS", "LABELS", "MICRO",
     "TEMPO_OFFPEAK", "USES_OFFPEAK_HOURS", "WMIN_PER_KWH", "Assumed", "Blocked", "Calendars", "Comparison", "Consumption", "CurvePoint", "DayCost",
     "DayEnergy", "FixedPer", "MarkedDays", "Meter", "NotComputable", "OfferCost", "OfferSpec", "OffPeakHistory",
     "OffPeakSource", "Option", "PricePeriod", "Summary", "Unpriced", "blocked", "compare", "cost_offer", "cost_offers",
-    "daily_from_cache", "date_spans", "fixed_for_day", "french_public_holidays", "kwh", "points_from_cache",
-    "summarise", "to_cents",
+    "daily_from_cache", "date_spans", "fixed_for_day", "french_public_holidays", "from_dict", "kwh",
+    "points_from_cache", "summarise", "to_cents", "to_dict",
 ]

@@ -92,6 +92,7 @@ class DayCost:
     `energy`: W·min per bucket (every bucket the day's rule uses, 0 included).
     `unknown`: W·min the rule could not place in a bucket, by reason (an unknown Tempo
     colour, EJP or Sobriété day, holiday or off-peak schedule): reported, never charged.
+    Only reasons that held energy are listed (`cost_offer` leaves out a zero).
     `period`: the price period in force, None when the offer has no price that day
     ("prix inconnu"): then `amounts` is empty, `fixed` None, and none of the energy is
     charged (`Unpriced.PRICE_UNKNOWN`).
@@ -126,12 +127,18 @@ class DayCost:
 
     @property
     def reasons(self) -> frozenset[Unpriced]:
-        return frozenset(self.unknown) | ({Unpriced.PRICE_UNKNOWN} if self.period is None else frozenset())
+        """Why some of the day's energy (or all of it) has no price; a reason that held no energy is none."""
+        return (frozenset(k for k, v in self.unknown.items() if v)
+                | ({Unpriced.PRICE_UNKNOWN} if self.period is None else frozenset()))
 
     @property
     def fully_priced(self) -> bool:
-        """Every read Wh and the fixed part have a price (missing readings aside)."""
-        return self.period is not None and not self.unknown
+        """Every read Wh and the fixed part have a price (missing readings aside).
+
+        An unknown calendar day that held no energy leaves nothing unpriced: a red Tempo day after
+        a day of unknown colour, with nothing read from 00:00 to 06:00, is fully priced.
+        """
+        return self.period is not None and not any(self.unknown.values())
 
 
 @dataclass(frozen=True)
@@ -257,8 +264,9 @@ def summarise(days: Iterable[DayCost]) -> Summary:
             for k, v in day.energy.items():
                 energy[k] = energy.get(k, 0) + v
             for k, v in day.unknown.items():
-                unknown[k] = unknown.get(k, 0) + v
-                unknown_days.setdefault(k, []).append(day.day)
+                if v:
+                    unknown[k] = unknown.get(k, 0) + v
+                    unknown_days.setdefault(k, []).append(day.day)
             for k in day.assumed:
                 assumed_days.setdefault(k, []).append(day.day)
             if day.period is None:
@@ -353,8 +361,11 @@ def cost_offer(consumption: Consumption, offer: OfferSpec, meter: Meter,
             spans, assumed = day_spans(offer, meter, calendars, day)
             for key, a, b in spans:
                 wmin = de.before(b) - de.before(a)
-                into = unknown if isinstance(key, Unpriced) else energy
-                into[key] = into.get(key, 0) + wmin
+                if isinstance(key, Unpriced):
+                    if wmin:  # an unknown that held no energy leaves nothing unpriced (see DayCost.unknown)
+                        unknown[key] = unknown.get(key, 0) + wmin
+                else:
+                    energy[key] = energy.get(key, 0) + wmin
             if period is None:
                 amounts, fixed = {}, None
             else:

@@ -76,7 +76,8 @@ def browser():
         browser.close()
 
 
-def test_sign_up_consent_dashboard_and_chart(gateway, browser, outbox):
+@pytest.mark.timeout(900)
+def test_sign_up_consent_dashboard_chart_costs_and_simulation(gateway, browser, outbox):
     base, email, worker = gateway
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -138,4 +139,37 @@ def test_sign_up_consent_dashboard_and_chart(gateway, browser, outbox):
     assert shot.stat().st_size > 10_000
     assert "script-src 'self'" in page.evaluate(
         "fetch(location.href).then(r => r.headers.get('Content-Security-Policy'))")
+
+    # Consommation (€), from the dashboard card once the history is in: the offer the contract suggests (it has
+    # off-peak hours), its cost per month drawn by plotly.
+    page.goto(f"{base}/tableau-de-bord")
+    card = page.locator(f"[data-pdl='{PDL}']")
+    card.locator(".progress-text:has-text('100 %')").wait_for(timeout=300_000)
+    card.locator("a:has-text('Consommation (€)')").click()
+    page.wait_for_url(f"{base}/consommation-euros?pdl={PDL}")
+    page.locator("#offer-choice:has-text('Tarif Bleu – Heures Creuses')").wait_for()
+    page.locator("#summary [data-chart=cost_months] .main-svg").first.wait_for(timeout=90_000)
+    page.locator("#summary [data-chart=cost_days] .main-svg").first.wait_for()
+    assert "Total sur 12 mois" in page.content() and "Tarifs appliqués" not in page.title()
+    # The household confirms its offer in the settings, and is brought back.
+    page.click("#offer-choice a:has-text('Confirmer ou changer')")
+    page.select_option("select[name=offer]", label="EDF – Tarif Bleu – Heures Creuses")
+    page.click("#meter-offer [type=submit]")
+    page.wait_for_url(f"{base}/consommation-euros?pdl={PDL}")
+    page.locator("#offer-choice:has-text('Offre confirmée par vous')").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "parcours-consommation-euros.png"), full_page=True)
+
+    # The simulator, from the navigation: started by the button, run by the worker, polled until its ranking shows.
+    page.click("header nav a:has-text('Simulateur')")
+    page.wait_for_url(f"{base}/simulateur")
+    page.click("#simulate-form [type=submit]")
+    page.wait_for_url(f"{base}/simulateur?pdl={PDL}")
+    page.locator("#simulation-result").wait_for(timeout=180_000)  # no reload: charts.js polls the JSON twin
+    page.locator("#summary [data-chart=ranking] .main-svg").first.wait_for()
+    rows = page.locator("#simulation-result table.ranking tbody tr")
+    assert rows.count() >= 3
+    assert page.locator("#simulation-result tr.current").count() == 1  # the offer confirmed above
+    assert "comparées sur les" in page.locator("#simulation-result .compared-period").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "parcours-simulateur.png"), full_page=True)
+    assert worker.poll() is None
     assert blocked == []  # the policy blocked nothing: every script is a file, Plotly's styles are allowed

@@ -164,3 +164,17 @@ def test_a_day_fetched_again_replaces_itself(cache):
 def test_short_master_key_is_refused(counting):
     with pytest.raises(ValueError):
         EncryptedCache(counting, b"short")
+
+
+def test_each_write_of_a_series_bumps_its_version_and_only_its_own(valkey):
+    from models.keys import readings_version_key
+
+    cache = EncryptedCache(valkey, b"k" * 32)
+    assert cache.readings_version(41, "load_curve") == 0
+    cache.put_days(5, 41, "load_curve", {date(2026, 1, 1): [], date(2026, 1, 2): []})
+    cache.put_days(5, 41, "load_curve", {date(2026, 1, 3): []})
+    cache.put_days(5, 41, "daily_consumption", {date(2026, 1, 3): {"value": 1}})
+    cache.put_days(5, 42, "load_curve", {})  # nothing written: no new version
+    assert (cache.readings_version(41, "load_curve"), cache.readings_version(41, "daily_consumption"),
+            cache.readings_version(42, "load_curve")) == (2, 1, 0)
+    assert valkey.hgetall(readings_version_key(41)) == {b"load_curve": b"2", b"daily_consumption": b"1"}

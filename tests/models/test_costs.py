@@ -14,7 +14,7 @@ import pytest
 
 from models.calendar import PARIS
 from models.costs import (
-    Assumed, Blocked, Calendars, Consumption, CurvePoint, FixedPer, MarkedDays, Meter, NotComputable, OfferCost, OfferSpec,
+    Assumed, Blocked, Calendars, Consumption, CurvePoint, DayCost, FixedPer, MarkedDays, Meter, NotComputable, OfferCost, OfferSpec,
     OffPeakHistory, Option, PricePeriod, Summary, Unpriced, compare, cost_offer, date_spans, fixed_for_day,
     french_public_holidays, kwh, points_from_cache, summarise, to_cents,
 )
@@ -546,3 +546,26 @@ def test_summaries_add_up_and_convert():
     assert kwh(90_000) == D("1.5")
     assert date_spans([date(2025, 1, 3), date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 5)]) == (
         (date(2025, 1, 1), date(2025, 1, 3)), (date(2025, 1, 5), date(2025, 1, 5)))
+
+
+def test_an_unknown_colour_that_held_no_energy_leaves_the_day_fully_priced():
+    """A red Tempo day after a day of unknown colour: its 00:00–06:00 belongs to the unknown day. With nothing
+    read then, nothing is unpriced: the day is fully priced and compared (it used to say TEMPO_UNKNOWN: 0)."""
+    unknown_day, red = date(2026, 1, 14), date(2026, 1, 15)
+    calendars = Calendars(tempo={red: "RED"})  # the 14th's colour is not known
+    points = [p for p in whole_day(red, 1000) if p.start.hour >= 6]  # nothing read from 00:00 to 06:00
+    cost = one_day(points, red, offer(Option.TEMPO, TEMPO_2025_08), calendars=calendars)
+    assert cost.unknown == {} and cost.reasons == frozenset() and cost.fully_priced
+    assert cost.energy == {"tempo_red_hp": 16 * KWH, "tempo_red_hc": 2 * KWH}
+    assert cost.missing_minutes == 360
+    # A zero handed in directly is no reason either, and lists no unknown day.
+    zero = DayCost(red, 1440, 0, {"tempo_red_hp": KWH}, {Unpriced.TEMPO_UNKNOWN: 0}, {"tempo_red_hp": D("0.6468")},
+                   D(1), cost.period)
+    assert zero.fully_priced and zero.reasons == frozenset()
+    assert summarise([zero]).unknown_days == {}
+    # Read energy in those hours is still reported, and the day left out of a comparison.
+    night = one_day(whole_day(red, 1000), red, offer(Option.TEMPO, TEMPO_2025_08), calendars=calendars)
+    assert night.unknown == {Unpriced.TEMPO_UNKNOWN: 6 * KWH} and not night.fully_priced
+    ranked = compare([cost_offer(Consumption.from_curve(points, red, red), offer(Option.TEMPO, TEMPO_2025_08), METER,
+                                 calendars)])
+    assert ranked.days == (red,)

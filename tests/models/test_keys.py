@@ -39,6 +39,11 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     assert keys.TASK_FAILURES_KEY == "releve:tasks:failures"
     assert keys.ratelimit_key("enedis", "blocked") == "releve:ratelimit:enedis:blocked"
     assert keys.interactive_budget_key(7) == "releve:budget:7"
+    assert keys.readings_version_key(12) == "releve:readings:12"
+    assert keys.cost_entry("ab12") == "costs:ab12"
+    assert (keys.SIMULATION, keys.SIMULATION_PROGRESS) == ("simulation", "simulation:progress")
+    assert keys.once_key(keys.simulation_claim(12)) == "releve:once:simulate:12"
+    assert keys.once_key(keys.contract_claim(12)) == "releve:once:contract:12"
     digest = "7a64adf28737ea90719cbdf0b1a87a5e"  # SHA-256 of the address, 32 hex digits
     assert keys.login_keys("alice@example.org", "192.0.2.1") == (
         f"releve:login:acct:{digest}", "releve:login:addr:192.0.2.1")
@@ -83,6 +88,7 @@ def left_by(user_id: int, point_id: int) -> set[bytes]:
     return {f"releve:c:{user_id}:p{point_id}:contract".encode(),
             f"releve:c:{user_id}:p{point_id}:daily_consumption:2026-01-01".encode(),
             f"releve:progress:{point_id}".encode(), f"releve:progress:{point_id}:done".encode(),
+            f"releve:readings:{point_id}".encode(),
             f"releve:once:fetch:{point_id}:daily_consumption:2026-01-01:2026-01-02".encode()}
 
 
@@ -102,13 +108,13 @@ def cache(valkey):
 
 def test_forget_point_drops_its_entries_progress_and_claims_only(valkey, cache):
     before = set(valkey.keys("*"))
-    assert keys.forget_point(valkey, 5, 41) == 5
+    assert keys.forget_point(valkey, 5, 41) == 6
     assert before - set(valkey.keys("*")) == left_by(5, 41)
     assert cache.get(5, keys.CONTRACT, point=42) == {"a": 42} and cache.get(5, "identity") is not None
 
 
 def test_forget_user_drops_everything_of_the_user_and_nothing_else(valkey, cache):
     valkey.set(keys.interactive_budget_key(5), 3)
-    assert keys.forget_user(valkey, 5, [41, 42]) == 12
+    assert keys.forget_user(valkey, 5, [41, 42]) == 14
     assert set(valkey.keys("*")) == left_by(6, 43)
     assert keys.forget_user(valkey, 5, []) == 0

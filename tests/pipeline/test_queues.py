@@ -27,6 +27,7 @@ NEW_IN_THIS_RELEASE = {
     "releve.rte.tempo_history": "rte",
     "releve.enedis.resume_backfills": "default",
     "releve.maintenance.resend_unsent": "default",
+    "releve.costs.simulate": "interactive",
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.clients.enedis import DailyValue, LoadPoint
 from models.series import SERIES
-from pipeline.series import group_by_day, history_start, months_before, plan_windows
+from pipeline.series import group_by_day, history_start, months_before, plan_windows, windows_for_days
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2026, 11, 24)
@@ -67,3 +67,16 @@ def test_recent_daily_values_stay_partial():
     assert days[TODAY - timedelta(5)] == {"day": str(TODAY - timedelta(5)), "value": 10005}
     assert complete[TODAY - timedelta(5)] and not complete[TODAY - timedelta(1)] and not complete[TODAY - timedelta(2)]
     assert days[TODAY - timedelta(4)] is None and complete[TODAY - timedelta(4)]  # settled gap
+
+
+def test_windows_cover_the_runs_of_missing_days_and_nothing_between():
+    curve = SERIES["load_curve"]
+    d = date(2026, 3, 1)
+    missing = [d - timedelta(days=300), d - timedelta(days=299)] + [d + timedelta(days=i) for i in range(9)]
+    assert windows_for_days(curve, missing) == [
+        (d + timedelta(days=2), d + timedelta(days=9)),  # newest first, 7 days at most
+        (d, d + timedelta(days=2)),
+        (d - timedelta(days=300), d - timedelta(days=298)),
+    ]
+    assert windows_for_days(curve, []) == []
+    assert windows_for_days(SERIES["daily_consumption"], [d, d]) == [(d, d + timedelta(days=1))]

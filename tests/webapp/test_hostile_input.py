@@ -219,7 +219,8 @@ PDL = "22516914714270"
 SAMPLES = {"pdl": PDL, "conso": PDL, "prod": PDL, "jour": "2026-01-01", "vue": "semaine", "next": "/faq",
            "state": "s" * 44, "error": "", "usage_point_id": PDL, "code": "x",
            "email": "someone@example.org", "password": "wrong password 1", "confirm": "wrong password 2",
-           "current": "wrong password 3", "confirm_password": "wrong password 4", "name": "HA", "customer": "0"}
+           "current": "wrong password 3", "confirm_password": "wrong password 4", "name": "HA", "customer": "0",
+           "mois": "24", "comparer": "1"}
 
 
 class Forms(HTMLParser):
@@ -383,7 +384,8 @@ def fuzz_app(settings, connection, valkey):
 
 
 @pytest.mark.timeout(600)
-def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, valkey, celery_app):
+def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, valkey, celery_app, settings):
+    from models.cache import EncryptedCache
     from webapp.security import make_token
 
     client = fuzz_app.test_client()
@@ -396,7 +398,8 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     client.post("/inscription", data={"email": "alice@example.org", "password": PASSWORD, "confirm": PASSWORD,
                                       "csrf_token": fuzzer.token("/inscription")})
     alice = session.scalar(select(User).where(User.email == "alice@example.org"))
-    session.add(UsagePoint(pdl=PDL, user_id=alice.id, kind="consumption", status="active"))
+    point = UsagePoint(pdl=PDL, user_id=alice.id, kind="consumption", status="active")
+    session.add(point)
     asked = TransferRequest(pdl="97000000000001", requester_id=alice.id)  # her own request: its pages exist
     session.add(asked)
     # Alice administers the gateway, so the admin area is walked too; Bob, a household, is its subject.
@@ -406,6 +409,10 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     spare = Role(name="spare", description="", is_system=False)
     session.add(spare)
     session.commit()
+    # Its contract is cached: the cost pages and the offer form have offers to show (no reading is).
+    EncryptedCache.from_settings(valkey, settings).put(alice.id, "contract", {"subscribed_power_kva": 6,
+                                                                              "offpeak_hours": "HC (22H00-6H00)"},
+                                                        point=point.id)
     fuzzer.sign_in()
     client.post("/parametres/api", data={"name": "HA", "csrf_token": fuzzer.token()})
     with fuzz_app.test_request_context():
@@ -414,7 +421,8 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
                "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id)}
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
                  "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
-                 f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo"):
+                 f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo",
+                 f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
@@ -422,10 +430,13 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     assert fuzzer.failures == [], "\n".join(map(str, fuzzer.failures))
     assert fuzzer.csrf_refused == []  # the POSTs reached the forms' validation, not only the CSRF check
     assert {"/inscription", "/connexion", "/parametres", "/parametres/api", "/compteurs/ajouter",
-            "/parametres/offres/nouvelle"} <= posted
+            "/parametres/offres/nouvelle", "/parametres/offre", "/simulateur"} <= posted
     assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
             f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
-    assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod"} <= read
+    assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod", "mois",
+            "comparer"} <= read
     assert {"q", "role", "etat", "page", "acteur", "action", "cible", "du", "au", "saison"} <= read  # the admin's
+    assert {"costs.costs", "costs.costs_json", "costs.simulator", "costs.simulator_json",
+            "account.meter_offer"} <= set(fuzzer.names)
     assert fuzzer.requests > 300

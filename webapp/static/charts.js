@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var POLL_MS = 5000;
-  var MAX_POLLS = 60; // 5 minutes: Enedis may simply not have published the day yet
+  var MAX_POLLS = 60; // 5 minutes: Enedis may simply not have published the day yet (a page may say more)
   var config = { responsive: true, displaylogo: false,
                  modeBarButtonsToRemove: ["lasso2d", "select2d"] };
   var baseLayout = { margin: { t: 20, r: 20, b: 40, l: 55 }, hovermode: "x unified",
@@ -32,22 +32,30 @@
     if (notice) { notice.hidden = !pending; }
   }
 
-  function poll(url, count) {
-    if (count >= MAX_POLLS) { return; }
+  function redraw(data) {
+    var summary = document.getElementById("summary");
+    if (summary && typeof data.summary_html === "string") { summary.innerHTML = data.summary_html; }
+    draw(data.charts); // after the summary: a page may hold its charts inside it
+  }
+
+  // `live`: the page redraws at every answer, not only the last (days keep arriving for a while).
+  function poll(url, count, limit, live) {
+    if (count >= limit) { return; }
     window.setTimeout(function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (data) {
+          var progress = document.getElementById("progress");
+          if (progress && typeof data.progress_html === "string") { progress.innerHTML = data.progress_html; }
           if (!data.pending) {
-            draw(data.charts);
-            var summary = document.getElementById("summary");
-            if (summary && typeof data.summary_html === "string") { summary.innerHTML = data.summary_html; }
+            redraw(data);
             setPending(false);
           } else {
-            poll(url, count + 1);
+            if (live) { redraw(data); }
+            poll(url, count + 1, limit, live);
           }
         })
-        .catch(function () { poll(url, count + 1); });
+        .catch(function () { poll(url, count + 1, limit, live); });
     }, POLL_MS);
   }
 
@@ -56,5 +64,5 @@
   var page = JSON.parse(holder.textContent);
   draw(page.charts);
   setPending(!!page.pending);
-  if (page.pending && page.api) { poll(page.api, 0); }
+  if (page.pending && page.api) { poll(page.api, 0, page.max_polls || MAX_POLLS, !!page.live); }
 })();

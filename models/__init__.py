@@ -7,7 +7,7 @@ from models.api_clients import ApiClient
 from models.audit import AuditLog
 from models.base import Base
 from models.consents import EnedisConsent
-from models.contributions import Contribution
+from models.contributions import Contribution, ContributionMessage
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.day_calendars import CalendarCoverage, SpecialDay
@@ -20,7 +20,7 @@ from models.usage_points import KnownPdl, UsagePoint
 from models.users import Permission, Role, User
 
 __all__ = [
-    "ApiClient", "AuditLog", "Base", "CalendarCoverage", "Contribution", "EcoWattSignal", "EnedisConsent", "KnownPdl",
+    "ApiClient", "AuditLog", "Base", "CalendarCoverage", "Contribution", "ContributionMessage", "EcoWattSignal", "EnedisConsent", "KnownPdl",
     "NationalConsumption", "Offer", "OfferEnergyPrice", "OfferPrice", "OffPeakSchedule", "Permission", "Provider",
     "Role", "SpecialDay", "TempoDay", "TransferRequest", "UsagePoint", "User", "UserSession",
 ]

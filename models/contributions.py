@@ -246,6 +246,7 @@ def _move(session: Session, row: Contribution, move: str, *, actor_id: int | Non
 def _message(session: Session, row: Contribution, author_id: int | None, body: str, from_moderator: bool) -> None:
     session.add(ContributionMessage(contribution_id=row.id, author_id=author_id, body=body,
                                     from_moderator=from_moderator))
+    session.flush()
 
 
 def of_author(session: Session, author_id: int, contribution_id: int) -> Contribution | None:

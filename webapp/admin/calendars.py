@@ -34,10 +34,11 @@ def _kind_arg() -> str:
 
 
 def _season_arg(today: date) -> date:
+    """?saison=YYYY (the season starting 1 September of YYYY), the current one by default; else a 400."""
     raw = request.args.get("saison", "")
     if not raw:
         return tempo_season_start(today)
-    if not (raw.isascii() and raw.isdigit() and len(raw) == 4 and FIRST_DAY.year <= int(raw) <= today.year + 1):
+    if not (raw.isascii() and raw.isdigit() and len(raw) == 4 and FIRST_DAY.year <= int(raw) < LAST_DAY.year):
         abort(400)
     return date(int(raw), 9, 1)
 

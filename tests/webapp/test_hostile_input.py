@@ -13,7 +13,9 @@ from flask import got_request_exception
 from werkzeug.datastructures import ImmutableMultiDict
 from sqlalchemy import create_engine, delete, func, select, text
 
+from models import contributions
 from models.api_clients import ApiClient
+from models.offers import Offer
 from models.settings import Settings
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -408,6 +410,9 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     bobs = make_point(session, bob, "97000000000002", kind="consumption")
     spare = Role(name="spare", description="", is_system=False)
     session.add(spare)
+    hc = session.scalar(select(Offer).where(Offer.code == "EDF_TRV_HC_HP"))
+    proposal = contributions.submit(session, alice.id, contributions.Proposal(
+        "rename_offer", "https://example.org/grille.pdf", name="Heures creuses", offer_id=hc.id), ip=None)
     session.commit()
     # Its contract is cached: the cost pages and the offer form have offers to show (no reading is).
     EncryptedCache.from_settings(valkey, settings).put(alice.id, "contract", {"subscribed_power_kva": 6,
@@ -418,11 +423,15 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     with fuzz_app.test_request_context():
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
-               "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id)}
+               "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id),
+               "offer_id": str(hc.id), "contribution_id": str(proposal.id)}
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
                  "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
                  f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo",
-                 f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}"):
+                 f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}", "/admin/offres", f"/admin/offres/{hc.id}",
+                 "/admin/jours-speciaux", f"/admin/contributions/{proposal.id}", "/admin/contributions",
+                 f"/contribuer/prix?offre={hc.id}", "/contribuer/offre?option=TEMPO", "/contribuer/fournisseur",
+                 f"/contribuer/nom?offre={hc.id}", f"/contribuer/{proposal.id}"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
@@ -433,6 +442,9 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
             "/parametres/offres/nouvelle", "/parametres/offre", "/simulateur"} <= posted
     assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
             f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
+    assert {"/admin/offres/fournisseurs", f"/admin/offres/{hc.id}/prix", "/admin/jours-speciaux/marquer",
+            f"/admin/contributions/{proposal.id}/question", f"/contribuer/{proposal.id}/repondre",
+            "/contribuer/fournisseur"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
     assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod", "mois",
             "comparer"} <= read

@@ -65,7 +65,8 @@ class Contribution(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status_known"),
         CheckConstraint(KIND_CHECK, name="kind_known"),
-        CheckConstraint("(status IN ('approved', 'rejected')) = (reviewed_at IS NOT NULL)", name="decided_when_reviewed"),
+        CheckConstraint("(status IN ('approved', 'rejected')) = (reviewed_at IS NOT NULL)",
+                        name="decided_when_reviewed"),
         Index("ix_contributions_status", "status"),
     )
 

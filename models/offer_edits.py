@@ -100,7 +100,8 @@ def check_energy(bucket: str, value: Decimal, kva: int) -> None:
             f"Prix du kWh « {BUCKET_LABELS.get(bucket, bucket)} » à {kva} kVA : {fr_number(value)} € par kWh est "
             f"hors de la plage admise ({fr_number(ENERGY_MIN)} à {fr_number(ENERGY_MAX)} € TTC par kWh).{hint}")
     if -value.as_tuple().exponent > MAX_DECIMALS:
-        raise OfferEditRefused(f"Prix du kWh « {BUCKET_LABELS.get(bucket, bucket)} » : {MAX_DECIMALS} décimales au plus.")
+        raise OfferEditRefused(f"Prix du kWh « {BUCKET_LABELS.get(bucket, bucket)} » : {MAX_DECIMALS} décimales "
+                               f"au plus.")
 
 
 def check_entries(option: str, entries: list[PriceEntry]) -> list[PriceEntry]:

@@ -34,7 +34,8 @@ def read_price_table(option: str) -> list[PriceEntry]:
         if not any(v.strip() for v in raw.values()):
             continue
         if not all(v.strip() for v in raw.values()):
-            raise OfferEditRefused(f"À {kva} kVA, remplissez l'abonnement et chaque prix du kWh, ou laissez la ligne vide.")
+            raise OfferEditRefused(f"À {kva} kVA, remplissez l'abonnement et chaque prix du kWh, ou laissez la "
+                                   f"ligne vide.")
         fixed = parse_amount(raw["fixed"], f"Abonnement à {kva} kVA")
         energy = {b: parse_amount(raw[b], f"{BUCKET_LABELS.get(b, b)} à {kva} kVA") for b in buckets}
         entries.append(PriceEntry(kva, fixed, energy))

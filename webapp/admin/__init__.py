@@ -107,4 +107,6 @@ def client_ip() -> str | None:
     return request.remote_addr or None
 
 
-from webapp.admin import calendars, contributions, dashboard, grid, journal, offers, points, roles, users  # noqa: E402,F401  (registers the views)
+from webapp.admin import (  # noqa: E402,F401  (registers the views)
+    calendars, contributions, dashboard, grid, journal, offers, points, roles, users,
+)

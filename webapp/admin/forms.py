@@ -90,7 +90,8 @@ class RenameForm(Form):
 
 
 class PricesForm(Form):
-    valid_from = StringField("En vigueur à partir du", validators=[REQUIRED, Length(max=10)], render_kw={"type": "date"})
+    valid_from = StringField("En vigueur à partir du", validators=[REQUIRED, Length(max=10)],
+                             render_kw={"type": "date"})
     status = SelectField("Confiance", validate_choice=True)
     source = StringField("Source (lien de la grille tarifaire)", validators=[REQUIRED, Length(max=500)])
     notes = StringField("Notes", validators=[Optional(), Length(max=500)])

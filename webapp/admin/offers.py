@@ -20,7 +20,7 @@ from models.offers import (
 )
 from models.permissions import OFFERS_EDIT
 from webapp.admin import bp, client_ip, permission_required
-from webapp.admin.common import done, refused
+from webapp.admin.common import done
 from webapp.admin.forms import OfferForm, PricesForm, ProviderForm, RenameForm
 from webapp.db import db
 from webapp.inputs import parse_day

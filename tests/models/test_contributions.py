@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from factories import make_user
 from models import contributions as contrib
@@ -31,9 +31,14 @@ def periods(session, offer_id: int) -> list[tuple]:
                                      .order_by(OfferPrice.kva, OfferPrice.valid_from))]
 
 
+def audit(session, *where):
+    """The audit rows matching `where` written in this test's transaction (not those a committing test left)."""
+    return list(session.scalars(select(AuditLog).where(AuditLog.created_at >= func.transaction_timestamp(), *where).order_by(AuditLog.id)))
+
+
 def trail(session, contribution_id: int) -> list[tuple]:
-    return [(r.action, (r.before or {}).get("status"), (r.after or {}).get("status")) for r in session.scalars(
-        select(AuditLog).where(AuditLog.target == contrib.target(contribution_id)).order_by(AuditLog.id))]
+    return [(r.action, (r.before or {}).get("status"), (r.after or {}).get("status"))
+            for r in audit(session, AuditLog.target == contrib.target(contribution_id))]
 
 
 @pytest.fixture
@@ -116,8 +121,8 @@ def test_a_rejection_keeps_its_reason_for_the_author(session, people):
     row = price_change(session, author)
     contrib.reject(session, row.id, "Ces prix sont ceux d'une autre offre.", actor_id=moderator.id, ip="192.0.2.9")
     assert row.status == REJECTED and row.messages[-1].body == "Ces prix sont ceux d'une autre offre."
-    [audit] = session.scalars(select(AuditLog).where(AuditLog.action == "admin.contribution.rejected"))
-    assert (audit.actor_id, audit.ip_address) == (moderator.id, "192.0.2.9")
+    [row] = audit(session, AuditLog.action == "admin.contribution.rejected")
+    assert (row.actor_id, row.ip_address) == (moderator.id, "192.0.2.9")
 
 
 # -- proposals are checked when made ---------------------------------------------------------------------
@@ -167,9 +172,10 @@ def test_approving_a_price_change_creates_the_periods_and_closes_those_of_that_o
     untouched = [p for p in before if p not in closed]
     assert all(p in after for p in untouched) and len(after) == len(before) + 2
     assert {code: periods(session, offer(session, code).id) for code in siblings} == siblings
-    made = session.scalar(select(AuditLog).where(AuditLog.action == "admin.contribution.approved")).details["made"]
+    [approved] = audit(session, AuditLog.action == "admin.contribution.approved")
+    made = approved.details["made"]
     assert made["offer_id"] == hc.id and len(made["periods"]) == 2
-    edit = session.scalar(select(AuditLog).where(AuditLog.action == "admin.offer.prices_added"))
+    [edit] = audit(session, AuditLog.action == "admin.offer.prices_added")
     assert (edit.actor_id, edit.details["contribution"]) == (moderator.id, row.id)
 
 

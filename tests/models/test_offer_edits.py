@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from factories import make_user
 from models import offer_edits
@@ -30,7 +30,9 @@ def periods(session, offer_id: int) -> list[tuple]:
 
 
 def audit(session, action: str) -> list[AuditLog]:
-    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
+    """The audit rows of `action` written in this test's transaction (not those a committing test left)."""
+    return list(session.scalars(select(AuditLog).where(AuditLog.action == action, AuditLog.created_at >= func.transaction_timestamp())
+                                .order_by(AuditLog.id)))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from factories import PASSWORD, make_user
 from fixtures.web import csrf_of
@@ -35,8 +35,10 @@ def post(client, path: str, **data):
 
 
 def rows(session, action: str) -> list[AuditLog]:
+    """The audit rows of `action` written in this test's transaction (not those a committing test left)."""
     session.expire_all()
-    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
+    return list(session.scalars(select(AuditLog).where(AuditLog.action == action, AuditLog.created_at >= func.transaction_timestamp())
+                                .order_by(AuditLog.id)))
 
 
 def offer(session, code: str) -> Offer:

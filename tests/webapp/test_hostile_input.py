@@ -411,8 +411,10 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     spare = Role(name="spare", description="", is_system=False)
     session.add(spare)
     hc = session.scalar(select(Offer).where(Offer.code == "EDF_TRV_HC_HP"))
-    proposal = contributions.submit(session, alice.id, contributions.Proposal(
-        "rename_offer", "https://example.org/grille.pdf", name="Heures creuses", offer_id=hc.id), ip=None)
+    # Two proposals: the admin's forms decide one, Alice's own forms (reply, withdraw) the other.
+    proposal, own = (contributions.submit(session, alice.id, contributions.Proposal(
+        "rename_offer", "https://example.org/grille.pdf", name=name, offer_id=hc.id), ip=None)
+        for name in ("Heures creuses", "HC"))
     session.commit()
     # Its contract is cached: the cost pages and the offer form have offers to show (no reading is).
     EncryptedCache.from_settings(valkey, settings).put(alice.id, "contract", {"subscribed_power_kva": 6,
@@ -431,7 +433,7 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
                  f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}", "/admin/offres", f"/admin/offres/{hc.id}",
                  "/admin/jours-speciaux", f"/admin/contributions/{proposal.id}", "/admin/contributions",
                  f"/contribuer/prix?offre={hc.id}", "/contribuer/offre?option=TEMPO", "/contribuer/fournisseur",
-                 f"/contribuer/nom?offre={hc.id}", f"/contribuer/{proposal.id}"):
+                 f"/contribuer/nom?offre={hc.id}", f"/contribuer/{own.id}"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
@@ -443,7 +445,7 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
             f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
     assert {"/admin/offres/fournisseurs", f"/admin/offres/{hc.id}/prix", "/admin/jours-speciaux/marquer",
-            f"/admin/contributions/{proposal.id}/question", f"/contribuer/{proposal.id}/repondre",
+            f"/admin/contributions/{proposal.id}/question", f"/contribuer/{own.id}/repondre",
             "/contribuer/fournisseur"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
     assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod", "mois",

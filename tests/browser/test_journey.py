@@ -15,14 +15,16 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from models.accounts import create_admin
+from models.audit import AuditLog
 from models.contributions import Contribution
 from models.db import session_scope
 from models.offers import Offer
 from models.settings import Settings
 from models.usage_points import KnownPdl
+from models.users import User
 from factories import unique_email
 from tests_helpers import Processes, empty_public_tables, free_port, upstream_env
 
@@ -67,7 +69,11 @@ def gateway(env_for, valkey_databases, database_url, outbox, sandbox, accounts):
         with session_scope(database_url) as session:
             # The PDL would stay known, last held by a deleted account: later claims would wait for review.
             session.execute(delete(KnownPdl).where(KnownPdl.pdl == PDL))
-            # The contribution and the offer its approval created: other tests see the catalogue as shipped.
+            # The contribution, the offer its approval created and their audit rows: other tests see the
+            # catalogue as shipped and a journal with no admin action in it.
+            admin_id = session.scalar(select(User.id).where(User.email == admin_email))
+            session.execute(delete(AuditLog).where(AuditLog.target.like("contribution:%")
+                                                   | (AuditLog.actor_id == admin_id)))
             session.execute(delete(Contribution))
             session.execute(delete(Offer).where(Offer.name == CONTRIBUTED_OFFER, Offer.owner_id.is_(None)))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ForeignKey, Integer, String, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -50,6 +50,9 @@ class BackfillWindow(Base):
     start_day: Mapped[date] = mapped_column(primary_key=True)
     end_day: Mapped[date] = mapped_column(primary_key=True)
     done_at: Mapped[datetime | None]
+    # The run fetching it now (its task id) and since when: a second copy of its message waits (`claim`).
+    fetching_by: Mapped[str | None] = mapped_column(String(200))
+    fetching_since: Mapped[datetime | None]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,37 @@ def window_done(session: Session, point_id: int, series: str, start: date, end: 
     return bool(session.scalar(select(BackfillWindow.done_at.is_not(None)).where(
         BackfillWindow.point_id == point_id, BackfillWindow.series == series,
         BackfillWindow.start_day == start, BackfillWindow.end_day == end)))
+
+
+def claim(session: Session, point_id: int, series: str, start: date, end: date, me: str, now: datetime,
+          lease: timedelta) -> tuple[str, float]:
+    """Claim a window for the run `me` before it calls upstream; commit at once.
+
+    Returns ("claimed", 0) — also when `me` holds it already (its run was interrupted and runs again) or
+    the holder's lease ran out (a run cannot outlive the task's hard time limit) —, ("done", 0),
+    ("busy", seconds left of the holder's lease), or ("unplanned", 0) for a window of no recorded plan.
+    The claim lives in PostgreSQL, not in Valkey: a restart of Valkey that loses a lock must never let a
+    second run fetch a window the first is fetching.
+    """
+    row = session.execute(select(BackfillWindow).where(
+        BackfillWindow.point_id == point_id, BackfillWindow.series == series, BackfillWindow.start_day == start,
+        BackfillWindow.end_day == end).with_for_update()).scalar_one_or_none()
+    if row is None:
+        return "unplanned", 0.0
+    if row.done_at is not None:
+        return "done", 0.0
+    if row.fetching_by not in (None, me) and row.fetching_since is not None and now - row.fetching_since < lease:
+        return "busy", (lease - (now - row.fetching_since)).total_seconds()
+    row.fetching_by, row.fetching_since = me, now
+    return "claimed", 0.0
+
+
+def release(session: Session, point_id: int, series: str, start: date, end: date, me: str) -> None:
+    """The run `me` is no longer fetching the window (done or failed)."""
+    session.execute(update(BackfillWindow).where(
+        BackfillWindow.point_id == point_id, BackfillWindow.series == series, BackfillWindow.start_day == start,
+        BackfillWindow.end_day == end, BackfillWindow.fetching_by == me).values(fetching_by=None,
+                                                                                fetching_since=None))
 
 
 def mark_done(session: Session, point_id: int, series: str, start: date, end: date, now: datetime) -> bool:

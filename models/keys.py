@@ -123,11 +123,6 @@ def fetch_claim(point_id: int, series: str, start: date | str, end: date | str) 
     return f"fetch:{point_id}:{series}:{start}:{end}"
 
 
-def fetch_lock_key(point_id: int, series: str, start: date | str, end: date | str) -> str:
-    """Held while one run fetches a backfill window: a second copy of its message waits, then finds it done."""
-    return f"releve:lock:fetch:{point_id}:{series}:{start}:{end}"
-
-
 def fetch_claims_pattern(point_id: int) -> str:
     """SCAN pattern of every fetch claim of a point."""
     return once_key(fetch_claim(point_id, "*", "*", "*"))

@@ -11,6 +11,7 @@ The recovery check (`resume`, run by beat every RECOVERY_CHECK_SECONDS) takes ov
   at once. Windows done before, whose readings went with Valkey, are fetched again;
 - every unfinished backfill once after Valkey restarted on its data (its run id changed): a message
   a worker had just taken from the queue may be lost, others are held until the visibility timeout;
+  windows done whose readings the append-only file missed (its last second) are fetched again;
 - a backfill that has not moved for BACKFILL_STALL_SECONDS while no other backfill moved either
   (so its windows are not simply queued behind others), unless Enedis is pausing every worker
   (their messages were lost: a task the broker could not take back during an outage).
@@ -18,6 +19,9 @@ In the last two cases the missing windows are enqueued again whatever their dedu
 copies of a message still queued cost nothing upstream (a window done is not fetched again);
 - a point that was never onboarded (its message was lost): onboarded again.
 A finished backfill is never started over, whatever expired from the cache.
+
+Copies of a window's message never fetch it twice: each run claims the window in PostgreSQL before
+calling upstream (`fetching`), so the claim survives whatever Valkey forgets.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from celery import Celery
 from redis import RedisError
 from sqlalchemy import exists, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import backfills
@@ -38,13 +44,13 @@ from models.backfills import Backfill, Progress, Window
 from models.cache import EncryptedCache
 from models.db import after_commit
 from models.keys import (
-    VALKEY_RUN_KEY, fetch_claim, fetch_lock_key, once_key, progress_done_key, progress_key, progress_window,
+    VALKEY_RUN_KEY, fetch_claim, once_key, progress_done_key, progress_key, progress_window,
     resume_claim,
 )
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline import tasks
-from pipeline.celery_app import enqueue, settings_of
+from pipeline.celery_app import TASK_TIME_LIMIT, enqueue, settings_of
 from pipeline.clients.base import SHORT_WAIT, Throttled
 from pipeline.outages import VALKEY
 from pipeline.tasks.base import ReleveTask, once, outages
@@ -131,36 +137,35 @@ def start_backfill(task: ReleveTask, point_id: int, plan: list[Window]) -> Progr
     return progress
 
 
-WINDOW_LOCK_SECONDS = 600  # at most the tasks' hard time limit
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# A run never outlives the task's hard time limit: past it, a claim whose run left no word is stale.
+WINDOW_LEASE_SECONDS = TASK_TIME_LIMIT
 
 
 @contextmanager
-def fetching(task: ReleveTask, point_id: int, series: str, start: date, end: date) -> Iterator[None]:
-    """One run at a time per backfill window. Another copy of its message (the recovery check enqueued one
-    while the first waited out an outage) waits until this run ends, then finds the window done.
+def fetching(task: ReleveTask, point_id: int, series: str, start: date, end: date) -> Iterator[bool]:
+    """One run at a time per backfill window; yields False when the window is done already.
 
-    The lock holds the message's id: the same message, run again after an outage that kept this run
-    from releasing it, takes it back at once. It lasts no longer than BACKFILL_STALL_SECONDS, so a lock
-    whose message is lost never outlives the moment the recovery check enqueues that window again.
+    The claim is a row lock in PostgreSQL taken in a short transaction before the upstream call, holding
+    the message's id (`models.backfills.claim`). Another copy of the message (the recovery check enqueued
+    one while the first waited out an outage) waits until this run ends, then finds the window done; the
+    same message, run again after an outage kept this run from releasing it, takes it back at once.
+    Valkey may restart and forget anything while a run is fetching: the claim does not go with it.
     """
-    client = get_client(task.settings.valkey_url)
-    key = fetch_lock_key(point_id, series, start, end)
-    me = task.request.id or f"direct:{id(task)}"
-    ttl = max(1, int(min(WINDOW_LOCK_SECONDS, task.settings.backfill_stall_seconds)))
-    if not client.set(key, me, nx=True, ex=ttl):
-        holder = client.get(key)
-        if holder is not None and holder.decode() != me:
-            wait = client.ttl(key)
-            raise Throttled("backfill window being fetched by another run", min(30, max(1, wait)), upstream="releve")
-        client.set(key, me, ex=ttl)  # ours (from a run an outage interrupted), or just expired
+    me = task.request.id or f"direct:{uuid4().hex}"
+    with task.session() as session:
+        state, wait = backfills.claim(session, point_id, series, start, end, me, _now(),
+                                      timedelta(seconds=WINDOW_LEASE_SECONDS))
+    if state == "busy":
+        raise Throttled("backfill window being fetched by another run", min(30, max(1, wait)), upstream="releve")
     try:
-        yield
+        yield state != "done"
     finally:
-        try:
-            client.eval(_RELEASE, 1, key, me)
-        except RedisError:
-            pass  # Valkey is down: the lock expires by itself
+        if state == "claimed":
+            try:
+                with task.session() as session:
+                    backfills.release(session, point_id, series, start, end, me)
+            except SQLAlchemyError:
+                pass  # PostgreSQL went down: this message, run again, takes its claim back
 
 
 def already_done(task: ReleveTask, point_id: int, series: str, start: date, end: date) -> bool:
@@ -239,7 +244,7 @@ def resume(task: ReleveTask, now: datetime | None = None) -> dict[str, Any]:
         claimed = once(settings, resume_claim(point_id), max(1, int(settings.backfill_stall_seconds)))
         if not claimed and reason != "restarted":  # only this check saw the restart (GETSET)
             continue  # another check is on it
-        count = _resume_one(task, point_id, reason == "forgotten", now)
+        count = _resume_one(task, point_id, reason, now)
         report[reason].append(point_id)
         log.warning("point %s: backfill %s; %d windows enqueued again", point_id, {
             "forgotten": "forgotten by Valkey", "restarted": "interrupted by a restart of Valkey",
@@ -268,8 +273,10 @@ def _never_onboarded(session: Session, before: datetime) -> list[int]:
         ~exists().where(Backfill.point_id == UsagePoint.id)).order_by(UsagePoint.id).limit(1000)))
 
 
-def _resume_one(task: ReleveTask, point_id: int, forgotten: bool, now: datetime) -> int:
-    if forgotten:
+def _resume_one(task: ReleveTask, point_id: int, reason: str, now: datetime) -> int:
+    if reason in ("forgotten", "restarted"):
+        # Forgotten: the readings went with Valkey. Restarted: on its append-only file, which may miss
+        # the last writes before the crash (fsync every second).
         _forget_lost_readings(task, point_id)
     with task.session() as session:
         missing = backfills.missing_windows(session, point_id)
@@ -279,7 +286,7 @@ def _resume_one(task: ReleveTask, point_id: int, forgotten: bool, now: datetime)
         # Forgotten: the claims went with Valkey, a claim found now is a window just enqueued. Restarted or
         # stalled: the claims outlived their messages.
         enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=CLAIM_SECONDS,
-                       again=not forgotten)
+                       again=reason != "forgotten")
     with task.session() as session:
         backfills.record_resume(session, point_id, now)
     return len(missing)

@@ -42,6 +42,8 @@ def upgrade() -> None:
     sa.Column('start_day', sa.Date(), nullable=False),
     sa.Column('end_day', sa.Date(), nullable=False),
     sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('fetching_by', sa.String(length=200), nullable=True),
+    sa.Column('fetching_since', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['point_id'], ['backfills.point_id'], name=op.f('fk_backfill_windows_point_id_backfills'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('point_id', 'series', 'start_day', 'end_day', name=op.f('pk_backfill_windows'))

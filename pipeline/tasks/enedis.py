@@ -215,8 +215,8 @@ def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: 
         result = fetch_into_cache(self, point, series, first, stop)
         save_point(self, point, before)
         return result
-    with fetching(self, point_id, series, first, stop):
-        if already_done(self, point_id, series, first, stop):
+    with fetching(self, point_id, series, first, stop) as to_do:
+        if not to_do or already_done(self, point_id, series, first, stop):
             return {"status": "already-done"}
         point = load_point(self, point_id)
         if point is None:

@@ -53,11 +53,9 @@ def test_formats_stay_as_the_previous_release_wrote_them():
         "releve:heartbeat:beat", "releve:heartbeat:worker", "releve:heartbeat:workers", "releve:redbeat")
     # celery-redbeat's own lock name, which the previous release's beat takes: the two exclude each other.
     assert keys.REDBEAT_LOCK_KEY == "releve:redbeat:lock"
-    # New in this release (#12): the recovery check's claim and a backfill window's lock.
+    # New in this release (#12): the recovery check's claim and the Valkey run id it compares.
     assert keys.once_key(keys.resume_claim(12)) == "releve:once:resume:12"
     assert keys.VALKEY_RUN_KEY == "releve:recovery:valkey-run"
-    assert keys.fetch_lock_key(12, "load_curve", day, date(2026, 12, 1)) == \
-        "releve:lock:fetch:12:load_curve:2026-11-24:2026-12-01"
 
 
 def test_no_email_address_in_a_key():

@@ -11,20 +11,24 @@ from __future__ import annotations
 import base64
 import json
 import random
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
 from models import backfills
-from models.backfills import Backfill
+from models.backfills import Backfill, BackfillWindow
 from models.cache import EncryptedCache
 from models.db import session_scope
 from models.keys import VALKEY_RUN_KEY, fetch_claim, once_key, progress_done_key, progress_key
 from models.usage_points import UsagePoint
 from models.users import User
 from pipeline import queues, tasks
-from pipeline.backfill import already_done, read_progress, record_done, resume, start_backfill
+from pipeline.backfill import (
+    WINDOW_LEASE_SECONDS, already_done, fetching, read_progress, record_done, resume, start_backfill,
+)
+from pipeline.clients.base import Throttled
 
 PLAN = [("daily_consumption", date(2025, 11, 25), date(2026, 11, 25)),
         ("max_power", date(2025, 11, 25), date(2026, 11, 25)),
@@ -238,3 +242,52 @@ def test_a_window_done_after_valkey_forgot_does_not_hide_the_loss(task, make_poi
     assert report["forgotten"] == [point.id]
     assert {w[2:4] for w in queued(valkey)} == {(PLAN[0][0], PLAN[0][1].isoformat()),
                                                 (PLAN[2][0], PLAN[2][1].isoformat())}  # PLAN[0]'s readings went
+
+
+@contextmanager
+def run_of(task, message_id: str):
+    """`task` as run by the message `message_id` (what `fetching` claims the window for)."""
+    task.push_request(id=message_id)
+    try:
+        yield
+    finally:
+        task.pop_request()
+
+
+def test_a_window_is_fetched_by_one_run_at_a_time_whatever_valkey_forgets(task, make_point, valkey, database_url):
+    point = make_point()
+    start_backfill(task, point.id, PLAN)
+    window = PLAN[0]
+    with run_of(task, "first"), fetching(task, point.id, *window) as to_do:
+        assert to_do
+        valkey.flushdb()  # Valkey restarted empty while the first run calls upstream
+        with run_of(task, "copy"), pytest.raises(Throttled) as waiting:
+            with fetching(task, point.id, *window):
+                pytest.fail("a second run entered a window being fetched")
+        assert 1 <= waiting.value.retry_after <= 30
+        with run_of(task, "first"), fetching(task, point.id, *window) as again:  # the same message, run again
+            assert again
+    with run_of(task, "copy"), fetching(task, point.id, *window) as to_do:  # released: the copy may go
+        assert to_do
+    record_done(task, point.id, *window)
+    with run_of(task, "late copy"), fetching(task, point.id, *window) as to_do:
+        assert not to_do
+
+
+def test_a_claim_left_by_a_run_that_died_lapses_after_the_hard_time_limit(task, make_point, database_url):
+    point = make_point()
+    start_backfill(task, point.id, PLAN)
+    series, start, end = PLAN[1]
+    with session_scope(database_url) as s:  # a run claimed it, then its worker died without a word
+        s.execute(update(BackfillWindow).where(BackfillWindow.point_id == point.id, BackfillWindow.series == series,
+                                               BackfillWindow.start_day == start).values(
+            fetching_by="dead", fetching_since=datetime.now(UTC) - timedelta(seconds=WINDOW_LEASE_SECONDS - 60)))
+    with run_of(task, "copy"), pytest.raises(Throttled):
+        with fetching(task, point.id, series, start, end):
+            pass
+    with session_scope(database_url) as s:
+        s.execute(update(BackfillWindow).where(BackfillWindow.point_id == point.id, BackfillWindow.series == series,
+                                               BackfillWindow.start_day == start).values(
+            fetching_since=datetime.now(UTC) - timedelta(seconds=WINDOW_LEASE_SECONDS + 1)))
+    with run_of(task, "copy"), fetching(task, point.id, series, start, end) as to_do:
+        assert to_do

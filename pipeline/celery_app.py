@@ -26,10 +26,11 @@ from models.calendar import PARIS
 from models.db import after_commit
 from models.keys import REDBEAT_PREFIX
 from models.settings import Settings, load
-from pipeline import queues
+from pipeline import broker_fixes, queues
 from pipeline.schedules import schedule
 
 log = logging.getLogger(__name__)
+broker_fixes.apply()
 
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.

@@ -246,3 +246,27 @@ def test_public_routes_need_no_token(client, session):
     assert spec["openapi"].startswith("3.1") and "/meters/{pdl}/consumption/daily" in spec["paths"]
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and "/api/v1/meters/{pdl}/consumption/load-curve" in page.get_data(as_text=True)
+
+
+@freeze_time(NOW)
+def test_a_complete_range_is_answered_again_from_the_answer_kept_until_a_day_is_written(client, holder, store,
+                                                                                       valkey):
+    user, point, api_client, headers = holder
+    put_daily(store, point, date(2026, 3, 1), 14)
+    url = f"/api/v1/meters/{point.pdl}/consumption/daily?start=2026-03-01&end=2026-03-15"
+    first = client.get(url, headers=headers)
+    kept = list(valkey.scan_iter(f"releve:c:{user.id}:p{point.id}:answer:*"))
+    assert first.status_code == 200 and len(kept) == 1
+    assert valkey.hget(kept[0], "b") and first.get_data() not in valkey.hget(kept[0], "b")  # sealed, not in clear
+    again = client.get(url, headers=headers)
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    assert again.headers["X-Quota-Cache-Minute"] == "2/20"  # counted like any cache read
+    # A day written again (a correction from Enedis): the next answer is made afresh from the readings.
+    store.put_days(user.id, point.id, "daily_consumption", {date(2026, 3, 14): {"day": "2026-03-14", "value": 7}})
+    fresh = client.get(url, headers=headers).get_json()
+    assert fresh["values"][-1] == {"date": "2026-03-14", "wh": 7}
+    # Forgetting the point (transfer, deletion) forgets its answers with its readings.
+    from models.keys import forget_point
+
+    forget_point(valkey, user.id, point.id)
+    assert list(valkey.scan_iter(f"releve:c:{user.id}:p{point.id}:*")) == []

@@ -24,7 +24,8 @@ from models.series import SERIES
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.api import (
-    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, check_range, secret_of, series_name,
+    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, authenticate_for, check_range,
+    secret_of, series_name,
 )
 from webapp import json_errors
 from webapp.api import bp
@@ -102,11 +103,13 @@ def caller() -> Caller:
 def _authenticate() -> None:
     if request.endpoint in PUBLIC:
         return
-    found = api().authenticate(secret_of(request.headers.get("Authorization")))
+    # With a PDL in the path, the caller and its point come in one query.
+    found, point = authenticate_for(api().session, secret_of(request.headers.get("Authorization")),
+                                    (request.view_args or {}).get("pdl"))
     if found is None:
         code, message = STATUS_CODES[401]
         raise ApiError(401, code, message)
-    g.api_caller = found
+    g.api_caller, g.api_point = found, point
 
 
 @bp.after_request
@@ -160,8 +163,9 @@ def range_params(max_days: int) -> tuple[date, date]:
 
 
 def own(pdl: str) -> UsagePoint:
-    point = api().own_point(caller(), pdl)
-    if point is None:
+    """The caller's point of the path (found with the caller, `_authenticate`); 404 for any other PDL."""
+    point = g.get("api_point")
+    if point is None or point.pdl != pdl:
         raise ApiError(404, "METER_NOT_FOUND", "Aucun compteur de ce numéro dans votre compte.")
     return point
 
@@ -198,6 +202,7 @@ def quota():
 
 # -- readings -----------------------------------------------------------------------------------------
 
+VARIANT = "v1"  # the format of the answers kept (`ReadApi.keep_answer`)
 UNITS = {"daily_consumption": "Wh", "daily_production": "Wh", "max_power": "VA", "load_curve": "W",
          "production_load_curve": "W"}
 
@@ -225,6 +230,10 @@ def series_answer(pdl: str, role: str):
     if name is None:
         raise ApiError(404, "SERIES_NOT_AVAILABLE", "Ce compteur ne fournit pas cette série.")
     start, end = range_params(MAX_DAYS[name])
+    kept = api().stored_answer(caller(), point, name, start, end, VARIANT)
+    if kept is not None:
+        charged(kept.quota)
+        return Response(kept.read, mimetype="application/json")
     served = api().series(caller(), point, name, start, end)
     charged(served.quota)
     read = served.read
@@ -240,10 +249,12 @@ def series_answer(pdl: str, role: str):
         response.status_code = 202
         response.headers["Retry-After"] = str(retry)
         return response
-    return jsonify(status="complete" if read.complete else "incomplete", **head, unit=UNITS[name],
-                   first_available=read.first_day.isoformat(), last_available=read.last_day.isoformat(),
-                   reason=read.blocked, missing_days=missing, partial_days=[d.isoformat() for d in read.partial],
-                   values=values_of(read))
+    response = jsonify(status="complete" if read.complete else "incomplete", **head, unit=UNITS[name],
+                       first_available=read.first_day.isoformat(), last_available=read.last_day.isoformat(),
+                       reason=read.blocked, missing_days=missing, partial_days=[d.isoformat() for d in read.partial],
+                       values=values_of(read))
+    api().keep_answer(point, read, VARIANT, response.get_data())
+    return response
 
 
 @bp.get("/meters/<pdl>/consumption/daily")

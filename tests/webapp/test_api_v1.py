@@ -270,3 +270,22 @@ def test_a_complete_range_is_answered_again_from_the_answer_kept_until_a_day_is_
 
     forget_point(valkey, user.id, point.id)
     assert list(valkey.scan_iter(f"releve:c:{user.id}:p{point.id}:*")) == []
+
+
+@freeze_time(NOW)
+def test_costs_of_the_meters_offer_from_the_cached_readings(client, holder, store, valkey):
+    user, point, api_client, headers = holder
+    url = f"/api/v1/meters/{point.pdl}/costs"
+    # No contract yet: the subscribed power is unknown, the contract is asked for.
+    waiting = client.get(url, headers=headers)
+    assert waiting.status_code == 202 and queued(valkey) == [(tasks.FETCH_CUSTOMER, {"point_id": point.id})]
+    store.put(user.id, CONTRACT, {"subscribed_power_kva": 6, "subscribed_power": "6 kVA", "offpeak_hours": None},
+              point=point.id)
+    first = date(2025, 3, 14)
+    store.put_days(user.id, point.id, "load_curve", {d: [] for d in days(first, (LAST - first).days + 1)})
+    store.set_history_start(user.id, point.id, "load_curve", first)
+    body = client.get(url, headers=headers).get_json()
+    assert body["kva"] == 6 and body["offer"]["option"] == "BASE" and body["offer"]["chosen"] is False
+    assert (body["first"], body["last"], body["missing_days"]) == ("2025-04-01", "2026-03-14", [])  # 12 months
+    assert body["cost"]["type"] == "offer_cost" and len(body["cost"]["months"]) == 12
+    assert error_code(client.get(f"{url}?months=7", headers=headers)) == "INVALID_PARAMETER"

@@ -197,7 +197,8 @@ def test_the_longest_ranges_are_accepted_one_more_day_is_not(client, holder):
 
 
 @pytest.mark.parametrize("path", [
-    "/api/v1/meters/%00", "/api/v1/meters/" + "1" * 10_000, "/api/v1/meters/%E9%FF", "/api/v1/nothing-here",
+    "/api/v1", "/api/v1/", "/api/v1/meters/%00", "/api/v1/meters/" + "1" * 10_000, "/api/v1/meters/%E9%FF",
+    "/api/v1/nothing-here",
     "/api/v1/meters/12345678901234/consumption/daily?start=%E9&end=%FF",
 ])
 def test_hostile_paths_are_json_4xx_never_a_page(client, holder, path):

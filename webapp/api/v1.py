@@ -81,7 +81,7 @@ def render_status(status: int, headers: dict[str, str]) -> Response:
 
 @bp.record_once
 def _json_errors(state) -> None:
-    json_errors.register(state.app, bp.url_prefix + "/", render_status)
+    json_errors.register(state.app, bp.url_prefix, render_status)  # /api/v1 itself too
 
 
 @bp.errorhandler(ApiError)

@@ -17,6 +17,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
+    releve:quota:{api client id}:{kind}:{m|d}:{bucket}  an API client's reads in a minute or a Paris day
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
@@ -72,6 +73,12 @@ def cost_entry(digest: str) -> str:
     """An offer's costs computed for a point, named by the digest of everything they were computed from
     (`pipeline.costs`): new readings, prices or calendars make a new name, never a stale answer."""
     return f"costs:{digest}"
+
+
+def answer_entry(variant: str, series: str, start: date, end: date, last: date) -> str:
+    """An API answer kept for a complete range [start, end) of a series, as `variant` formats it, while `last`
+    is the newest published day (`pipeline.api.ReadApi.keep_answer`)."""
+    return f"answer:{variant}:{series}:{start.isoformat()}:{end.isoformat()}:{last.isoformat()}"
 
 
 SIMULATION = "simulation"  # the simulator's last result for a point (`pipeline.tasks.costs`)
@@ -141,6 +148,11 @@ def simulation_claim(point_id: int) -> str:
     return f"simulate:{point_id}"
 
 
+def customer_claim(point_id: int) -> str:
+    """The claim of an API read's request for a point's contract and address, when no copy is cached."""
+    return f"customer:{int(point_id)}"
+
+
 def contract_claim(point_id: int) -> str:
     """The claim of a page's request for a point's contract, when no copy is cached."""
     return f"contract:{point_id}"
@@ -179,6 +191,20 @@ def ratelimit_key(upstream: str, part: str) -> str:
 def interactive_budget_key(user_id: int) -> str:
     """Interactive fetches a person's page views asked for in the current window."""
     return f"releve:budget:{user_id}"
+
+
+QUOTA_PREFIX = "releve:quota"
+
+
+def quota_key(client_pk: int, kind: str, period: str, bucket: str) -> str:
+    """An API client's reads of `kind` ("cache" or "upstream") in one `period` ("m": the minute numbered
+    `bucket` since the epoch; "d": the Paris day `bucket`, YYYY-MM-DD), counted by `pipeline.api.Quotas`."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:{kind}:{period}:{bucket}"
+
+
+def quota_pattern(client_pk: int) -> str:
+    """SCAN pattern of every quota counter of an API client (an administrator's reset)."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:*"
 
 
 def _digest(email: str) -> str:

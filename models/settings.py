@@ -202,6 +202,12 @@ class Settings:
     outage_retry_max_seconds: float = 300.0
     recovery_check_seconds: float = 60.0
     backfill_stall_seconds: float = 300.0
+    # Read API quotas, per API client (`pipeline.api.Quotas`): reads answered from the cache, and reads
+    # that cost an upstream call (an interactive fetch sent), each per minute and per Paris day.
+    api_quota_per_minute: int = 60
+    api_quota_per_day: int = 5000
+    api_upstream_quota_per_minute: int = 5
+    api_upstream_quota_per_day: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -308,6 +314,12 @@ class Settings:
             recovery_check_seconds=_bounded("RECOVERY_CHECK_SECONDS", get("RECOVERY_CHECK_SECONDS", "60"), 1, 86400),
             backfill_stall_seconds=_bounded("BACKFILL_STALL_SECONDS", get("BACKFILL_STALL_SECONDS", "300"), 1,
                                             7 * 86400),
+            api_quota_per_minute=_positive_number("API_QUOTA_PER_MINUTE", get("API_QUOTA_PER_MINUTE", "60"), int),
+            api_quota_per_day=_positive_number("API_QUOTA_PER_DAY", get("API_QUOTA_PER_DAY", "5000"), int),
+            api_upstream_quota_per_minute=_positive_number("API_UPSTREAM_QUOTA_PER_MINUTE",
+                                                           get("API_UPSTREAM_QUOTA_PER_MINUTE", "5"), int),
+            api_upstream_quota_per_day=_positive_number("API_UPSTREAM_QUOTA_PER_DAY",
+                                                        get("API_UPSTREAM_QUOTA_PER_DAY", "50"), int),
         )
         if production:
             for name in PRODUCTION_URLS:

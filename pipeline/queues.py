@@ -38,6 +38,7 @@ ROUTES = {
     tasks.RESUME_BACKFILLS: DEFAULT,
     tasks.RESEND_UNSENT: DEFAULT,
     tasks.SIMULATE: INTERACTIVE,  # a person waits for the simulator's answer
+    tasks.FETCH_CUSTOMER: INTERACTIVE,  # an API client waits for a contract or an address
 }
 
 

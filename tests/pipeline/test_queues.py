@@ -28,6 +28,7 @@ NEW_IN_THIS_RELEASE = {
     "releve.enedis.resume_backfills": "default",
     "releve.maintenance.resend_unsent": "default",
     "releve.costs.simulate": "interactive",
+    "releve.enedis.fetch_customer": "interactive",
 }
 
 

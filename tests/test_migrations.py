@@ -198,7 +198,7 @@ def test_0009_moves_contributions_to_the_new_states_and_back(connection):
     from sqlalchemy import text
 
     cfg = alembic_config(connection=connection)
-    command.downgrade(cfg, "0007")
+    command.downgrade(cfg, "0010")
     connection.execute(text(
         "INSERT INTO contributions (status, payload, comment, reviewed_at) VALUES "
         "('accepted', '{}', '', now()), ('pending', '{}', '', NULL), ('rejected', '{}', '', now())"))
@@ -206,7 +206,7 @@ def test_0009_moves_contributions_to_the_new_states_and_back(connection):
     rows = connection.execute(text("SELECT status, kind, price_sheet_url FROM contributions ORDER BY id")).all()
     assert rows == [("approved", "legacy", ""), ("pending", "legacy", ""), ("rejected", "legacy", "")]
     connection.execute(text("UPDATE contributions SET status = 'needs_info' WHERE status = 'pending'"))
-    command.downgrade(cfg, "0007")
+    command.downgrade(cfg, "0010")
     assert connection.execute(text("SELECT status FROM contributions ORDER BY id")).scalars().all() == [
         "accepted", "pending", "rejected"]
     command.upgrade(cfg, "head")

@@ -1,7 +1,7 @@
 """Contributions: kinds, states pending/needs_info/approved/rejected/withdrawn, target offer, price sheet, messages
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-27 10:00:00.000000+00:00
 
 The first `contributions` table (states pending/accepted/rejected, a free JSON payload) gets the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0009'
-down_revision: str | None = '0007'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

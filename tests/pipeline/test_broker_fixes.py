@@ -8,11 +8,15 @@ or the message rejected. Without the fix kombu raises AttributeError there, whic
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import kombu
 import pytest
 import redis
 
 import pipeline.celery_app  # noqa: F401 - applies the fix, as in every worker
+from pipeline.outages import QuietRejects
 
 
 QUEUE = kombu.Queue("releve-test-broker-fix", routing_key="releve-test-broker-fix")
@@ -44,4 +48,23 @@ def test_rejecting_a_message_on_a_channel_whose_connection_is_gone_is_a_connecti
     with pytest.raises(redis.exceptions.ConnectionError):  # logged by Celery ("Couldn't reject"), not fatal
         message.reject(requeue=True)  # raised AttributeError before the fix
     assert valkey.hexists("unacked", message.delivery_tag)
+    channel.close()
     valkey.delete("unacked", "unacked_index", QUEUE.name)
+
+
+def test_celery_says_in_one_warning_line_that_it_could_not_give_a_message_back():
+    try:
+        raise redis.exceptions.ConnectionError("this channel's broker connection is closed")
+    except redis.exceptions.ConnectionError:
+        record = logging.LogRecord("celery.worker.request", logging.CRITICAL, __file__, 1,
+                                   "Couldn't reject %r, reason: %r", ("tag", "ConnectionError"), sys.exc_info())
+    assert QuietRejects().filter(record)
+    assert (record.levelname, record.exc_info) == ("WARNING", None)
+
+    try:
+        raise KeyError("a bug, not an outage")
+    except KeyError:
+        bug = logging.LogRecord("celery.worker.request", logging.CRITICAL, __file__, 1,
+                                "Couldn't reject %r, reason: %r", ("tag", "KeyError"), sys.exc_info())
+    assert QuietRejects().filter(bug)
+    assert bug.levelname == "CRITICAL" and bug.exc_info is not None  # anything else keeps its traceback

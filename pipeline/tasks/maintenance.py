@@ -38,6 +38,8 @@ def record_worker_heartbeat(client, node: str, now: float | None = None) -> None
     pipe.execute()
 
 
+STOP_TIMEOUT = 5.0  # seconds a stopping worker gives Valkey to forget its heartbeat
+
 # What the worker's main process saw down (its pool processes keep their own: pipeline/tasks/base.py).
 main_outages = OutageLog(log)
 
@@ -84,8 +86,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         if self.tref is not None:
             self.tref.cancel()
             self.tref = None
-        try:  # a worker that stops cleanly is gone at once, not after its beats go stale
-            get_quick_client(settings_of(worker.app).valkey_url).zrem(WORKERS_HEARTBEAT_KEY, worker.hostname)
+        try:  # a worker that stops cleanly is gone at once, not after its beats go stale (a busy machine's
+            # Valkey may take more than a heartbeat's second to answer: a stop can wait a little longer)
+            get_quick_client(settings_of(worker.app).valkey_url, timeout=STOP_TIMEOUT).zrem(
+                WORKERS_HEARTBEAT_KEY, worker.hostname)
         except RedisError:
             pass
 

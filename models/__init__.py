@@ -8,7 +8,7 @@ from models.audit import AuditLog
 from models.backfills import Backfill, BackfillWindow
 from models.base import Base
 from models.consents import EnedisConsent
-from models.contributions import Contribution
+from models.contributions import Contribution, ContributionMessage
 from models.ecowatt import EcoWattSignal
 from models.national_consumption import NationalConsumption
 from models.day_calendars import CalendarCoverage, SpecialDay
@@ -23,7 +23,7 @@ from models.users import Permission, Role, User
 
 __all__ = [
     "ApiClient", "AuditLog", "Backfill", "BackfillWindow", "Base", "CalendarCoverage", "Contribution",
-    "EcoWattSignal", "EnedisConsent", "KnownPdl", "NationalConsumption", "Offer", "OfferEnergyPrice", "OfferPrice",
-    "OffPeakSchedule", "Permission", "Provider", "Role", "SpecialDay", "TempoDay", "TransferRequest", "UnsentTask",
-    "UsagePoint", "User", "UserSession",
+    "ContributionMessage", "EcoWattSignal", "EnedisConsent", "KnownPdl", "NationalConsumption", "Offer",
+    "OfferEnergyPrice", "OfferPrice", "OffPeakSchedule", "Permission", "Provider", "Role", "SpecialDay", "TempoDay",
+    "TransferRequest", "UnsentTask", "UsagePoint", "User", "UserSession",
 ]

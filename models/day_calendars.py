@@ -27,6 +27,7 @@ from sqlalchemy import CheckConstraint, Date, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.audit import record
 from models.base import Base
 from models.calendar import tempo_season_start
 from models.costs.inputs import Calendars, MarkedDays, french_public_holidays
@@ -237,6 +238,43 @@ def special_days(session: Session, kind: str, start: date | None = None, end: da
     if end is not None:
         query = query.where(SpecialDay.day < end)
     return list(session.scalars(query.order_by(SpecialDay.day)))
+
+
+# -- the admin page: the same functions, each change audited ------------------------------------------
+
+
+def calendar_target(kind: str, day: date | None = None) -> str:
+    return f"calendar:{kind}" + (f":{day.isoformat()}" if day else "")
+
+
+def mark_day(session: Session, kind: str, day: date, source: str, *, actor_id: int | None, ip: str | None) -> bool:
+    """Mark one day (audited); False when it already was. CalendarError on a day the calendar refuses."""
+    added = set_days(session, kind, [day], source)
+    if added:
+        record(session, "admin.calendar.day_marked", actor_id=actor_id, target=calendar_target(kind, day), ip=ip,
+               before={"marked": False}, after={"marked": True, "source": source[:300]})
+    return bool(added)
+
+
+def unmark_day(session: Session, kind: str, day: date, *, actor_id: int | None, ip: str | None) -> bool:
+    """Remove one day (audited); False when it was not marked."""
+    removed = unset_days(session, kind, [day])
+    if removed:
+        record(session, "admin.calendar.day_unmarked", actor_id=actor_id, target=calendar_target(kind, day), ip=ip,
+               before={"marked": True}, after={"marked": False})
+    return bool(removed)
+
+
+def declare_coverage(session: Session, kind: str, known_from: date, known_through: date, source: str, *,
+                     actor_id: int | None, ip: str | None) -> CalendarCoverage:
+    """Declare the span over which `kind`'s list is complete (audited), replacing the previous span."""
+    before = coverage(session).get(kind)
+    row = set_coverage(session, kind, known_from, known_through, source)
+    session.flush()
+    record(session, "admin.calendar.coverage_set", actor_id=actor_id, target=calendar_target(kind), ip=ip,
+           before=None if before is None else {"from": before[0].isoformat(), "through": before[1].isoformat()},
+           after={"from": known_from.isoformat(), "through": known_through.isoformat(), "source": source[:300]})
+    return row
 
 
 # -- the data files -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 is a list of rows as ../shared/reference/tariffs/edf-tarif-bleu.json writes them (copied
 verbatim: the figures keep their sources and status). Loading is idempotent: providers, offers
 and price periods are matched by code and (offer, kVA, first day), added when missing, changed
-when the file says otherwise, never removed (what is in the database and not in the files is
+when the file says otherwise (except a period the database has closed: a later price came from the
+admin area or a contribution, and it stays closed), never removed (what is in the database and not in the files is
 reported). Prices are read as `Decimal` straight from the JSON text, never through a float.
 
 A row of the file says `valid_to` for its last day (inclusive); the database keeps
@@ -208,6 +209,10 @@ def load_catalogue(session: Session, directory: Path | None = None) -> LoadRepor
                   "fixed_eur_year_cre": row.fixed_eur_year_cre, "status": row.status, "sources": list(row.sources),
                   "notes": row.notes}
         price = existing.pop((row.offer, row.kva, row.valid_from), None)
+        if price is not None and row.valid_to is None and price.valid_to is not None:
+            # The files leave it open, the database closed it: a later price came from the admin area or a
+            # contribution (models.offer_edits). History is kept: the load never reopens it.
+            values["valid_to"] = price.valid_to
         if price is None:
             price = OfferPrice(offer_id=offers[row.offer].id, kva=row.kva, valid_from=row.valid_from, **values)
             price.set_energy(row.energy)

@@ -39,7 +39,7 @@ PERMISSIONS: dict[str, str] = {
     TRANSFERS_DECIDE: "Approuver ou refuser les demandes de transfert de compteur",
     OFFERS_EDIT: "Gérer les fournisseurs, les offres et leurs prix",
     CONTRIBUTIONS_REVIEW: "Modérer les contributions",
-    TEMPO_EDIT: "Actualiser et corriger le calendrier Tempo",
+    TEMPO_EDIT: "Actualiser et corriger les calendriers : Tempo, jours EJP et Sobriété",
     ECOWATT_REFRESH: "Actualiser les signaux EcoWatt",
     AUDIT_READ: "Lire et exporter le journal d'audit",
 }

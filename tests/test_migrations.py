@@ -191,3 +191,22 @@ def test_0007_moves_the_previous_release_roles_and_codes_and_back(connection):
     assert roles_of("household@example.org") == ["user"] and "admin.access" in codes_of("admin")
     assert connection.execute(text("SELECT count(*) FROM roles WHERE name = 'visitor'")).scalar() == 0
     command.upgrade(cfg, "head")
+
+
+def test_0009_moves_contributions_to_the_new_states_and_back(connection):
+    """The first table's `accepted` becomes `approved` (kind `legacy`, only rejectable); back again on downgrade."""
+    from sqlalchemy import text
+
+    cfg = alembic_config(connection=connection)
+    command.downgrade(cfg, "0010")
+    connection.execute(text(
+        "INSERT INTO contributions (status, payload, comment, reviewed_at) VALUES "
+        "('accepted', '{}', '', now()), ('pending', '{}', '', NULL), ('rejected', '{}', '', now())"))
+    command.upgrade(cfg, "head")
+    rows = connection.execute(text("SELECT status, kind, price_sheet_url FROM contributions ORDER BY id")).all()
+    assert rows == [("approved", "legacy", ""), ("pending", "legacy", ""), ("rejected", "legacy", "")]
+    connection.execute(text("UPDATE contributions SET status = 'needs_info' WHERE status = 'pending'"))
+    command.downgrade(cfg, "0010")
+    assert connection.execute(text("SELECT status FROM contributions ORDER BY id")).scalars().all() == [
+        "accepted", "pending", "rejected"]
+    command.upgrade(cfg, "head")

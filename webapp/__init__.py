@@ -81,7 +81,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFError
 
     from webapp import (
-        account, admin, api, auth, consent, costs, db, errors, grid, health, help, main, meters, outage, transfers, ui,
+        account, admin, api, auth, consent, contributions, costs, db, errors, grid, health, help, main, meters,
+        outage, transfers, ui,
     )
 
     outage.init_app(app, settings)  # connections that give up quickly; 503 while a server is out of reach
@@ -112,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(grid.bp)
     app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)
+    app.register_blueprint(contributions.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     return app

@@ -8,17 +8,23 @@ screenshot is kept in `artifacts/` (ignored by git, kept by CI).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
+from models.accounts import create_admin
+from models.audit import AuditLog
+from models.contributions import Contribution
 from models.db import session_scope
+from models.offers import Offer
 from models.settings import Settings
 from models.usage_points import KnownPdl
+from models.users import User
 from factories import unique_email
 from tests_helpers import Processes, empty_public_tables, free_port, upstream_env
 
@@ -27,6 +33,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 PDL = "22516914714270"  # sandbox customer 0: consumption, load curve on
+CONTRIBUTED_OFFER = "Offre du parcours navigateur"
 
 
 @pytest.fixture
@@ -47,8 +54,12 @@ def gateway(env_for, valkey_databases, database_url, outbox, sandbox, accounts):
     thread.start()
     email = unique_email("navigateur")
     accounts.forget_on_cleanup(email)  # signed up in the browser
+    admin_email, admin_password = unique_email("premier-admin"), "le mot de passe de l'admin"
+    with session_scope(database_url) as session:  # the first admin, as `make run` creates it
+        create_admin(session, admin_email, admin_password)
+    accounts.forget_on_cleanup(admin_email)
     try:
-        yield f"http://127.0.0.1:{port}", email, worker
+        yield f"http://127.0.0.1:{port}", email, worker, (admin_email, admin_password)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -58,6 +69,13 @@ def gateway(env_for, valkey_databases, database_url, outbox, sandbox, accounts):
         with session_scope(database_url) as session:
             # The PDL would stay known, last held by a deleted account: later claims would wait for review.
             session.execute(delete(KnownPdl).where(KnownPdl.pdl == PDL))
+            # The contribution, the offer its approval created and their audit rows: other tests see the
+            # catalogue as shipped and a journal with no admin action in it.
+            admin_id = session.scalar(select(User.id).where(User.email == admin_email))
+            session.execute(delete(AuditLog).where(AuditLog.target.like("contribution:%")
+                                                   | (AuditLog.actor_id == admin_id)))
+            session.execute(delete(Contribution))
+            session.execute(delete(Offer).where(Offer.name == CONTRIBUTED_OFFER, Offer.owner_id.is_(None)))
 
 
 @pytest.fixture
@@ -77,8 +95,8 @@ def browser():
 
 
 @pytest.mark.timeout(900)
-def test_sign_up_consent_dashboard_chart_costs_and_simulation(gateway, browser, outbox):
-    base, email, worker = gateway
+def test_sign_up_consent_dashboard_chart_costs_simulation_and_a_contribution(gateway, browser, outbox):
+    base, email, worker, (admin_email, admin_password) = gateway
     password = "un mot de passe solide"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
@@ -173,3 +191,44 @@ def test_sign_up_consent_dashboard_chart_costs_and_simulation(gateway, browser, 
     page.screenshot(path=str(ARTIFACTS / "parcours-simulateur.png"), full_page=True)
     assert worker.poll() is None
     assert blocked == []  # the policy blocked nothing: every script is a file, Plotly's styles are allowed
+
+    # The household proposes an offer ("Contribuer", in the navigation); the first admin approves it.
+    page.click("header nav a:has-text('Contribuer')")
+    page.wait_for_url(f"{base}/contribuer")
+    page.select_option("#propose select[name=option]", "BASE")
+    page.click("#propose form:has(select[name=option]) button")
+    page.wait_for_url(f"{base}/contribuer/offre?option=BASE")
+    page.select_option("select[name=provider]", label="EDF")
+    page.fill("input[name=name]", CONTRIBUTED_OFFER)
+    page.fill("input[name=valid_from]", "2026-09-01")
+    page.fill("input[name=price_sheet_url]", "https://example.org/grille-base.pdf")
+    page.fill("input[name=fixed_6]", "15,50")
+    page.fill("input[name=base_6]", "7")  # euros typed for cents: refused, in French
+    page.click("#proposal [type=submit]")
+    page.locator("text=7 € par kWh est hors de la plage admise").wait_for()
+    page.fill("input[name=base_6]", "0,1899")
+    page.click("#proposal [type=submit]")
+    page.wait_for_url(re.compile(r".*/contribuer/[0-9]+$"))
+    assert "En attente de modération" in page.content()
+    page.click("button:has-text('Se déconnecter')")
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/connexion")
+    page.fill("input[name=email]", admin_email)
+    page.fill("input[name=password]", admin_password)
+    page.click("form [type=submit]")
+    page.wait_for_url(f"{base}/tableau-de-bord")
+    page.click("header nav a:has-text('Administration')")
+    page.click("nav.admin-nav a:has-text('Contributions')")
+    page.wait_for_url(f"{base}/admin/contributions")
+    page.click("table.contributions a:has-text('n°')")
+    assert "nouvelle" in page.locator("table.diff").inner_text()  # the diff: a new offer, its 6 kVA prices
+    page.click("#approve [type=submit]")
+    page.locator(".flash-success:has-text('Approuvée')").wait_for()
+    assert "Approuvée" in page.locator(".status").inner_text()
+    page.click(f"a:has-text('{CONTRIBUTED_OFFER}')")
+    history = page.locator("table.price-history tr[data-kva='6']")
+    assert history.count() == 1 and "0.189900" in history.inner_text()
+    assert "https://example.org/grille-base.pdf" in history.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "parcours-contribution-approuvee.png"), full_page=True)
+    assert blocked == []

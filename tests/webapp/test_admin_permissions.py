@@ -15,9 +15,12 @@ from sqlalchemy import select
 
 from factories import PASSWORD, make_point, make_user
 from fixtures.web import csrf_of
+from models import contributions
+from models.offers import Offer
 from models.permissions import (
-    ADMIN, AUDIT_READ, ECOWATT_REFRESH, MODERATOR, PERMISSIONS, POINTS_DETACH, POINTS_READ, POINTS_REFRESH,
-    ROLES_EDIT, SYSTEM_READ, TEMPO_EDIT, TRANSFERS_DECIDE, USERS_DELETE, USERS_EDIT, USERS_READ, VISITOR,
+    ADMIN, AUDIT_READ, CONTRIBUTIONS_REVIEW, ECOWATT_REFRESH, MODERATOR, OFFERS_EDIT, PERMISSIONS, POINTS_DETACH,
+    POINTS_READ, POINTS_REFRESH, ROLES_EDIT, SYSTEM_READ, SYSTEM_ROLES, TEMPO_EDIT, TRANSFERS_DECIDE, USERS_DELETE,
+    USERS_EDIT, USERS_READ, VISITOR,
 )
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -54,6 +57,22 @@ REQUIRED = {
     "admin.refresh_ecowatt": ECOWATT_REFRESH,
     "admin.journal": AUDIT_READ,
     "admin.journal_csv": AUDIT_READ,
+    "admin.offers": OFFERS_EDIT,
+    "admin.offer": OFFERS_EDIT,
+    "admin.create_provider": OFFERS_EDIT,
+    "admin.create_offer": OFFERS_EDIT,
+    "admin.rename_offer": OFFERS_EDIT,
+    "admin.new_prices": OFFERS_EDIT,
+    "admin.special_days": TEMPO_EDIT,
+    "admin.mark_special_day": TEMPO_EDIT,
+    "admin.unmark_special_day": TEMPO_EDIT,
+    "admin.declare_calendar_coverage": TEMPO_EDIT,
+    "admin.contributions": CONTRIBUTIONS_REVIEW,
+    "admin.contribution": CONTRIBUTIONS_REVIEW,
+    "admin.approve_contribution": CONTRIBUTIONS_REVIEW,
+    "admin.approve_contributions": CONTRIBUTIONS_REVIEW,
+    "admin.ask_contribution": CONTRIBUTIONS_REVIEW,
+    "admin.reject_contribution": CONTRIBUTIONS_REVIEW,
 }
 
 
@@ -93,7 +112,8 @@ def test_no_admin_route_attaches_a_meter_to_an_account(app):
 
 @pytest.fixture
 def world(session):
-    """A household with a meter, a pending transfer request, a custom role nobody holds."""
+    """A household with a meter, a pending transfer request, a custom role nobody holds, a catalogue offer and a
+    pending contribution about it."""
     household = make_user(session, "household@example.org")
     point = make_point(session, household, kind="consumption")
     requester = make_user(session, "requester@example.org")
@@ -102,7 +122,12 @@ def world(session):
     spare = Role(name="spare", description="", is_system=False)
     session.add(spare)
     session.flush()
-    return {"user_id": household.id, "point_id": point.id, "request_id": request.id, "role_id": spare.id}
+    offer = session.scalar(select(Offer).where(Offer.code == "EDF_TRV_BASE"))
+    proposal = contributions.Proposal("rename_offer", "https://example.org/grille.pdf", name="Tarif Bleu Base (nouveau)",
+                                      offer_id=offer.id)
+    contribution = contributions.submit(session, household.id, proposal, ip=None)
+    return {"user_id": household.id, "point_id": point.id, "request_id": request.id, "role_id": spare.id,
+            "offer_id": offer.id, "contribution_id": contribution.id}
 
 
 def role_with(session, name: str, codes) -> str:
@@ -159,19 +184,17 @@ def test_each_route_opens_to_its_permission_only(app, client, auth, session, wor
 
 
 def test_the_visitor_moderator_admin_matrix(app, client, auth, session, world):
-    """Visitors and (until offers and contributions have pages) moderators are refused everywhere; admins go
+    """Visitors are refused everywhere; moderators open the offers and contributions pages only; admins go
     everywhere. GETs only: the POSTs of each permission are covered above."""
-    pages = [url_of(app, endpoint, world)[0] for endpoint in sorted(REQUIRED)
-             if "GET" in url_of(app, endpoint, world)[1]]
-    for role, allowed in ((VISITOR, False), (MODERATOR, False), (ADMIN, True)):
+    pages = {url_of(app, endpoint, world)[0]: REQUIRED[endpoint] for endpoint in sorted(REQUIRED)
+             if "GET" in url_of(app, endpoint, world)[1]}
+    for role in (VISITOR, MODERATOR, ADMIN):
         sign_in(client, auth, session, f"{role}@example.org", role)
         codes = {path: client.get(path).status_code for path in pages}
-        if allowed:
-            assert all(status == 200 for status in codes.values()), (role, codes)
-        else:
-            assert set(codes.values()) == {403}, (role, codes)
+        expected = {path: 200 if code in SYSTEM_ROLES[role] else 403 for path, code in pages.items()}
+        assert codes == expected, role
         home = client.get("/tableau-de-bord").get_data(as_text=True)
-        assert ('href="/admin"' in home) is allowed  # the navigation shows the area to whoever may open it
+        assert ('href="/admin' in home) is (role != VISITOR)  # the navigation shows the area to whoever may open it
     assert session.scalar(select(UsagePoint.pdl).where(UsagePoint.id == world["point_id"]))  # nothing was detached
 
 

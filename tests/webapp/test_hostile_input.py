@@ -13,7 +13,9 @@ from flask import got_request_exception
 from werkzeug.datastructures import ImmutableMultiDict
 from sqlalchemy import create_engine, delete, func, select, text
 
+from models import contributions
 from models.api_clients import ApiClient
+from models.offers import Offer
 from models.settings import Settings
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
@@ -408,6 +410,11 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     bobs = make_point(session, bob, "97000000000002", kind="consumption")
     spare = Role(name="spare", description="", is_system=False)
     session.add(spare)
+    hc = session.scalar(select(Offer).where(Offer.code == "EDF_TRV_HC_HP"))
+    # Two proposals: the admin's forms decide one, Alice's own forms (reply, withdraw) the other.
+    proposal, own = (contributions.submit(session, alice.id, contributions.Proposal(
+        "rename_offer", "https://example.org/grille.pdf", name=name, offer_id=hc.id), ip=None)
+        for name in ("Heures creuses", "HC"))
     session.commit()
     # Its contract is cached: the cost pages and the offer form have offers to show (no reading is).
     EncryptedCache.from_settings(valkey, settings).put(alice.id, "contract", {"subscribed_power_kva": 6,
@@ -419,11 +426,15 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
                "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id),
+               "offer_id": str(hc.id), "contribution_id": str(proposal.id),
                "pdl": PDL}  # /api/v1/meters/<pdl>/…: without a token, a 401 (tests/webapp/test_api_v1.py fuzzes it)
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
                  "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
                  f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo",
-                 f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}"):
+                 f"/parametres/offre?pdl={PDL}", f"/simulateur?pdl={PDL}", "/admin/offres", f"/admin/offres/{hc.id}",
+                 "/admin/jours-speciaux", f"/admin/contributions/{proposal.id}", "/admin/contributions",
+                 f"/contribuer/prix?offre={hc.id}", "/contribuer/offre?option=TEMPO", "/contribuer/fournisseur",
+                 f"/contribuer/nom?offre={hc.id}", f"/contribuer/{own.id}"):
         fuzzer.sign_in()
         posted |= set(fuzzer.forms(page, skip=posted | {"/deconnexion"}))
     fuzzer.routes(samples)
@@ -434,6 +445,9 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
             "/parametres/offres/nouvelle", "/parametres/offre", "/simulateur"} <= posted
     assert {f"/admin/utilisateurs/{bob.id}/supprimer", f"/admin/utilisateurs/{bob.id}/role", "/admin/roles/nouveau",
             f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}/retirer", "/admin/tempo/corriger"} <= posted
+    assert {"/admin/offres/fournisseurs", f"/admin/offres/{hc.id}/prix", "/admin/jours-speciaux/marquer",
+            f"/admin/contributions/{proposal.id}/question", f"/contribuer/{own.id}/repondre",
+            "/contribuer/fournisseur"} <= posted
     read = {name for names in fuzzer.names.values() for name in names}
     assert {"next", "state", "error", "usage_point_id", "pdl", "jour", "vue", "conso", "prod", "mois",
             "comparer"} <= read

@@ -8,8 +8,8 @@ walks the URL map and fails on any /admin route that lacks it.
 
 Admins see metadata, never a household's readings: nothing in this package reads the cache.
 
-Extension point: a new page (offers, contributions, EJP/Sobriété calendars) is a module here
-with its views decorated, imported at the bottom, and one line in `NAV`.
+Extension point: a new page is a module here with its views decorated, imported at the bottom,
+and one line in `NAV`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from flask_login import current_user
 from models import permissions
 from models.calendar import PARIS
 from models.permissions import (
-    AUDIT_READ, ECOWATT_REFRESH, PERMISSIONS, POINTS_READ, ROLES_EDIT, SYSTEM_READ, TEMPO_EDIT, TRANSFERS_DECIDE,
-    USERS_READ,
+    AUDIT_READ, CONTRIBUTIONS_REVIEW, ECOWATT_REFRESH, OFFERS_EDIT, PERMISSIONS, POINTS_READ, ROLES_EDIT, SYSTEM_READ,
+    TEMPO_EDIT, TRANSFERS_DECIDE, USERS_READ,
 )
 from webapp.extensions import login_manager
 
@@ -71,7 +71,10 @@ NAV: list[tuple[str, str, str]] = [
     ("admin.roles", "Rôles", ROLES_EDIT),
     ("admin.points", "Compteurs", POINTS_READ),
     ("admin.transfers_page", "Transferts", TRANSFERS_DECIDE),
+    ("admin.offers", "Offres", OFFERS_EDIT),
+    ("admin.contributions", "Contributions", CONTRIBUTIONS_REVIEW),
     ("admin.tempo", "Tempo", TEMPO_EDIT),
+    ("admin.special_days", "Jours EJP et Sobriété", TEMPO_EDIT),
     ("admin.ecowatt", "EcoWatt", ECOWATT_REFRESH),
     ("admin.journal", "Journal", AUDIT_READ),
 ]
@@ -104,4 +107,6 @@ def client_ip() -> str | None:
     return request.remote_addr or None
 
 
-from webapp.admin import dashboard, grid, journal, points, roles, users  # noqa: E402,F401  (registers the views)
+from webapp.admin import (  # noqa: E402,F401  (registers the views)
+    calendars, contributions, dashboard, grid, journal, offers, points, roles, users,
+)

@@ -66,3 +66,63 @@ class TempoCorrectionForm(Form):
 
 class TempoDayForm(Form):
     day = StringField("Jour", validators=[REQUIRED, Length(max=10)])
+
+
+# -- offers, calendars, contributions --------------------------------------------------------------
+
+
+class ProviderForm(Form):
+    name = StringField("Nom du fournisseur", validators=[REQUIRED, Length(max=100)])
+    website = StringField("Site (https://…)", validators=[Optional(), Length(max=255)])
+    submit = SubmitField("Ajouter le fournisseur")
+
+
+class OfferForm(Form):
+    provider = SelectField("Fournisseur", coerce=int, validate_choice=True)
+    name = StringField("Nom de l'offre", validators=[REQUIRED, Length(max=100)])
+    option = SelectField("Option", validate_choice=True)
+    submit = SubmitField("Créer l'offre")
+
+
+class RenameForm(Form):
+    name = StringField("Nouveau nom", validators=[REQUIRED, Length(max=100)])
+    submit = SubmitField("Renommer (les prix ne changent pas)")
+
+
+class PricesForm(Form):
+    valid_from = StringField("En vigueur à partir du", validators=[REQUIRED, Length(max=10)],
+                             render_kw={"type": "date"})
+    status = SelectField("Confiance", validate_choice=True)
+    source = StringField("Source (lien de la grille tarifaire)", validators=[REQUIRED, Length(max=500)])
+    notes = StringField("Notes", validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Enregistrer ces prix")
+
+
+class SpecialDayForm(Form):
+    kind = SelectField("Calendrier", validate_choice=True)
+    day = StringField("Jour", validators=[REQUIRED, Length(max=10)], render_kw={"type": "date"})
+    source = StringField("Source (annonce du fournisseur)", validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Ajouter ce jour")
+
+
+class SpecialDayRemoveForm(Form):
+    kind = StringField("Calendrier", validators=[REQUIRED, Length(max=16)])
+    day = StringField("Jour", validators=[REQUIRED, Length(max=10)])
+
+
+class CoverageForm(Form):
+    kind = SelectField("Calendrier", validate_choice=True)
+    known_from = StringField("Liste complète du", validators=[REQUIRED, Length(max=10)], render_kw={"type": "date"})
+    known_through = StringField("au (inclus)", validators=[REQUIRED, Length(max=10)], render_kw={"type": "date"})
+    source = StringField("Source", validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Déclarer cette période connue")
+
+
+class MessageForm(Form):
+    body = TextAreaField("Message", validators=[REQUIRED, Length(max=2000)])
+    submit = SubmitField("Envoyer")
+
+
+class RejectForm(Form):
+    reason = TextAreaField("Motif", validators=[REQUIRED, Length(max=2000)])
+    submit = SubmitField("Refuser la contribution")

@@ -193,7 +193,7 @@ def test_0007_moves_the_previous_release_roles_and_codes_and_back(connection):
     command.upgrade(cfg, "head")
 
 
-def test_0009_moves_contributions_to_the_new_states_and_back(connection):
+def test_0011_moves_contributions_to_the_new_states_and_back(connection):
     """The first table's `accepted` becomes `approved` (kind `legacy`, only rejectable); back again on downgrade."""
     from sqlalchemy import text
 

@@ -16,6 +16,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:once:{claim}                         dedupe claims (fetch windows, beat passes, simulations)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
+    releve:quota:{api client id}:{kind}:{m|d}:{bucket}  an API client's reads in a minute or a Paris day
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
@@ -131,6 +132,11 @@ def simulation_claim(point_id: int) -> str:
     return f"simulate:{point_id}"
 
 
+def customer_claim(point_id: int) -> str:
+    """The claim of an API read's request for a point's contract and address, when no copy is cached."""
+    return f"customer:{int(point_id)}"
+
+
 def contract_claim(point_id: int) -> str:
     """The claim of a page's request for a point's contract, when no copy is cached."""
     return f"contract:{point_id}"
@@ -169,6 +175,20 @@ def ratelimit_key(upstream: str, part: str) -> str:
 def interactive_budget_key(user_id: int) -> str:
     """Interactive fetches a person's page views asked for in the current window."""
     return f"releve:budget:{user_id}"
+
+
+QUOTA_PREFIX = "releve:quota"
+
+
+def quota_key(client_pk: int, kind: str, period: str, bucket: str) -> str:
+    """An API client's reads of `kind` ("cache" or "upstream") in one `period` ("m": the minute numbered
+    `bucket` since the epoch; "d": the Paris day `bucket`, YYYY-MM-DD), counted by `pipeline.api.Quotas`."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:{kind}:{period}:{bucket}"
+
+
+def quota_pattern(client_pk: int) -> str:
+    """SCAN pattern of every quota counter of an API client (an administrator's reset)."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:*"
 
 
 def _digest(email: str) -> str:

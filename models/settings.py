@@ -188,6 +188,12 @@ class Settings:
     mail_from: str = "Relevé <no-reply@releve.local>"
     mail_outbox_dir: str = "var/outbox"
     trusted_proxies: int = 0
+    # Read API quotas, per API client (`pipeline.api.Quotas`): reads answered from the cache, and reads
+    # that cost an upstream call (an interactive fetch sent), each per minute and per Paris day.
+    api_quota_per_minute: int = 60
+    api_quota_per_day: int = 5000
+    api_upstream_quota_per_minute: int = 5
+    api_upstream_quota_per_day: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -288,6 +294,12 @@ class Settings:
             mail_from=get("MAIL_FROM", defaults.mail_from),
             mail_outbox_dir=get("MAIL_OUTBOX_DIR", str(Path(get("RELEVE_VAR_DIR", "var")) / "outbox")),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0")),
+            api_quota_per_minute=_positive_number("API_QUOTA_PER_MINUTE", get("API_QUOTA_PER_MINUTE", "60"), int),
+            api_quota_per_day=_positive_number("API_QUOTA_PER_DAY", get("API_QUOTA_PER_DAY", "5000"), int),
+            api_upstream_quota_per_minute=_positive_number("API_UPSTREAM_QUOTA_PER_MINUTE",
+                                                           get("API_UPSTREAM_QUOTA_PER_MINUTE", "5"), int),
+            api_upstream_quota_per_day=_positive_number("API_UPSTREAM_QUOTA_PER_DAY",
+                                                        get("API_UPSTREAM_QUOTA_PER_DAY", "50"), int),
         )
         if production:
             for name in PRODUCTION_URLS:

@@ -36,6 +36,7 @@ ROUTES = {
     tasks.SEND_MAIL: MAIL,
     tasks.HOLDER_CONSENT_GONE: INTERACTIVE,
     tasks.SIMULATE: INTERACTIVE,  # a person waits for the simulator's answer
+    tasks.FETCH_CUSTOMER: INTERACTIVE,  # an API client waits for a contract or an address
 }
 
 

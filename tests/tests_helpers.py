@@ -354,3 +354,16 @@ class SilentPort:
         self.server.close()
         for conn in self.accepted:
             conn.close()
+
+
+def queued(valkey: redis.Redis, queue: str = "interactive") -> list[tuple[str, dict]]:
+    """(task name, kwargs) of the messages waiting in a broker queue, oldest first."""
+    import base64
+    import json
+
+    out = []
+    for raw in valkey.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], kwargs))
+    return out

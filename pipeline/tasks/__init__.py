@@ -19,3 +19,4 @@ HEARTBEAT = "releve.heartbeat"
 SEND_MAIL = "releve.mail.send"
 HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
 SIMULATE = "releve.costs.simulate"  # new in this release
+FETCH_CUSTOMER = "releve.enedis.fetch_customer"  # new in this release

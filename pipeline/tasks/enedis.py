@@ -264,6 +264,28 @@ def refresh_contract(task: ReleveTask, point: PointState) -> dict[str, Any]:
     return {"status": "ok"}
 
 
+@shared_task(bind=True, base=ReleveTask, name=tasks.FETCH_CUSTOMER)
+def fetch_customer(self: ReleveTask, point_id: int) -> dict[str, Any]:
+    """Fetch a consumption point's contract and address, whichever is not cached (an API read missed them)."""
+    point = load_point(self, point_id)
+    if point is None:
+        return {"status": "skipped"}
+    before, svc = dataclasses.replace(point), self.services
+    result = {"contract": refresh_contract(self, point)}
+    if point.status == "active" and point.kind == "consumption" \
+            and svc.cache.get(point.user_id, ADDRESS, point=point.id) is None:
+        try:
+            svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
+            result["address"] = {"status": "ok"}
+        except ConsentNeeded as exc:
+            mark_consent_needed(point, exc.code)
+            result["address"] = {"status": "consent-needed", "code": exc.code}
+        except PermanentError as exc:
+            result["address"] = {"status": "permanent-error", "code": exc.code}
+    save_point(self, point, before)
+    return result
+
+
 # -- onboarding and backfill ----------------------------------------------------------------
 
 

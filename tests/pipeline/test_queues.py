@@ -25,6 +25,7 @@ PREVIOUS_RELEASE = {
 NEW_IN_THIS_RELEASE = {
     "releve.rte.tempo_history": "rte",
     "releve.costs.simulate": "interactive",
+    "releve.enedis.fetch_customer": "interactive",
 }
 
 

@@ -6,7 +6,8 @@ public data. No Flask here: each piece takes the session, settings, Valkey clien
 Authentication
 - `secret_of(header, raw=False)`: the secret of an `Authorization` value (`Bearer <secret>`; with `raw`,
   the bare value too, as MED v1 clients send it); None when absent or not plausible (never looked up).
-- `authenticate(session, secret)` → `Caller | None`: one indexed lookup by the secret's SHA-256
+- `authenticate(session, secret)` → `Caller | None` (`authenticate_hash` when only the hash is known, as in
+  a MED v2 token): one indexed lookup by the secret's SHA-256
   (`api_clients.secret_hash`, unique), joined to the account. None when unknown, revoked or the account
   is disabled: checked on every request, nothing cached, so a revocation holds at once.
 
@@ -123,11 +124,16 @@ def authenticate(session: Session, secret: str | None, *, now: datetime | None =
     """The client whose secret this is, if it may read now (not revoked, account enabled); one lookup."""
     if not secret:
         return None
+    return authenticate_hash(session, hash_secret(secret), now=now)
+
+
+def authenticate_hash(session: Session, secret_hash: str, *, now: datetime | None = None) -> Caller | None:
+    """`authenticate` for a secret known by its hash (a MED v2 token carries the hash, `webapp/med/tokens.py`)."""
     row = session.execute(
         select(ApiClient.id, ApiClient.client_id, ApiClient.user_id, ApiClient.revoked_at, ApiClient.last_used_at,
                User.is_active)
         .join(User, User.id == ApiClient.user_id)
-        .where(ApiClient.secret_hash == hash_secret(secret))
+        .where(ApiClient.secret_hash == secret_hash)
     ).one_or_none()
     if row is None or row.revoked_at is not None or not row.is_active:
         return None
@@ -366,6 +372,9 @@ class ReadApi:
     # authentication and ownership, bound to this request's session
     def authenticate(self, secret: str | None) -> Caller | None:
         return authenticate(self.session, secret)
+
+    def authenticate_hash(self, secret_hash: str) -> Caller | None:
+        return authenticate_hash(self.session, secret_hash)
 
     def own_points(self, caller: Caller) -> list[UsagePoint]:
         return own_points(self.session, caller.user_id)

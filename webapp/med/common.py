@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import any_, select
 
 from models.calendar import today_paris
 from models.api_clients import ApiClient
@@ -71,7 +71,7 @@ def consent_expiry(point: UsagePoint) -> datetime | None:
     """When the newest active consent that covers this point ends (None: none known)."""
     return db().scalar(select(EnedisConsent.expires_at)
                        .where(EnedisConsent.user_id == point.user_id, EnedisConsent.status == "active",
-                              EnedisConsent.prms.any(point.pdl))
+                              point.pdl == any_(EnedisConsent.prms))
                        .order_by(EnedisConsent.expires_at.desc().nulls_last()).limit(1))
 
 

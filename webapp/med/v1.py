@@ -26,6 +26,7 @@ from models.grid.tempo import count_season, season
 from models.keys import ADDRESS, CONTRACT
 from models.usage_points import UsagePoint
 from pipeline.api import Caller, QuotaState, secret_of, series_name
+from webapp.db import commit_despite_5xx
 from webapp.med import shapes
 from webapp.med.common import (
     MAX_ECOWATT_DAYS, MAX_REQUEST_DAYS, MAX_TEMPO_DAYS, V1_SERIES, DateError, absent_days, clamp_end, consent_expiry,
@@ -93,6 +94,7 @@ def quota_refused(quota: QuotaState) -> V1Error:
 
 def pending(missing: int, retry_after: int, quota: QuotaState) -> V1Error:
     """The miss: 429 while Enedis makes the gateway wait, 503 + Retry-After while the fetch runs."""
+    commit_despite_5xx()  # the fetch enqueued is sent once the request's transaction commits
     pause = upstream_pause()
     if pause is not None:
         return V1Error(429, pause.enedis_body(), {"Retry-After": str(pause.seconds), **quota.headers()})
@@ -258,10 +260,10 @@ def ping() -> Response:
 # Every path with and without the `/cache` suffix, each with or without a trailing `/`.
 
 
-def _route(rule: str, view, name: str, methods=("GET",), **defaults) -> None:
+def _route(rule: str, view, endpoint_name: str, **defaults) -> None:
     for suffix in ("", "/cache"):
-        bp.add_url_rule(rule + suffix, f"{name}{suffix.replace('/', '_')}", view, methods=list(methods),
-                        strict_slashes=False, defaults=defaults or None)
+        bp.add_url_rule(rule + suffix, f"{endpoint_name}{suffix.replace('/', '_')}", view, methods=["GET"],
+                        strict_slashes=False, **({"defaults": defaults} if defaults else {}))
 
 
 _route("/valid_access/<pdl>", valid_access, "valid_access")

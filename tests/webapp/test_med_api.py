@@ -396,3 +396,40 @@ def test_v2_envelope_and_shapes(client, world):
     assert missing.status_code == 422 and missing.get_json()["detail"][0]["loc"] == ["query", "end"]
     bad = client.get(f"/api/enedis/consumption/daily/{C0}?start=2026-02-30&end={END}", headers=headers).get_json()
     assert bad["error"]["code"] == "INVALID_DATE_FORMAT"
+
+
+def test_v2_public_and_counted_routes(client, world, session):
+    today = today_paris()
+    now = datetime.now()
+    session.add(EcoWattSignal(day=today, dvalue=1, message="Pas d'alerte.", hvalues=[1] * 24, generated_at=now,
+                              fetched_at=now))
+    session.flush()
+    headers = {"Authorization": f"Bearer {world.secret}"}
+    assert client.get("/api/ecowatt/forecast").status_code == 401  # MED: authenticated and rate-limited
+    forecast = client.get("/api/ecowatt/forecast?days=2", headers=headers).get_json()["data"]
+    assert [(f["dvalue"], len(f["values"])) for f in forecast] == [(1, 24)]
+    assert client.get("/api/ecowatt/forecast?days=9", headers=headers).status_code == 422
+    providers = client.get("/api/energy/providers").get_json()
+    assert providers["success"] is True and isinstance(providers["data"], list)
+    offers = client.get("/api/energy/offers").get_json()["data"]
+    assert all({"id", "provider_id", "name", "offer_type", "valid_from", "is_active"} <= set(o) for o in offers)
+    national = client.get(f"/api/consumption-france?type=REALISED&start_date={today}&end_date={today}").get_json()
+    assert national["success"] is True and set(national["data"]) == {"short_term", "period"}
+    assert client.get("/api/consumption-france?type=NOPE").status_code == 422
+
+
+@pytest.mark.parametrize("query", ["start=2026-01-01%00&end=2026-01-02", f"start={'9' * 100000}&end=2026-01-02",
+                                   "start=-1&end=99999999999999999999", "start=2026-01-01&end=2026-01-01T00:00"])
+def test_v2_hostile_dates_are_refused_never_500(client, world, query):
+    response = client.get(f"/api/enedis/consumption/daily/{C0}?{query}",
+                          headers={"Authorization": f"Bearer {world.secret}"})
+    assert response.status_code == 200 and response.get_json()["error"]["code"] == "INVALID_DATE_FORMAT"
+
+
+def test_v2_hostile_credentials_are_401_never_500(client, world):
+    path = f"/api/enedis/consumption/daily/{C0}?start={START}&end={END}"
+    for value in ("Bearer " + "a." * 3000, "Bearer x.y", "Bearer \x01", "Basic ####", "Bearer " + "é" * 10):
+        assert client.get(path, headers={"Authorization": value.encode("latin-1", "replace").decode("latin-1")}
+                          ).status_code == 401
+    assert client.post("/api/accounts/token", headers={"Authorization": "Basic ####"}).status_code == 401
+    assert client.post("/api/accounts/token", data={"client_id": "a", "client_secret": "b\x00"}).status_code == 401

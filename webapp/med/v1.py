@@ -260,10 +260,14 @@ def ping() -> Response:
 # Every path with and without the `/cache` suffix, each with or without a trailing `/`.
 
 
-def _route(rule: str, view, endpoint_name: str, **defaults) -> None:
+def _route(rule: str, view, endpoint_name: str, **bound) -> None:
+    """`view` with `bound` arguments fixed (not URL defaults: a rule's arguments are what its URL carries)."""
+    def bound_view(**kwargs):
+        return view(**bound, **kwargs)
+
     for suffix in ("", "/cache"):
-        bp.add_url_rule(rule + suffix, f"{endpoint_name}{suffix.replace('/', '_')}", view, methods=["GET"],
-                        strict_slashes=False, **({"defaults": defaults} if defaults else {}))
+        bp.add_url_rule(rule + suffix, f"{endpoint_name}{suffix.replace('/', '_')}", bound_view, methods=["GET"],
+                        strict_slashes=False)
 
 
 _route("/valid_access/<pdl>", valid_access, "valid_access")

@@ -244,8 +244,10 @@ def readings(pdl: str, role: str, shape: str, max_days: int) -> Response:
 
 
 def _reading_route(rule: str, name: str, role: str, shape: str, max_days: int) -> None:
-    bp.add_url_rule(rule, name, readings, strict_slashes=False,
-                    defaults={"role": role, "shape": shape, "max_days": max_days})
+    def view(pdl: str) -> Response:
+        return readings(pdl, role, shape, max_days)
+
+    bp.add_url_rule(rule, name, view, strict_slashes=False)
 
 
 _reading_route("/enedis/consumption/daily/<pdl>", "consumption_daily", "daily", "daily", MAX_DAYS["daily"])
@@ -260,8 +262,16 @@ _reading_route("/enedis/production/detail/batch/<pdl>", "production_detail_batch
                MAX_DAYS["batch"])
 
 
-@bp.get("/enedis/contract/<pdl>", strict_slashes=False, defaults={"name": CONTRACT})
-@bp.get("/enedis/address/<pdl>", strict_slashes=False, defaults={"name": ADDRESS})
+@bp.get("/enedis/contract/<pdl>", strict_slashes=False)
+def contract(pdl: str) -> Response:
+    return customer_entry(pdl, CONTRACT)
+
+
+@bp.get("/enedis/address/<pdl>", strict_slashes=False)
+def address(pdl: str) -> Response:
+    return customer_entry(pdl, ADDRESS)
+
+
 def customer_entry(pdl: str, name: str) -> Response:
     who = caller()
     point = owned(who, pdl)

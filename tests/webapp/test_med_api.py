@@ -361,11 +361,13 @@ def test_v2_token_endpoint_issues_a_short_lived_token(client, world):
     world.fill("daily_consumption")
     path = f"/api/enedis/consumption/daily/{C0}?start={START}&end={END}"
     ok = client.get(path, headers={"Authorization": f"Bearer {body['access_token']}"}).get_json()
-    assert ok["success"] is True and len(ok["data"]["meter_reading"]["interval_reading"]) == 5
+    assert ok.get("success") is True, (ok, body)
+    assert len(ok["data"]["meter_reading"]["interval_reading"]) == 5
     client.set_cookie("access_token", body["access_token"])
     assert client.get(path).get_json()["success"] is True
     client.delete_cookie("access_token")
-    tampered = body["access_token"][:-2] + ("AA" if not body["access_token"].endswith("AA") else "BB")
+    token = body["access_token"]
+    tampered = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
     assert client.get(path, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
     assert client.get(path).status_code == 401
 
@@ -433,3 +435,29 @@ def test_v2_hostile_credentials_are_401_never_500(client, world):
                           ).status_code == 401
     assert client.post("/api/accounts/token", headers={"Authorization": "Basic ####"}).status_code == 401
     assert client.post("/api/accounts/token", data={"client_id": "a", "client_secret": "b\x00"}).status_code == 401
+
+
+def test_the_apps_own_errors_on_med_routes_are_detail_json(client, world):
+    for method, path in (("POST", "/ping"), ("PUT", f"/valid_access/{C0}"), ("GET", f"/rte/tempo/{START}"),
+                         ("POST", f"/api/enedis/contract/{C0}"), ("GET", "/api/enedis/nothing-here")):
+        response = client.open(path, method=method, headers={"Authorization": world.secret})
+        assert response.status_code in (404, 405) and isinstance(response.get_json()["detail"], str), path
+
+
+def test_a_token_stands_for_its_secret_and_expires_within_the_hour(settings):
+    from freezegun import freeze_time
+
+    from models.api_clients import hash_secret
+    from webapp.med import tokens
+
+    secret = ApiClient.issue(1)[1]
+    with freeze_time("2026-11-26 08:00:00"):
+        token = tokens.issue(settings.secret_key, secret)
+    assert len(token) <= tokens.MAX_TOKEN_LENGTH and "." in token and "." not in secret
+    with freeze_time("2026-11-26 08:59:00"):
+        assert tokens.secret_hash_of(settings.secret_key, token) == hash_secret(secret)
+        assert tokens.secret_hash_of("another key " * 4, token) is None
+        altered = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]  # not the last: its low bits are padding
+        assert tokens.secret_hash_of(settings.secret_key, altered) is None
+    with freeze_time("2026-11-26 09:00:02"):
+        assert tokens.secret_hash_of(settings.secret_key, token) is None

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from flask import g
 from sqlalchemy import any_, select
 
 from models.calendar import today_paris
@@ -16,8 +15,8 @@ from models.consents import EnedisConsent
 from models.keys import ratelimit_key
 from models.usage_points import UsagePoint
 from pipeline.api import Caller, ReadApi, SeriesRead
+from webapp.api.v1 import api
 from webapp.db import db
-from webapp.extensions import celery, settings
 
 # What MyElectricalData's URLs name, and the role (`pipeline.api.ROLES`) and body shape behind it.
 V1_SERIES = {
@@ -35,10 +34,9 @@ MAX_ECOWATT_DAYS = 31
 
 
 def read_api() -> ReadApi:
-    """The read services for this request (`pipeline.api`), on the request's session."""
-    if "med_read_api" not in g:
-        g.med_read_api = ReadApi(db(), settings(), celery())
-    return g.med_read_api
+    """The read services for this request (`pipeline.api`), as /api/v1 builds them: the request's session,
+    the process's cache and Valkey client."""
+    return api()
 
 
 class DateError(ValueError):

@@ -8,22 +8,28 @@ TOKEN_SECONDS, far sooner than MED's 30-day JWT: a client asks for another with 
 
 from __future__ import annotations
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+import base64
+import binascii
+
+from itsdangerous import BadSignature, TimestampSigner
 
 from models.api_clients import hash_secret
 
 TOKEN_SECONDS = 3600
 SALT = "releve-med-v2-token"
-MAX_TOKEN_LENGTH = 512
+# `<hash, 43 base64url characters>.<time>.<signature>`: about 80 characters, within what
+# `pipeline.api.secret_of` accepts as a credential (MAX_SECRET_LENGTH).
+MAX_TOKEN_LENGTH = 128
 
 
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=SALT)
+def _signer(secret_key: str) -> TimestampSigner:
+    return TimestampSigner(secret_key, salt=SALT)
 
 
 def issue(secret_key: str, secret: str) -> str:
     """A token for the API secret `secret` (already checked by the caller)."""
-    return _serializer(secret_key).dumps({"h": hash_secret(secret)})
+    digest = base64.urlsafe_b64encode(bytes.fromhex(hash_secret(secret))).rstrip(b"=")
+    return _signer(secret_key).sign(digest).decode()
 
 
 def secret_hash_of(secret_key: str, token: str) -> str | None:
@@ -31,8 +37,8 @@ def secret_hash_of(secret_key: str, token: str) -> str | None:
     if not token or len(token) > MAX_TOKEN_LENGTH or "." not in token:
         return None
     try:
-        payload = _serializer(secret_key).loads(token, max_age=TOKEN_SECONDS)
-    except (BadSignature, ValueError, TypeError):
+        digest = _signer(secret_key).unsign(token, max_age=TOKEN_SECONDS)
+        raw = base64.urlsafe_b64decode(digest + b"=")
+    except (BadSignature, ValueError, binascii.Error):
         return None
-    value = payload.get("h") if isinstance(payload, dict) else None
-    return value if isinstance(value, str) and len(value) == 64 else None
+    return raw.hex() if len(raw) == 32 else None

@@ -175,7 +175,8 @@ def test_v1_valid_access_has_the_six_keys_in_the_import_clients_formats(client, 
     body = response.get_json()
     assert response.status_code == 200 and body["valid"] is True and body["ban"] is False
     assert body["consent_expiration_date"] == "2027-01-14T16:32:38"  # Paris wall clock
-    assert isinstance(body["call_number"], int) and body["quota_limit"] == 50 and body["quota_reached"] is False
+    assert isinstance(body["call_number"], int) and body["quota_limit"] == 5000 and body["quota_reached"] is False
+    assert body["enedis_quota_limit"] == 50
     datetime.strptime(body["quota_reset_at"], "%Y-%m-%dT%H:%M:%S.%f")
     datetime.strptime(body["last_call"], "%Y-%m-%dT%H:%M:%S.%f")
     assert body["quota_reset_at"].endswith("T23:59:59.999999")

@@ -110,22 +110,22 @@ def valid_access(pdl: str) -> Response:
     who = caller()
     point = owned(who, pdl)
     api = read_api()
+    # The daily quota that stops every read is the one reported (myelectricaldatapy stops reading for the day
+    # when `quota_reached`); the quota of reads that cost an Enedis call, which only stops those, comes beside it.
     quota = api.quotas.peek(who.client_pk)
-    upstream_used, upstream_limit = quota.used["upstream:day"], quota.limits["upstream:day"]
-    reached = upstream_used >= upstream_limit or quota.used["cache:day"] >= quota.limits["cache:day"]
+    used, limit = quota.used["cache:day"], quota.limits["cache:day"]
     information = None
-    if reached:
-        limit = upstream_limit if upstream_used >= upstream_limit else quota.limits["cache:day"]
+    if used >= limit:
         information = f"Vous avez dépassé votre quota journalier ({limit})"
     elif point.status != "active":
         information = CONSENT
     reset = quota.day_resets_at or datetime.combine(today_paris() + timedelta(days=1), time(0), PARIS)
     body = shapes.valid_access(
-        valid=point.status == "active" and not reached, consent_expires=consent_expiry(point),
-        call_number=upstream_used, quota_limit=upstream_limit,
-        quota_reset_at=reset - timedelta(microseconds=1),
+        valid=point.status == "active" and used < limit, consent_expires=consent_expiry(point),
+        call_number=used, quota_limit=limit, quota_reset_at=reset - timedelta(microseconds=1),
         last_call=last_call(who) or datetime.now(PARIS), information=information)
-    body["quota_reached"] = reached
+    body["enedis_call_number"] = quota.used["upstream:day"]
+    body["enedis_quota_limit"] = quota.limits["upstream:day"]
     return _json(body, quota)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -462,3 +462,25 @@ def test_a_token_stands_for_its_secret_and_expires_within_the_hour(settings):
         assert tokens.secret_hash_of(settings.secret_key, altered) is None
     with freeze_time("2026-11-26 09:00:02"):
         assert tokens.secret_hash_of(settings.secret_key, token) is None
+
+
+def last_clock_change(month: int) -> date:
+    """The newest published last Sunday of `month` (March: 46 half-hours; October: 50)."""
+    year = LAST.year
+    while True:
+        day = date(year, month, 31)
+        day -= timedelta(days=(day.weekday() + 1) % 7)
+        if day <= LAST:
+            return day
+        year -= 1
+
+
+@pytest.mark.parametrize("month, points", [(3, 46), (10, 50)])
+def test_v1_load_curve_on_clock_change_days_is_what_enedis_sent(client, world, month, points):
+    """Dated at the interval end, naive Paris time: the fall-back night repeats its labels, as Enedis does."""
+    day = last_clock_change(month)
+    world.fill("load_curve", day, day + timedelta(days=1))
+    reading = v1(client, dated("consumption_load_curve", day, day + timedelta(days=1)), world.secret).get_json()
+    upstream = world.raw("consumption_load_curve", day, day + timedelta(days=1))["meter_reading"]["interval_reading"]
+    ours = [(i["value"], i["date"]) for i in reading["meter_reading"]["interval_reading"]]
+    assert len(ours) == points and ours == [(i["value"], i["date"]) for i in upstream]

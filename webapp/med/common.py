@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import any_, select
 
@@ -112,6 +112,3 @@ def upstream_pause() -> UpstreamPause | None:
         return None
     return UpstreamPause(datetime.fromtimestamp(until_ms / 1000, UTC))
 
-
-def days_between(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days)]

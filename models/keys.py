@@ -73,6 +73,12 @@ def cost_entry(digest: str) -> str:
     return f"costs:{digest}"
 
 
+def answer_entry(variant: str, series: str, start: date, end: date, last: date) -> str:
+    """An API answer kept for a complete range [start, end) of a series, as `variant` formats it, while `last`
+    is the newest published day (`pipeline.api.ReadApi.keep_answer`)."""
+    return f"answer:{variant}:{series}:{start.isoformat()}:{end.isoformat()}:{last.isoformat()}"
+
+
 SIMULATION = "simulation"  # the simulator's last result for a point (`pipeline.tasks.costs`)
 SIMULATION_PROGRESS = "simulation:progress"  # where the simulator's task stands
 

@@ -10,6 +10,7 @@ Authentication
   a MED v2 token): one indexed lookup by the secret's SHA-256
   (`api_clients.secret_hash`, unique), joined to the account. None when unknown, revoked or the account
   is disabled: checked on every request, nothing cached, so a revocation holds at once.
+  `authenticate_for(session, secret, pdl)` → (caller, its point or None): the same and `own_point` in one query.
 
 Ownership
 - `own_points(session, user_id)`, `own_point(session, user_id, pdl)`: the caller's points; another
@@ -27,6 +28,10 @@ Ranges and reads from the cache (the web never calls upstream)
   ("consent_needed", "budget", "series_not_available").
 - `ReadApi.entry(caller, point, CONTRACT | ADDRESS)` → `Served[EntryRead]`: the same for the contract
   and the address (a miss enqueues `releve.enedis.fetch_customer`).
+- `ReadApi.stored_answer(caller, point, series, start, end, variant)` / `keep_answer(point, read, variant,
+  body)`: a complete range's answer (bytes, in the route's own format `variant`) kept with the readings'
+  version it was made from, and served again with the quota charged in one Valkey call while no day of
+  the series was written since (the fast path of a client polling the same year every few minutes).
 - `series_name(point, role)` maps a role ("daily", "curve", "max", "production_daily",
   "production_curve") to the series a point carries, None when it carries none.
 
@@ -60,14 +65,16 @@ import redis
 from celery import Celery
 from kombu.exceptions import KombuError
 from redis import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from models import calendar
 from models.api_clients import ApiClient, hash_secret
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
-from models.keys import ADDRESS, CONTRACT, customer_claim, fetch_claim, once_key, quota_key, quota_pattern
+from models.keys import (
+    ADDRESS, CONTRACT, answer_entry, customer_claim, fetch_claim, once_key, quota_key, quota_pattern, readings_version_key,
+)
 from models.national_consumption import NationalConsumption
 from models.pdl import is_pdl
 from models.series import SERIES, SERIES_OF
@@ -122,25 +129,40 @@ def secret_of(header: str | None, *, raw: bool = False) -> str | None:
 
 def authenticate(session: Session, secret: str | None, *, now: datetime | None = None) -> Caller | None:
     """The client whose secret this is, if it may read now (not revoked, account enabled); one lookup."""
+    return authenticate_for(session, secret, None, now=now)[0]
+
+
+def authenticate_for(session: Session, secret: str | None, pdl: str | None, *,
+                     now: datetime | None = None) -> tuple[Caller | None, UsagePoint | None]:
+    """`authenticate` and `own_point` in one query: (the caller, its point with this PDL or None)."""
     if not secret:
-        return None
-    return authenticate_hash(session, hash_secret(secret), now=now)
+        return None, None
+    return authenticate_hash_for(session, hash_secret(secret), pdl, now=now)
 
 
 def authenticate_hash(session: Session, secret_hash: str, *, now: datetime | None = None) -> Caller | None:
     """`authenticate` for a secret known by its hash (a MED v2 token carries the hash, `webapp/med/tokens.py`)."""
-    row = session.execute(
-        select(ApiClient.id, ApiClient.client_id, ApiClient.user_id, ApiClient.revoked_at, ApiClient.last_used_at,
-               User.is_active)
-        .join(User, User.id == ApiClient.user_id)
-        .where(ApiClient.secret_hash == secret_hash)
-    ).one_or_none()
+    return authenticate_hash_for(session, secret_hash, None, now=now)[0]
+
+
+def authenticate_hash_for(session: Session, secret_hash: str, pdl: str | None, *,
+                          now: datetime | None = None) -> tuple[Caller | None, UsagePoint | None]:
+    """`authenticate_for` of a secret known by its hash."""
+    wanted = pdl if isinstance(pdl, str) and is_pdl(pdl) else None
+    query = (select(ApiClient.id, ApiClient.client_id, ApiClient.user_id, ApiClient.revoked_at, ApiClient.last_used_at,
+                    User.is_active)
+             .join(User, User.id == ApiClient.user_id)
+             .where(ApiClient.secret_hash == secret_hash))
+    if wanted is not None:
+        query = query.add_columns(UsagePoint).outerjoin(
+            UsagePoint, and_(UsagePoint.user_id == ApiClient.user_id, UsagePoint.pdl == wanted))
+    row = session.execute(query).one_or_none()
     if row is None or row.revoked_at is not None or not row.is_active:
-        return None
+        return None, None
     now = now or datetime.now(UTC)
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
         session.execute(update(ApiClient).where(ApiClient.id == row.id).values(last_used_at=now))
-    return Caller(row.id, row.client_id, row.user_id)
+    return Caller(row.id, row.client_id, row.user_id), (row.UsagePoint if wanted is not None else None)
 
 
 # -- ownership ---------------------------------------------------------------------------------------
@@ -215,22 +237,40 @@ def check_range(start: date, end: date, max_days: int) -> None:
 KINDS = ("cache", "upstream")
 PERIODS = ("minute", "day")
 
-# KEYS: cache:minute, cache:day, upstream:minute, upstream:day
-# ARGV: kind to charge (0: none, peek; 1: cache; 2: upstream), the four limits, minute ttl, day ttl
-# Returns {refused index (0: charged, or peek), the four counts}. Nothing is counted when refused.
-_CHARGE = """
+# Counts of the four quota keys, then a charge of `kind` (1: cache, 2: upstream) against the limits
+# ARGV[2..5] unless one is reached (then nothing is counted); `refused` is the index of the limit reached.
+_CHARGE_BODY = """
 local counts = {}
 for i = 1, 4 do counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') end
-local kind = tonumber(ARGV[1])
-if kind == 0 then return {0, counts[1], counts[2], counts[3], counts[4]} end
-local m, d = 2 * kind - 1, 2 * kind
-if counts[m] >= tonumber(ARGV[1 + m]) then return {m, counts[1], counts[2], counts[3], counts[4]} end
-if counts[d] >= tonumber(ARGV[1 + d]) then return {d, counts[1], counts[2], counts[3], counts[4]} end
-counts[m] = redis.call('INCR', KEYS[m])
-if counts[m] == 1 then redis.call('EXPIRE', KEYS[m], tonumber(ARGV[6])) end
-counts[d] = redis.call('INCR', KEYS[d])
-if counts[d] == 1 then redis.call('EXPIRE', KEYS[d], tonumber(ARGV[7])) end
-return {0, counts[1], counts[2], counts[3], counts[4]}
+local refused = 0
+if kind > 0 then
+  local m, d = 2 * kind - 1, 2 * kind
+  if counts[m] >= tonumber(ARGV[1 + m]) then refused = m
+  elseif counts[d] >= tonumber(ARGV[1 + d]) then refused = d
+  else
+    counts[m] = redis.call('INCR', KEYS[m])
+    if counts[m] == 1 then redis.call('EXPIRE', KEYS[m], tonumber(ARGV[6])) end
+    counts[d] = redis.call('INCR', KEYS[d])
+    if counts[d] == 1 then redis.call('EXPIRE', KEYS[d], tonumber(ARGV[7])) end
+  end
+end
+"""
+# KEYS: cache:minute, cache:day, upstream:minute, upstream:day
+# ARGV: kind to charge (0: none, peek; 1: cache; 2: upstream), the four limits, minute ttl, day ttl
+# Returns {refused index (0: charged, or peek), the four counts}.
+_CHARGE = "local kind = tonumber(ARGV[1])" + _CHARGE_BODY + """
+return {refused, counts[1], counts[2], counts[3], counts[4]}
+"""
+# A stored answer (`ReadApi.stored_answer`), served and charged as a cache read in one call when it was made
+# from the readings as they are now. KEYS: the four quota keys, the point's readings versions, the answer.
+# ARGV: 1 (cache), the four limits, minute ttl, day ttl, the series. Returns {-1} when there is no such
+# answer (nothing charged), else {refused, the four counts, the sealed answer}.
+_ANSWER = """
+local version = redis.call('HGET', KEYS[5], ARGV[8]) or '0'
+local stored = redis.call('HMGET', KEYS[6], 'v', 'b')
+if stored[1] ~= version or not stored[2] then return {-1} end
+local kind = 1""" + _CHARGE_BODY + """
+return {refused, counts[1], counts[2], counts[3], counts[4], stored[2]}
 """
 SLOTS = [(kind, period) for kind in KINDS for period in PERIODS]  # the order of KEYS above
 
@@ -268,16 +308,18 @@ class Quotas:
                        "upstream:day": settings.api_upstream_quota_per_day}
         self._script = client.register_script(_CHARGE)
 
-    def _run(self, client_pk: int, kind: str | None, now: float | None) -> QuotaState:
+    def window(self, client_pk: int, now: float | None = None) -> tuple[list[str], list[int], float]:
+        """(the four keys of this minute and Paris day, the script's limit and ttl arguments, the moment)."""
         moment = time.time() if now is None else now
-        minute = int(moment // 60)
+        minute, day = int(moment // 60), datetime.fromtimestamp(moment, calendar.PARIS).date()
+        keys = [quota_key(client_pk, k, "m" if p == "minute" else "d", str(minute) if p == "minute" else day.isoformat())
+                for k, p in SLOTS]
+        return keys, [*(self.limits[f"{k}:{p}"] for k, p in SLOTS), 120, 2 * 86400], moment
+
+    def state(self, refused: int, counts: Iterable[int], moment: float) -> QuotaState:
+        """What a script answered, as a QuotaState."""
         local = datetime.fromtimestamp(moment, calendar.PARIS)
         midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), calendar.PARIS)
-        keys = [quota_key(client_pk, k, "m" if p == "minute" else "d",
-                          str(minute) if p == "minute" else local.date().isoformat()) for k, p in SLOTS]
-        code = 0 if kind is None else KINDS.index(kind) + 1
-        refused, *counts = self._script(keys=keys, args=[code, *(self.limits[f"{k}:{p}"] for k, p in SLOTS),
-                                                         120, 2 * 86400])
         used = {f"{k}:{p}": int(c) for (k, p), c in zip(SLOTS, counts)}
         state = QuotaState(allowed=not refused, used=used, limits=dict(self.limits), day_resets_at=midnight)
         if refused:
@@ -286,6 +328,12 @@ class Quotas:
             state.retry_after = (60 - int(moment) % 60) if slot[1] == "minute" \
                 else max(1, math.ceil(midnight.timestamp() - moment))
         return state
+
+    def _run(self, client_pk: int, kind: str | None, now: float | None) -> QuotaState:
+        keys, args, moment = self.window(client_pk, now)
+        code = 0 if kind is None else KINDS.index(kind) + 1
+        refused, *counts = self._script(keys=keys, args=[code, *args])
+        return self.state(refused, counts, moment)
 
     def charge(self, client_pk: int, kind: str, *, now: float | None = None) -> QuotaState:
         """Count one read of `kind` unless a limit of that kind is reached (then count nothing)."""
@@ -328,6 +376,7 @@ class SeriesRead:
     fetching: bool = False  # a fetch of the missing days was sent, or one is under way
     retry_after: int = 0  # when to ask again (seconds), when something is missing
     blocked: str | None = None  # why the missing days will not come now: consent_needed, budget, series_not_available
+    version: int | None = None  # the readings' version (`EncryptedCache.readings_version`) read before the days
 
     @property
     def complete(self) -> bool:
@@ -354,6 +403,9 @@ class Served(Generic[T]):
     quota: QuotaState
 
 
+ANSWER_TTL = 300  # an answer kept outlives the entries it was made from by this much at most
+
+
 def retry_after_for(windows: int) -> int:
     """A fair time to ask again once `windows` fetches are queued (each takes about a second upstream)."""
     return min(60, 5 + 2 * windows)
@@ -368,6 +420,7 @@ class ReadApi:
         self.valkey = valkey or get_client(settings.valkey_url)
         self.cache = cache or EncryptedCache.from_settings(self.valkey, settings)
         self.quotas = Quotas(self.valkey, settings)
+        self._answer = self.valkey.register_script(_ANSWER)
 
     # authentication and ownership, bound to this request's session
     def authenticate(self, secret: str | None) -> Caller | None:
@@ -391,7 +444,8 @@ class ReadApi:
         last = calendar.last_published_day(now)
         first = history_start(SERIES[series], now.date(), point.activation_date)
         inside_start, inside_end = max(start, first), min(end, last + timedelta(days=1))
-        read = SeriesRead(series, start, end, first, last)
+        # The version first: a write landing during the read makes a newer version, never a stale answer kept.
+        read = SeriesRead(series, start, end, first, last, version=self.cache.readings_version(point.id, series))
         total = (end - start).days
         if inside_end > inside_start:
             # Only the days upstream may serve are asked of Valkey (a range in the future costs nothing).
@@ -440,6 +494,42 @@ class ReadApi:
         except (RedisError, KombuError) as exc:  # the answer still says what is cached and what is missing
             log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
             return False
+
+    # -- answers already made -----------------------------------------------------------------------
+    # A complete range is answered the same way until one of its days is written again: the answer is kept
+    # (sealed like readings, under the point's entries, so forgetting the point forgets it) with the readings'
+    # version it was made from, and served with its quota charged in one Valkey call, without reading 365
+    # days again. `variant` names the route's format ("v1", a compatibility format…).
+
+    def _answer_key(self, point: UsagePoint, series: str, start: date, end: date, variant: str,
+                    now: datetime | None = None) -> str:
+        last = calendar.last_published_day(now or calendar.now_paris())  # what is published changes the answer
+        return self.cache.key(point.user_id, answer_entry(variant, series, start, end, last), point.id)
+
+    def stored_answer(self, caller: Caller, point: UsagePoint, series: str, start: date, end: date, variant: str, *,
+                      now: datetime | None = None) -> Served[bytes] | None:
+        """The answer kept for this range, if made from the readings as they are now, with the quota charged
+        as a cache read (when refused, `read` is not to be sent); None otherwise (nothing charged)."""
+        key = self._answer_key(point, series, start, end, variant, now)
+        keys, args, moment = self.quotas.window(caller.client_pk)
+        found = self._answer(keys=[*keys, readings_version_key(point.id), key], args=[1, *args, series])
+        if found[0] == -1:
+            return None
+        body = self.cache.open(point.user_id, key, found[5])
+        if body is None:  # sealed under a retired key, or tampered with
+            return None
+        return Served(body.encode(), self.quotas.state(found[0], found[1:5], moment))
+
+    def keep_answer(self, point: UsagePoint, read: SeriesRead, variant: str, body: bytes, *,
+                    now: datetime | None = None) -> None:
+        """Keep the answer to a complete range (`stored_answer`), tied to the readings' version it was made from."""
+        if not read.complete or read.version is None:
+            return
+        key = self._answer_key(point, read.series, read.start, read.end, variant, now)
+        pipe = self.valkey.pipeline(transaction=False)
+        pipe.hset(key, mapping={"v": read.version, "b": self.cache.seal(point.user_id, key, body.decode())})
+        pipe.expire(key, ANSWER_TTL)
+        pipe.execute()
 
     # -- contract and address ---------------------------------------------------------------------
 

@@ -197,7 +197,8 @@ def test_the_longest_ranges_are_accepted_one_more_day_is_not(client, holder):
 
 
 @pytest.mark.parametrize("path", [
-    "/api/v1/meters/%00", "/api/v1/meters/" + "1" * 10_000, "/api/v1/meters/%E9%FF", "/api/v1/nothing-here",
+    "/api/v1", "/api/v1/", "/api/v1/meters/%00", "/api/v1/meters/" + "1" * 10_000, "/api/v1/meters/%E9%FF",
+    "/api/v1/nothing-here",
     "/api/v1/meters/12345678901234/consumption/daily?start=%E9&end=%FF",
 ])
 def test_hostile_paths_are_json_4xx_never_a_page(client, holder, path):
@@ -246,3 +247,46 @@ def test_public_routes_need_no_token(client, session):
     assert spec["openapi"].startswith("3.1") and "/meters/{pdl}/consumption/daily" in spec["paths"]
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and "/api/v1/meters/{pdl}/consumption/load-curve" in page.get_data(as_text=True)
+
+
+@freeze_time(NOW)
+def test_a_complete_range_is_answered_again_from_the_answer_kept_until_a_day_is_written(client, holder, store,
+                                                                                       valkey):
+    user, point, api_client, headers = holder
+    put_daily(store, point, date(2026, 3, 1), 14)
+    url = f"/api/v1/meters/{point.pdl}/consumption/daily?start=2026-03-01&end=2026-03-15"
+    first = client.get(url, headers=headers)
+    kept = list(valkey.scan_iter(f"releve:c:{user.id}:p{point.id}:answer:*"))
+    assert first.status_code == 200 and len(kept) == 1
+    assert valkey.hget(kept[0], "b") and first.get_data() not in valkey.hget(kept[0], "b")  # sealed, not in clear
+    again = client.get(url, headers=headers)
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    assert again.headers["X-Quota-Cache-Minute"] == "2/20"  # counted like any cache read
+    # A day written again (a correction from Enedis): the next answer is made afresh from the readings.
+    store.put_days(user.id, point.id, "daily_consumption", {date(2026, 3, 14): {"day": "2026-03-14", "value": 7}})
+    fresh = client.get(url, headers=headers).get_json()
+    assert fresh["values"][-1] == {"date": "2026-03-14", "wh": 7}
+    # Forgetting the point (transfer, deletion) forgets its answers with its readings.
+    from models.keys import forget_point
+
+    forget_point(valkey, user.id, point.id)
+    assert list(valkey.scan_iter(f"releve:c:{user.id}:p{point.id}:*")) == []
+
+
+@freeze_time(NOW)
+def test_costs_of_the_meters_offer_from_the_cached_readings(client, holder, store, valkey):
+    user, point, api_client, headers = holder
+    url = f"/api/v1/meters/{point.pdl}/costs"
+    # No contract yet: the subscribed power is unknown, the contract is asked for.
+    waiting = client.get(url, headers=headers)
+    assert waiting.status_code == 202 and queued(valkey) == [(tasks.FETCH_CUSTOMER, {"point_id": point.id})]
+    store.put(user.id, CONTRACT, {"subscribed_power_kva": 6, "subscribed_power": "6 kVA", "offpeak_hours": None},
+              point=point.id)
+    first = date(2025, 3, 14)
+    store.put_days(user.id, point.id, "load_curve", {d: [] for d in days(first, (LAST - first).days + 1)})
+    store.set_history_start(user.id, point.id, "load_curve", first)
+    body = client.get(url, headers=headers).get_json()
+    assert body["kva"] == 6 and body["offer"]["option"] == "BASE" and body["offer"]["chosen"] is False
+    assert (body["first"], body["last"], body["missing_days"]) == ("2025-04-01", "2026-03-14", [])  # 12 months
+    assert body["cost"]["type"] == "offer_cost" and len(body["cost"]["months"]) == 12
+    assert error_code(client.get(f"{url}?months=7", headers=headers)) == "INVALID_PARAMETER"

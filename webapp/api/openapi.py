@@ -83,6 +83,12 @@ SCHEMAS: dict[str, Any] = {
                            "minutes": INT, "watts": INT, "wh": INT}),
     "MaxPower": obj({"date": DATE, "va": {"type": ["integer", "null"]}, "at": {"type": ["string", "null"]}}),
     "Customer": obj({"pdl": {"type": "string"}}, required=["pdl"]),
+    "Costs": obj({"pdl": {"type": "string"}, "first": DATE, "last": DATE, "kva": INT,
+                  "offer": obj({"id": INT, "name": {"type": "string"}, "supplier": {"type": "string"},
+                                "option": {"type": "string"}, "chosen": {"type": "boolean"}}),
+                  "missing_days": {"type": "array", "items": DATE},
+                  "cost": {"type": "object", "description": "le résultat du moteur de coûts (models/costs/serial.py), "
+                                                            "montants en texte décimal, sans les jours"}}),
     "Simulation": obj({"pdl": {"type": "string"}, "simulation": {"type": "object"}}),
     "Tempo": obj({"start": DATE, "end": DATE, "days": {"type": "array", "items": obj({
         "date": DATE, "colour": {"enum": ["BLUE", "WHITE", "RED"]}})}}),
@@ -186,6 +192,12 @@ def document() -> dict[str, Any]:
                                                 pending=True, statuses=(401, 404, 429)),
             "/meters/{pdl}/address": operation("Adresse", "L'adresse du point de livraison, clé `address`.",
                                                ref("Customer"), params=[PDL], pending=True, statuses=(401, 404, 429)),
+            "/meters/{pdl}/costs": operation(
+                "Coûts", "Ce que l'électricité du compteur a coûté avec l'offre du foyer (ou celle que son contrat "
+                "suggère), mois par mois (paramètre `months` : 12 ou 24). 404 NO_CONTRACT, NO_OFFER.",
+                ref("Costs"), params=[PDL, {"name": "months", "in": "query", "required": False,
+                                            "schema": {"enum": ["12", "24"]}}],
+                pending=True, statuses=(400, 401, 404, 429)),
             "/meters/{pdl}/simulation": operation("Dernière simulation", "Le dernier résultat du simulateur "
                                                   "d'offres pour ce compteur (404 NO_SIMULATION sinon).",
                                                   ref("Simulation"), params=[PDL], statuses=(401, 404, 429)),

@@ -13,19 +13,22 @@ carries the client's quota counters (`X-Quota-*`); beyond a quota, 429 with `Ret
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from models.calendar import PARIS
+from models.calendar import PARIS, last_published_day, now_paris
+from models.costs import to_dict
 from models.keys import ADDRESS, CONTRACT, SIMULATION
 from models.series import SERIES
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.api import (
-    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, check_range, secret_of, series_name,
+    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, authenticate_for, check_range,
+    secret_of, series_name,
 )
+from pipeline.costs import months_back, offer_choice, price_offers
 from webapp import json_errors
 from webapp.api import bp
 from webapp.data import cache
@@ -78,7 +81,7 @@ def render_status(status: int, headers: dict[str, str]) -> Response:
 
 @bp.record_once
 def _json_errors(state) -> None:
-    json_errors.register(state.app, bp.url_prefix + "/", render_status)
+    json_errors.register(state.app, bp.url_prefix, render_status)  # /api/v1 itself too
 
 
 @bp.errorhandler(ApiError)
@@ -102,11 +105,13 @@ def caller() -> Caller:
 def _authenticate() -> None:
     if request.endpoint in PUBLIC:
         return
-    found = api().authenticate(secret_of(request.headers.get("Authorization")))
+    # With a PDL in the path, the caller and its point come in one query.
+    found, point = authenticate_for(api().session, secret_of(request.headers.get("Authorization")),
+                                    (request.view_args or {}).get("pdl"))
     if found is None:
         code, message = STATUS_CODES[401]
         raise ApiError(401, code, message)
-    g.api_caller = found
+    g.api_caller, g.api_point = found, point
 
 
 @bp.after_request
@@ -160,8 +165,9 @@ def range_params(max_days: int) -> tuple[date, date]:
 
 
 def own(pdl: str) -> UsagePoint:
-    point = api().own_point(caller(), pdl)
-    if point is None:
+    """The caller's point of the path (found with the caller, `_authenticate`); 404 for any other PDL."""
+    point = g.get("api_point")
+    if point is None or point.pdl != pdl:
         raise ApiError(404, "METER_NOT_FOUND", "Aucun compteur de ce numéro dans votre compte.")
     return point
 
@@ -198,6 +204,7 @@ def quota():
 
 # -- readings -----------------------------------------------------------------------------------------
 
+VARIANT = "v1"  # the format of the answers kept (`ReadApi.keep_answer`)
 UNITS = {"daily_consumption": "Wh", "daily_production": "Wh", "max_power": "VA", "load_curve": "W",
          "production_load_curve": "W"}
 
@@ -219,31 +226,41 @@ def values_of(read: SeriesRead) -> list[dict[str, Any]]:
     return out
 
 
+def pending_answer(head: dict[str, Any], read: SeriesRead) -> Response:
+    """202: days are missing and asked for; the body lists them, `Retry-After` says when to ask again."""
+    retry = max(1, read.retry_after)
+    inside = len(read.missing) + len(set(read.days) - set(read.missing))
+    response = jsonify(status="pending", **head, retry_after=retry, reason=read.blocked,
+                       progress={"days": inside, "cached": inside - len(read.missing), "missing": len(read.missing)},
+                       missing_days=[d.isoformat() for d in read.missing])
+    response.status_code = 202
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
 def series_answer(pdl: str, role: str):
     point = own(pdl)
     name = series_name(point, role)
     if name is None:
         raise ApiError(404, "SERIES_NOT_AVAILABLE", "Ce compteur ne fournit pas cette série.")
     start, end = range_params(MAX_DAYS[name])
+    kept = api().stored_answer(caller(), point, name, start, end, VARIANT)
+    if kept is not None:
+        charged(kept.quota)
+        return Response(kept.read, mimetype="application/json")
     served = api().series(caller(), point, name, start, end)
     charged(served.quota)
     read = served.read
     head = {"pdl": point.pdl, "series": name, "start": start.isoformat(), "end": end.isoformat()}
     missing = [d.isoformat() for d in read.missing]
     if read.fetching:
-        retry = max(1, read.retry_after)
-        inside = len(read.missing) + len(set(read.days) - set(read.missing))
-        response = jsonify(status="pending", **head, retry_after=retry, reason=read.blocked,
-                           progress={"days": inside, "cached": inside - len(read.missing),
-                                     "missing": len(read.missing)},
-                           missing_days=missing)
-        response.status_code = 202
-        response.headers["Retry-After"] = str(retry)
-        return response
-    return jsonify(status="complete" if read.complete else "incomplete", **head, unit=UNITS[name],
-                   first_available=read.first_day.isoformat(), last_available=read.last_day.isoformat(),
-                   reason=read.blocked, missing_days=missing, partial_days=[d.isoformat() for d in read.partial],
-                   values=values_of(read))
+        return pending_answer(head, read)
+    response = jsonify(status="complete" if read.complete else "incomplete", **head, unit=UNITS[name],
+                       first_available=read.first_day.isoformat(), last_available=read.last_day.isoformat(),
+                       reason=read.blocked, missing_days=missing, partial_days=[d.isoformat() for d in read.partial],
+                       values=values_of(read))
+    api().keep_answer(point, read, VARIANT, response.get_data())
+    return response
 
 
 @bp.get("/meters/<pdl>/consumption/daily")
@@ -297,6 +314,49 @@ def contract(pdl: str):
 @bp.get("/meters/<pdl>/address")
 def address(pdl: str):
     return entry_answer(pdl, ADDRESS)
+
+
+COST_MONTHS = (12, 24)
+
+
+@bp.get("/meters/<pdl>/costs")
+def costs(pdl: str):
+    """What the meter's electricity cost under the offer the household has (or its contract suggests),
+    month by month over the last 12 or 24 months, from the cached readings (the cost page's numbers)."""
+    point = own(pdl)
+    text = request.args.get("months", "12")
+    if text not in {str(m) for m in COST_MONTHS}:
+        raise ApiError(400, "INVALID_PARAMETER", "Paramètre « months » : 12 ou 24.", parameter="months")
+    a = api()
+    choice = offer_choice(a.session, a.cache, point)
+    if choice.kva is None:  # the subscribed power comes with the contract: ask for it
+        answer = entry_answer(pdl, CONTRACT)
+        if answer.status_code != 202:
+            raise ApiError(404, "NO_CONTRACT", "Le contrat de ce compteur n'est pas connu : les coûts ne peuvent "
+                                               "pas être calculés.")
+        return answer
+    offer = choice.current
+    if offer is None:
+        cache_read()
+        raise ApiError(404, "NO_OFFER", "Aucune offre ne correspond à ce compteur : choisissez-en une dans vos "
+                                        "paramètres.")
+    last = last_published_day(now_paris())
+    first = months_back(last, int(text))
+    priced = price_offers(a.session, a.cache, point, choice.kva, [offer], first, last)
+    if priced.missing and point.status == "active":
+        # Days not cached: asked for like any range of the series (202 while they come).
+        served = a.series(caller(), point, priced.series, first, last + timedelta(days=1))
+        charged(served.quota)
+        if served.read.fetching:
+            return pending_answer({"pdl": point.pdl, "series": priced.series, "start": first.isoformat(),
+                                   "end": (last + timedelta(days=1)).isoformat()}, served.read)
+    else:
+        cache_read()
+    return jsonify(pdl=point.pdl, first=first.isoformat(), last=last.isoformat(), kva=choice.kva,
+                   offer={"id": offer.id, "name": offer.name, "supplier": offer.supplier, "option": offer.option,
+                          "chosen": choice.confirmed},
+                   missing_days=[d.isoformat() for d in sorted(priced.missing)],
+                   cost=to_dict(priced.results[offer.id], days=False))
 
 
 @bp.get("/meters/<pdl>/simulation")

@@ -25,7 +25,7 @@ from models.calendar import PARIS, today_paris
 from models.grid.tempo import count_season, season
 from models.keys import ADDRESS, CONTRACT
 from models.usage_points import UsagePoint
-from pipeline.api import Caller, QuotaState, secret_of, series_name
+from pipeline.api import Caller, QuotaState, authenticate_for, secret_of, series_name
 from webapp.db import commit_despite_5xx
 from webapp.med import shapes
 from webapp.med.common import (
@@ -64,22 +64,22 @@ def _json(body: Any, quota: QuotaState | None = None) -> Response:
     return response
 
 
-def caller() -> Caller:
-    """The API client behind the raw token (or `Bearer` token); 401 otherwise."""
+def _secret() -> str:
     secret = secret_of(request.headers.get("Authorization"), raw=True)
     if secret is None:
         raise V1Error(401, "Jeton manquant : envoyez votre secret d'API Relevé dans l'en-tête Authorization.")
-    found = read_api().authenticate(secret)
+    return secret
+
+
+def caller_and_point(pdl: str) -> tuple[Caller, UsagePoint]:
+    """The API client behind the raw token (or `Bearer` token), 401 otherwise, and its point with this PDL,
+    404 otherwise (another account's PDL answers exactly as one that does not exist); one query."""
+    found, point = authenticate_for(read_api().session, _secret(), pdl)
     if found is None:
         raise V1Error(401, "Jeton inconnu, révoqué, ou compte désactivé.")
-    return found
-
-
-def owned(who: Caller, pdl: str) -> UsagePoint:
-    point = read_api().own_point(who, pdl)
     if point is None:
         raise V1Error(404, NOT_YOURS)
-    return point
+    return found, point
 
 
 def quota_refused(quota: QuotaState) -> V1Error:
@@ -107,8 +107,7 @@ def pending(missing: int, retry_after: int, quota: QuotaState) -> V1Error:
 
 
 def valid_access(pdl: str) -> Response:
-    who = caller()
-    point = owned(who, pdl)
+    who, point = caller_and_point(pdl)
     api = read_api()
     # The daily quota that stops every read is the one reported (myelectricaldatapy stops reading for the day
     # when `quota_reached`); the quota of reads that cost an Enedis call, which only stops those, comes beside it.
@@ -134,8 +133,7 @@ def valid_access(pdl: str) -> Response:
 
 def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
     role, shape = V1_SERIES[endpoint]
-    who = caller()
-    point = owned(who, pdl)
+    who, point = caller_and_point(pdl)
     try:
         first, last = parse_day(start, "de début"), parse_day(end, "de fin")
     except DateError as exc:
@@ -176,8 +174,7 @@ def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
 
 
 def customer_entry(name: str, pdl: str) -> Response:
-    who = caller()
-    point = owned(who, pdl)
+    who, point = caller_and_point(pdl)
     api = read_api()
     served = api.entry(who, point, name)
     if not served.quota.allowed:
@@ -199,14 +196,14 @@ def customer_entry(name: str, pdl: str) -> Response:
 
 def not_kept(pdl: str) -> Response:
     """identity and contact: Relevé never asks Enedis for the holder's identity or contact data."""
-    owned(caller(), pdl)
+    caller_and_point(pdl)
     raise V1Error(404, "Relevé ne conserve ni l'identité ni les coordonnées du titulaire.")
 
 
 def cache_delete(pdl: str, **_dates: str) -> Response:
     """The clients' cache purges: acknowledged. Relevé's store is the gateway's only copy of the readings and
     the pipeline keeps it fresh; wiping it would only spend Enedis calls to fetch the same days again."""
-    owned(caller(), pdl)
+    caller_and_point(pdl)
     return jsonify(detail="ok", information="Relevé garde ses données à jour lui-même : rien n'a été effacé.")
 
 

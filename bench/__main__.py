@@ -7,7 +7,10 @@
    decoded) against a raw Valkey MGET of the same bytes.
 3. The cost engine: 12 months of half-hours priced against a dozen offers, in CPU time
    (`--only costs` needs no server).
-4. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
+4. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
+   restarted empty, PostgreSQL stopped (20 s each) and the sandbox down for 120 s, with
+   production settings, on servers of its own.
+5. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
    bench/cost_pages.py).
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
@@ -72,7 +75,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
         settings = Settings.from_env(env)
         from pipeline.celery_app import create_celery, enqueue
         from pipeline.tasks import ONBOARD
-        from pipeline.tasks.enedis import read_progress
+        from pipeline.backfill import read_progress
 
         celery = create_celery(settings)
 
@@ -95,13 +98,15 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 enqueue(celery, ONBOARD, {"point_id": point_id})
             deadline = start + seconds
             while time.time() < deadline:
-                progress = [read_progress(valkey_url, i) for i in ids]
+                with session_scope(database_url) as session:
+                    progress = [read_progress(session, valkey_url, i) for i in ids]
                 if all(p and p.get("done", 0) >= p.get("total", 1) for p in progress):
                     break
                 time.sleep(1)
             end = time.time()
             calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
-            progress = [read_progress(valkey_url, i) for i in ids]
+            with session_scope(database_url) as session:
+                progress = [read_progress(session, valkey_url, i) for i in ids]
         finally:
             for w in workers:
                 w.terminate()
@@ -159,10 +164,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages"))
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "outages"),
+                        help="outages (bench/outages.py, ~15 minutes) runs only when asked")
+    parser.add_argument("--outage-points", type=int, default=2, help="meters backfilled during each outage")
+    parser.add_argument("--outage-budget", type=float, default=900,
+                        help="give up waiting for a backfill this long after its outage ended")
+    parser.add_argument("--scenario", action="append", choices=("valkey-killed", "valkey-empty", "postgresql",
+                                                                "sandbox"), help="outages: only these (repeatable)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
+    if args.only == "outages":
+        from bench.outages import outages
+
+        outages(args.outage_points, args.outage_budget, args.scenario, args.rate)
+        return
     if args.only in (None, "costs"):
         costs.run(args.repeat)
     if args.only == "costs":

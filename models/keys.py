@@ -13,7 +13,8 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
     releve:progress:{point id}[:done]           backfill progress of a point
     releve:readings:{point id}                  how often each series of a point was written (a hash)
-    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, simulations)
+    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery, simulations)
+    releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
     releve:quota:{api client id}:{kind}:{m|d}:{bucket}  an API client's reads in a minute or a Paris day
@@ -22,6 +23,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
     releve:count:{subject}:{metric}:{day}       a day's counters for the admin dashboard (upstream calls, 429s, failed tasks)
     releve:tasks:failures                       the last failed tasks (time, name, error type: never arguments)
+    releve:recovery:valkey-run                  Valkey's run id as the recovery check last saw it
     releve:redbeat…                             beat's schedule and lock (celery-redbeat)
 """
 
@@ -133,6 +135,14 @@ def fetch_claims_pattern(point_id: int) -> str:
     return once_key(fetch_claim(point_id, "*", "*", "*"))
 
 
+VALKEY_RUN_KEY = "releve:recovery:valkey-run"  # the run id of Valkey the recovery check last saw
+
+
+def resume_claim(point_id: int) -> str:
+    """The claim of the recovery check taking over a point's backfill (or onboarding), once per stall period."""
+    return f"resume:{point_id}"
+
+
 def simulation_claim(point_id: int) -> str:
     """The claim of a simulation request for a point (a double click enqueues one task)."""
     return f"simulate:{point_id}"
@@ -229,6 +239,7 @@ BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
 WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
 WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat
 REDBEAT_PREFIX = "releve:redbeat"  # celery-redbeat's schedule entries and lock
+REDBEAT_LOCK_KEY = f"{REDBEAT_PREFIX}:lock"  # the single-beat lock (redbeat's own name for it, kept)
 
 
 # -- forgetting ------------------------------------------------------------------------------------
@@ -242,7 +253,8 @@ def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
 
 
 def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
-    return chain((progress_key(point_id), progress_done_key(point_id), readings_version_key(point_id)),
+    return chain((progress_key(point_id), progress_done_key(point_id), once_key(resume_claim(point_id)),
+                  readings_version_key(point_id)),
                  client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
 
 

@@ -1,7 +1,7 @@
 """API clients: a unique index on the secret's hash, so a request finds its client in one lookup
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-28 08:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0010'
-down_revision: str | None = '0007'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

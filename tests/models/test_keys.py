@@ -55,6 +55,11 @@ def test_formats_stay_as_the_previous_release_wrote_them():
         f"releve:mail:reset:acct:{digest}", "releve:mail:reset:addr:192.0.2.1")
     assert (keys.BEAT_HEARTBEAT_KEY, keys.WORKER_HEARTBEAT_KEY, keys.WORKERS_HEARTBEAT_KEY, keys.REDBEAT_PREFIX) == (
         "releve:heartbeat:beat", "releve:heartbeat:worker", "releve:heartbeat:workers", "releve:redbeat")
+    # celery-redbeat's own lock name, which the previous release's beat takes: the two exclude each other.
+    assert keys.REDBEAT_LOCK_KEY == "releve:redbeat:lock"
+    # New in this release (#12): the recovery check's claim and the Valkey run id it compares.
+    assert keys.once_key(keys.resume_claim(12)) == "releve:once:resume:12"
+    assert keys.VALKEY_RUN_KEY == "releve:recovery:valkey-run"
 
 
 def test_no_email_address_in_a_key():

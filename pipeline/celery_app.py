@@ -101,7 +101,7 @@ def _configure_from_environment(sender: Celery, **_kwargs) -> None:
 
 def create_celery(settings: Settings | None = None) -> Celery:
     """A Celery app for `settings`; without settings, for the environment, read on first use."""
-    from pipeline.tasks.maintenance import WorkerHeartbeat
+    from pipeline.tasks.maintenance import BrokerWatch, WorkerHeartbeat
 
     for module in TASK_MODULES:  # shared tasks register on every app, this one included
         importlib.import_module(module)
@@ -113,6 +113,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     else:
         celery.conf.update(celery_config(settings))
     celery.steps["worker"].add(WorkerHeartbeat)
+    celery.steps["consumer"].add(BrokerWatch)
     return celery
 
 

@@ -116,13 +116,24 @@ class QuietReconnects(logging.Filter):
 
 
 class QuietRejects(logging.Filter):
-    """Celery logs a message given back to the broker (`Reject`, see pipeline/tasks/base.py) with a traceback:
-    one line is enough, the outage itself is logged once."""
+    """Celery logs a message given back to the broker (`Reject`, see pipeline/tasks/base.py) with a traceback,
+    and, as CRITICAL with a traceback, a message it could not acknowledge or give back because the broker
+    went away meanwhile (it stays with the broker: pipeline/broker_fixes.py): one line is enough, the
+    outage itself is logged once."""
+
+    LOST_MARKS = ("Couldn't reject", "Couldn't ack")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and "reject requeue=True" in record.getMessage():
+        if not record.exc_info:
+            return True
+        message = record.getMessage()
+        if "reject requeue=True" in message:
             record.exc_info = None
             record.exc_text = None
+        elif message.startswith(self.LOST_MARKS) and isinstance(record.exc_info[1], INFRASTRUCTURE_ERRORS):
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -139,6 +150,7 @@ def quiet_reconnect_logs() -> None:
             logger = logging.getLogger(name)
             if not any(isinstance(f, QuietReconnects) for f in logger.filters):
                 logger.addFilter(QuietReconnects())
-        trace = logging.getLogger("celery.app.trace")
-        if not any(isinstance(f, QuietRejects) for f in trace.filters):
-            trace.addFilter(QuietRejects())
+        for name in ("celery.app.trace", "celery.worker.request"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, QuietRejects) for f in logger.filters):
+                logger.addFilter(QuietRejects())

@@ -19,7 +19,7 @@ from models.unsent_tasks import forget_sent, take_unsent
 from models.valkey import get_client, get_quick_client
 from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
-from pipeline.outages import VALKEY, OutageLog, quiet_reconnect_logs
+from pipeline.outages import BROKER, VALKEY, OutageLog, quiet_reconnect_logs
 from pipeline.tasks.base import ReleveTask
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,30 @@ def record_worker_heartbeat(client, node: str, now: float | None = None) -> None
     pipe.execute()
 
 
+STOP_TIMEOUT = 5.0  # seconds a stopping worker gives Valkey to forget its heartbeat
+
+# What the worker's main process saw down (its pool processes keep their own: pipeline/tasks/base.py).
+main_outages = OutageLog(log)
+
+
+class BrokerWatch(bootsteps.StartStopStep):
+    """The worker's main process says once that it lost the broker and once that it has it again (a step
+    of the consumer of every app `create_celery` builds), whether or not a task met the outage.
+
+    Celery stops the consumer's steps after a lost connection (it has dropped the connection by then)
+    and on a warm shutdown (the connection stays open for the last acknowledgements), and starts them
+    again once it is connected."""
+
+    requires = {"celery.worker.consumer.connection:Connection"}
+
+    def start(self, consumer) -> None:
+        main_outages.up(BROKER)
+
+    def stop(self, consumer) -> None:
+        if consumer.connection is None:
+            main_outages.down(BROKER, "connection lost", "the worker reconnects, then takes messages again")
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Every WORKER_HEARTBEAT_EVERY s, from the worker's own timer, write its heartbeat to Valkey
     (a step of every app `create_celery` builds).
@@ -51,7 +75,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
         self.tref = None
-        self.outages = OutageLog(log)
+        self.outages = main_outages
 
     def start(self, worker) -> None:
         quiet_reconnect_logs()  # one line when the broker goes, one when it is back (pipeline/outages.py)
@@ -62,8 +86,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         if self.tref is not None:
             self.tref.cancel()
             self.tref = None
-        try:  # a worker that stops cleanly is gone at once, not after its beats go stale
-            get_quick_client(settings_of(worker.app).valkey_url).zrem(WORKERS_HEARTBEAT_KEY, worker.hostname)
+        try:  # a worker that stops cleanly is gone at once, not after its beats go stale (a busy machine's
+            # Valkey may take more than a heartbeat's second to answer: a stop can wait a little longer)
+            get_quick_client(settings_of(worker.app).valkey_url, timeout=STOP_TIMEOUT).zrem(
+                WORKERS_HEARTBEAT_KEY, worker.hostname)
         except RedisError:
             pass
 

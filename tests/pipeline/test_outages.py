@@ -234,11 +234,15 @@ class Logs:
             f.seek(self.start[proc])
             return f.read().decode(errors="replace")
 
-    def assert_said_once(self, what: str, *, beat: bool) -> None:
+    def assert_said_once(self, what: str, *, beat: bool, broker: bool = False) -> None:
         """Each process said `what` went down once (the worker: its two pool processes and its main
-        process at most) and that it came back; no traceback."""
+        process at most) and that it came back; no traceback. `broker`: `what` is the broker too, and
+        the worker's main process says so of the broker whether or not a task met the outage."""
         worker, beat_log = self.of(self.stack.worker), self.of(self.stack.beat)
-        assert 1 <= worker.count(f"{what} unreachable") <= 3 and f"{what} reachable again" in worker
+        said = [f"{what} unreachable"] + (["Broker unreachable"] if broker else [])
+        back = [f"{what} reachable again"] + (["Broker reachable again"] if broker else [])
+        assert 1 <= sum(worker.count(line) for line in said) <= 3 * len(said), said
+        assert any(line in worker for line in back), back
         if beat:
             assert beat_log.count(f"{what} unreachable") == 1 and f"{what} reachable again" in beat_log
         assert "Traceback" not in worker and "Traceback" not in beat_log
@@ -271,7 +275,7 @@ def test_valkey_killed_mid_backfill_and_restarted_on_its_file(stack, wait_until)
     logs = Logs(stack)
     run = backfill_through(stack, wait_until, stack.valkey.kill, stack.valkey.start)
     assert_complete(stack, run.points, run.since, wait_until, twice_before=run.up)
-    logs.assert_said_once("Valkey", beat=True)
+    logs.assert_said_once("Valkey", beat=True, broker=True)
     # Messages a worker held when Valkey died may be lost: the recovery check took the backfills over.
     assert logs.of(stack.worker).count("interrupted by a restart of Valkey") == len(run.points)
 
@@ -305,6 +309,6 @@ def test_valkey_restarted_empty_mid_backfill(stack, wait_until):
     assert_complete(stack, run.points, run.since, wait_until, twice_before=run.up)
     assert successful_calls(stack, done_before, run.down) == {}  # finished: never started over
     assert finished(stack, [done_before])
-    logs.assert_said_once("Valkey", beat=True)
+    logs.assert_said_once("Valkey", beat=True, broker=True)
     assert logs.of(stack.worker).count("backfill forgotten by Valkey") == len(run.points)
     assert "beat lost its lock" in logs.of(stack.beat)

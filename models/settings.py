@@ -85,6 +85,13 @@ def _count(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _tempo_case(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("lower", "upper"):
+        raise ConfigError("MED_TEMPO_CASE", f"expected lower or upper, got {raw!r}")
+    return value
+
+
 def _boolean(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -208,6 +215,9 @@ class Settings:
     api_quota_per_day: int = 5000
     api_upstream_quota_per_minute: int = 5
     api_upstream_quota_per_day: int = 50
+    # MyElectricalData v1's Tempo colours (`/rte/tempo`): "lower" as hass-myelectricaldata reads them, or
+    # "upper" as the import client compares them (docs/compat-api.md, "Case conflict").
+    med_tempo_case: str = "lower"
 
     @property
     def is_production(self) -> bool:
@@ -320,6 +330,7 @@ class Settings:
                                                            get("API_UPSTREAM_QUOTA_PER_MINUTE", "5"), int),
             api_upstream_quota_per_day=_positive_number("API_UPSTREAM_QUOTA_PER_DAY",
                                                         get("API_UPSTREAM_QUOTA_PER_DAY", "50"), int),
+            med_tempo_case=_tempo_case(get("MED_TEMPO_CASE", "lower")),
         )
         if production:
             for name in PRODUCTION_URLS:

@@ -6,7 +6,8 @@ public data. No Flask here: each piece takes the session, settings, Valkey clien
 Authentication
 - `secret_of(header, raw=False)`: the secret of an `Authorization` value (`Bearer <secret>`; with `raw`,
   the bare value too, as MED v1 clients send it); None when absent or not plausible (never looked up).
-- `authenticate(session, secret)` → `Caller | None`: one indexed lookup by the secret's SHA-256
+- `authenticate(session, secret)` → `Caller | None` (`authenticate_hash` when only the hash is known, as in
+  a MED v2 token): one indexed lookup by the secret's SHA-256
   (`api_clients.secret_hash`, unique), joined to the account. None when unknown, revoked or the account
   is disabled: checked on every request, nothing cached, so a revocation holds at once.
   `authenticate_for(session, secret, pdl)` → (caller, its point or None): the same and `own_point` in one query.
@@ -136,11 +137,22 @@ def authenticate_for(session: Session, secret: str | None, pdl: str | None, *,
     """`authenticate` and `own_point` in one query: (the caller, its point with this PDL or None)."""
     if not secret:
         return None, None
+    return authenticate_hash_for(session, hash_secret(secret), pdl, now=now)
+
+
+def authenticate_hash(session: Session, secret_hash: str, *, now: datetime | None = None) -> Caller | None:
+    """`authenticate` for a secret known by its hash (a MED v2 token carries the hash, `webapp/med/tokens.py`)."""
+    return authenticate_hash_for(session, secret_hash, None, now=now)[0]
+
+
+def authenticate_hash_for(session: Session, secret_hash: str, pdl: str | None, *,
+                          now: datetime | None = None) -> tuple[Caller | None, UsagePoint | None]:
+    """`authenticate_for` of a secret known by its hash."""
     wanted = pdl if isinstance(pdl, str) and is_pdl(pdl) else None
     query = (select(ApiClient.id, ApiClient.client_id, ApiClient.user_id, ApiClient.revoked_at, ApiClient.last_used_at,
                     User.is_active)
              .join(User, User.id == ApiClient.user_id)
-             .where(ApiClient.secret_hash == hash_secret(secret)))
+             .where(ApiClient.secret_hash == secret_hash))
     if wanted is not None:
         query = query.add_columns(UsagePoint).outerjoin(
             UsagePoint, and_(UsagePoint.user_id == ApiClient.user_id, UsagePoint.pdl == wanted))
@@ -413,6 +425,9 @@ class ReadApi:
     # authentication and ownership, bound to this request's session
     def authenticate(self, secret: str | None) -> Caller | None:
         return authenticate(self.session, secret)
+
+    def authenticate_hash(self, secret_hash: str) -> Caller | None:
+        return authenticate_hash(self.session, secret_hash)
 
     def own_points(self, caller: Caller) -> list[UsagePoint]:
         return own_points(self.session, caller.user_id)

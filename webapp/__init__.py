@@ -116,4 +116,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contributions.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    from webapp import med
+
+    med.init_app(app)  # MyElectricalData's v1 routes at the root and v2 under /api
     return app

@@ -55,12 +55,18 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.teardown_appcontext(_close)
 
 
+def commit_despite_5xx() -> None:
+    """This request's server-error status is an answer, not a failure: commit anyway. MyElectricalData's
+    v1 answers a miss 503 + Retry-After, and the fetch it enqueued must still be sent (webapp/med/v1.py)."""
+    g.db_commit_despite_5xx = True
+
+
 def _end_transaction(response):
     session = g.get("db")
     if session is None or g.get("db_ended"):
         return response
     g.db_ended = True  # once: should the commit fail, the error page's answer comes back here
-    if response.status_code >= 500:
+    if response.status_code >= 500 and not g.get("db_commit_despite_5xx"):
         session.rollback()
     else:
         commit(session)

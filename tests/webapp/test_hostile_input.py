@@ -427,7 +427,8 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
                "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id),
                "offer_id": str(hc.id), "contribution_id": str(proposal.id),
-               "pdl": PDL}  # /api/v1/meters/<pdl>/…: without a token, a 401 (tests/webapp/test_api_v1.py fuzzes it)
+               "pdl": PDL, "start": "2026-01-01", "end": "2026-01-08"}  # /api/v1/meters/<pdl>/… and MyElectricalData's
+    # routes (webapp/med): without a token, a 401 (tests/webapp/test_api_v1.py and test_med_api.py go further)
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
                  "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
                  f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo",

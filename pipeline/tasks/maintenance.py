@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 
 from celery import bootsteps, shared_task
@@ -76,13 +77,29 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         super().__init__(worker, **kwargs)
         self.tref = None
         self.outages = main_outages
+        self.leaving = False
 
     def start(self, worker) -> None:
         quiet_reconnect_logs()  # one line when the broker goes, one when it is back (pipeline/outages.py)
         self.beat(worker)
         self.tref = worker.timer.call_repeatedly(WORKER_HEARTBEAT_EVERY, self.beat, (worker,), priority=10)
+        worker_ready.connect(lambda **_: self.leave_first_when_told_to_stop(worker), weak=False)
+
+    def leave_first_when_told_to_stop(self, worker) -> None:
+        """Wrap Celery's stop signals so that the worker leaves the heartbeat set first. Celery's own handler
+        stops the pool before the steps, and its cold shutdown can hang there (the pool's result pipe in
+        `Pool.join`) until the worker is killed: /healthz must not count it alive meanwhile."""
+        for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                def handler(sig, frame, previous=previous):
+                    self.stop(worker)
+                    previous(sig, frame)
+
+                signal.signal(signum, handler)
 
     def stop(self, worker) -> None:
+        self.leaving = True  # no beat after this, even if the loop runs a little longer (warm shutdown)
         if self.tref is not None:
             self.tref.cancel()
             self.tref = None
@@ -99,6 +116,8 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.stop(worker)
 
     def beat(self, worker) -> None:
+        if self.leaving:
+            return
         liveness.mark(liveness.RUNNING)  # local: the container's probe, whatever Valkey does
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)

@@ -30,7 +30,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from bench import cost_pages, costs
+from bench import cache, cost_pages, costs
 from models.cache import EncryptedCache
 from models.calendar import PARIS
 from models.db import session_scope
@@ -121,37 +121,6 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
     print(f"  backfill windows done {done}/{total}")
 
 
-def range_read(valkey_url: str, repeat: int) -> None:
-    client = redis.Redis.from_url(valkey_url)
-    cache = EncryptedCache(client, os.urandom(32), ttl_seconds=3600)
-    end = date(2026, 11, 25)
-    first = end - timedelta(days=730)
-    days = {}
-    for i in range(730):
-        day = first + timedelta(days=i)
-        midnight = datetime(day.year, day.month, day.day, tzinfo=PARIS)
-        days[day] = [{"start": (midnight + timedelta(minutes=30 * k)).isoformat(), "minutes": 30,
-                      "watts": 400 + k * 10, "wh": 200 + k * 5} for k in range(48)]
-    cache.put_days(1, 1, "load_curve", days)
-    keys = [cache.key(1, day_entry("load_curve", d), 1) for d in days]
-
-    def timed(fn) -> float:
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        return statistics.median(samples) * 1000
-
-    raw_bytes = sum(len(b) for b in client.mget(keys))
-    cached = timed(lambda: cache.read_range(1, 1, "load_curve", first, end))
-    raw = timed(lambda: client.mget(keys))
-    print(f"two-year load-curve range read (730 days, {raw_bytes / 1e6:.2f} MB sealed), median of {repeat}:")
-    print(f"  EncryptedCache.read_range (1 MGET + decrypt + JSON): {cached:.1f} ms")
-    print(f"  raw MGET of the same keys:                            {raw:.1f} ms  (x{cached / raw:.1f})")
-    client.flushdb()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,7 +138,7 @@ def main() -> None:
         return  # pure code: no server to prepare
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
-        range_read(valkey_url, args.repeat)
+        cache.run(valkey_url, args.repeat)
     if args.only in (None, "pages"):
         cost_pages.run(database_url, valkey_url, args.repeat)
     if args.only in (None, "backfill"):

@@ -20,21 +20,19 @@ import argparse
 import logging
 import os
 import random
-import statistics
+import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from bench import cache, cost_pages, costs
-from models.cache import EncryptedCache
+from bench import cache, cost_pages, costs, meter_pages
 from models.calendar import PARIS
 from models.db import session_scope
-from models.keys import day_entry
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
@@ -60,25 +58,36 @@ def servers() -> tuple[str, str]:
     return make_url(database_url).render_as_string(hide_password=False), valkey_url
 
 
-def backfill_utilisation(database_url: str, valkey_url: str, points: int, seconds: float, rate: float) -> None:
-    import subprocess
+def burn_other_core(seconds: float) -> subprocess.Popen:
+    """A process spinning on one core for `seconds` (the "other core busy" run)."""
+    return subprocess.Popen([sys.executable, "-c", f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"],
+                            start_new_session=True)
 
-    with running_sandbox({"REGISTER_ALL": True}) as sandbox:  # made-up PRMs, no consent page
+
+def backfill_utilisation(database_url: str, valkey_url: str, points: int, seconds: float, rate: float, *,
+                         busy: bool = False, per_hour: int = 10_000) -> None:
+    """`points` onboarded at once by two `releve worker` processes (2 processes each); Enedis calls as the
+    sandbox logged them. With `busy`, a process spins on a core meanwhile; with a lowered `per_hour`, the
+    hourly quota binds within the run (the sandbox enforces the same figure)."""
+    with running_sandbox({"REGISTER_ALL": True, "RATE_PER_HOUR": per_hour}) as sandbox:  # made-up PRMs, no consent page
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ENEDIS_", "RTE_", "RELEVE_"))}
         env.update(RELEVE_ENV="test", DATABASE_URL=database_url, VALKEY_URL=valkey_url,
                    RELEVE_MASTER_KEY=embedded.new_master_key(), SECRET_KEY="bench-" + "x" * 40,
                    ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
-                   ENEDIS_RATE_PER_SECOND=str(rate))
+                   ENEDIS_RATE_PER_SECOND=str(rate), ENEDIS_RATE_PER_HOUR=str(per_hour))
         settings = Settings.from_env(env)
         from pipeline.celery_app import create_celery, enqueue
+        from pipeline.services import enedis_limiter
         from pipeline.tasks import ONBOARD
         from pipeline.tasks.enedis import read_progress
 
         celery = create_celery(settings)
+        enedis_limiter(redis.Redis.from_url(valkey_url), settings).reset()  # no grant of an earlier run counts
 
         workers = [subprocess.Popen([RELEVE, "worker", "--concurrency", "2", "--hostname", f"bench{i}@%h"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                    for i in (1, 2)]
+        burner = None
         try:
             while len(celery.control.ping(timeout=0.5)) < 2:
                 time.sleep(0.2)
@@ -90,6 +99,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 session.add_all(rows)
                 session.flush()
                 ids, user_id = [r.id for r in rows], user.id
+            burner = burn_other_core(seconds + 5) if busy else None
             start = time.time()
             for point_id in ids:
                 enqueue(celery, ONBOARD, {"point_id": point_id})
@@ -103,22 +113,35 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
             calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
             progress = [read_progress(valkey_url, i) for i in ids]
         finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
             for w in workers:
                 w.terminate()
             for w in workers:
                 w.wait(timeout=30)
             with session_scope(database_url) as session:
                 session.execute(delete(User).where(User.id == user_id))
-    times = sorted(c.t for c in calls)
-    span = times[-1] - times[0] if len(times) > 1 else 0
-    achieved = (len(times) - 1) / span if span else 0.0
-    busiest = max((sum(1 for t in times if s <= t < s + 1) for s in times), default=0)
+    ok = sorted(c.t for c in calls if c.status != 429)
+    refused = sum(1 for c in calls if c.status == 429)
+    span = ok[-1] - ok[0] if len(ok) > 1 else 0
+    achieved = (len(ok) - 1) / span if span else 0.0
+    busiest = max((sum(1 for t in ok if s <= t < s + 1) for s in ok), default=0)
     done = sum(p.get("done", 0) for p in progress)
     total = sum(p.get("total", 0) for p in progress)
-    print(f"backfill of {points} points, 2 workers x 2 processes, limit {rate:g}/s, measured over {end - start:.0f} s:")
-    print(f"  Enedis calls logged by the sandbox: {len(times)} ({sum(1 for c in calls if c.status == 429)} were 429)")
-    print(f"  achieved {achieved:.2f} calls/s -> utilisation {achieved / rate:.1%}; busiest 1-s window {busiest}")
-    print(f"  backfill windows done {done}/{total}")
+    load = os.getloadavg()
+    print(f"backfill of {points} points, 2 workers x 2 processes, limit {rate:g}/s and {per_hour}/h, "
+          f"{'other core busy' if busy else 'no extra load'}, measured over {end - start:.0f} s "
+          f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):")
+    print(f"  Enedis calls logged by the sandbox: {len(calls)}, of which {refused} were 429 "
+          f"({refused / max(1, len(calls)) * 1000:.2f} per 1,000 calls)")
+    print(f"  answered calls: {len(ok)} over {span:.1f} s -> {achieved:.2f} calls/s -> utilisation {achieved / rate:.1%} "
+          f"of {rate:g}/s; busiest 1-s window {busiest}")
+    if per_hour < len(calls) + 1000:
+        first_hour = sum(1 for t in ok if t < ok[0] + 3600) if ok else 0
+        print(f"  hourly quota: {first_hour} answered calls within the first hour of the run for a limit of {per_hour}"
+              f" ({first_hour / per_hour:.1%} of it); the rest of the hour the limiter holds every window back")
+    print(f"  backfill windows done {done}/{total} (the others wait in the queues or as scheduled retries)")
 
 
 def main() -> None:
@@ -128,7 +151,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="measure the backfill for at most this long")
     parser.add_argument("--rate", type=float, default=5, help="ENEDIS_RATE_PER_SECOND (the sandbox allows 5/s)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages"))
+    parser.add_argument("--busy", action="store_true", help="backfill: a process spins on one core meanwhile")
+    parser.add_argument("--per-hour", type=int, default=10_000,
+                        help="backfill: ENEDIS_RATE_PER_HOUR and the sandbox's hourly quota (lower it to simulate an hour)")
+    parser.add_argument("--wrk-seconds", type=int, default=15, help="meters: how long wrk loads each URL")
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "meters"))
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
@@ -139,10 +166,13 @@ def main() -> None:
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         cache.run(valkey_url, args.repeat)
+    if args.only in (None, "meters"):
+        meter_pages.run(database_url, valkey_url, args.repeat, args.wrk_seconds)
     if args.only in (None, "pages"):
         cost_pages.run(database_url, valkey_url, args.repeat)
     if args.only in (None, "backfill"):
-        backfill_utilisation(database_url, valkey_url, args.points, args.seconds, args.rate)
+        backfill_utilisation(database_url, valkey_url, args.points, args.seconds, args.rate, busy=args.busy,
+                             per_hour=args.per_hour)
 
 
 if __name__ == "__main__":

@@ -199,6 +199,9 @@ class EncryptedCache:
                 return self.open_day(user_id, key, day, blob)  # logs the failure
             if plaintext[0] == daypack.CURVE and len(plaintext) >= 4 and plaintext[2] in (2, 4):
                 return daypack.CurveDay(day, packed=plaintext), bool(plaintext[1] & daypack.FINAL)
+            if plaintext[0] == daypack.DAILY and len(plaintext) == 10:
+                return {"day": day.isoformat(), "value": int.from_bytes(plaintext[2:], "little", signed=True)}, \
+                    bool(plaintext[1] & daypack.FINAL)
             try:
                 return daypack.decode(day, plaintext)
             except daypack.Undecodable:

@@ -35,7 +35,7 @@ from models.keys import COUNT_TTL, count_key, interactive_budget_key, ratelimit_
 from models.valkey import count_in_window
 
 MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
-DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
+DEFAULT_MARGIN = 0.04  # seconds added to the per-second window (bench: `python -m bench --only backfill`)
 
 
 class RateLimitWait(Exception):
@@ -51,53 +51,58 @@ class LimiterUnavailable(Exception):
 
 
 # KEYS: second-log, hour-log, last-call, blocked-until, strikes, [today's call counter]
-# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, [counter ttl s]
-# Returns the wait in ms (0: slot taken, or free when peeking).
+# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, max_wait_ms, hour_ms,
+#       [counter ttl s]
+# Returns {wait ms, 1 when a slot was taken at now + wait (the caller sleeps until then and calls), else 0}.
+#
+# A slot may be taken in the near future (within max_wait): the caller reserves the first instant every
+# quota allows, after every slot already taken (first come, first served), and sleeps until then. Waiting
+# callers thus queue instead of waking together and racing, and the quota is used to the last slot.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, n_sec, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n_hour, min_interval = tonumber(ARGV[4]), tonumber(ARGV[5])
-local wait = 0
+local max_wait, hour = tonumber(ARGV[7]), tonumber(ARGV[8])
+local at = now
 local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')
-if blocked > now then wait = blocked - now end
-if n_sec > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[1]) >= n_sec then
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + window - now + 1)
+if blocked > at then at = blocked end
+local function after_log(key, n, span)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  local count = redis.call('ZCARD', key)
+  if count == 0 then return end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if tonumber(last[2]) > at then at = tonumber(last[2]) end
+  if count >= n then
+    local nth = redis.call('ZRANGE', key, count - n, count - n, 'WITHSCORES')
+    if tonumber(nth[2]) + span > at then at = tonumber(nth[2]) + span end
   end
 end
-if n_hour > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600000)
-  local count = redis.call('ZCARD', KEYS[2])
-  if count >= n_hour then
-    local oldest = redis.call('ZRANGE', KEYS[2], count - n_hour, count - n_hour, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + 3600000 - now + 1)
-  end
-end
+if n_sec > 0 then after_log(KEYS[1], n_sec, window) end
+if n_hour > 0 then after_log(KEYS[2], n_hour, hour) end
 if min_interval > 0 then
   local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
-  if last >= 0 and last + min_interval > now then wait = math.max(wait, last + min_interval - now) end
+  if last >= 0 and last + min_interval > at then at = last + min_interval end
 end
-if wait > 0 or mode == 'peek' then return wait end
-local member = ARGV[6] .. ':' .. now
+local wait = at - now
+if mode == 'peek' or wait > max_wait then return {wait, 0} end
+local member = ARGV[6] .. ':' .. at
 if n_sec > 0 then
-  redis.call('ZADD', KEYS[1], now, member)
-  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  redis.call('ZADD', KEYS[1], at, member)
+  redis.call('PEXPIRE', KEYS[1], wait + window + 1000)
 end
 if n_hour > 0 then
-  redis.call('ZADD', KEYS[2], now, member)
-  redis.call('PEXPIRE', KEYS[2], 3600000 + 1000)
+  redis.call('ZADD', KEYS[2], at, member)
+  redis.call('PEXPIRE', KEYS[2], wait + hour + 1000)
 end
 if min_interval > 0 then
-  redis.call('SET', KEYS[3], now, 'PX', min_interval + 1000)
+  redis.call('SET', KEYS[3], at, 'PX', wait + min_interval + 1000)
 end
 if KEYS[6] then
   redis.call('INCR', KEYS[6])
-  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[7]))
+  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
 end
-return 0
+return {wait, 1}
 """
 
 # KEYS: blocked-until, strikes, [today's 429 counter]
@@ -148,6 +153,7 @@ class RateLimiter:
         else:
             self.n_second, self.window_ms = 0, 0
         self.n_hour = int(per_hour or 0)
+        self.hour_ms = 3_600_000
         self.min_interval_ms = round((min_interval or 0) * 1000)
         self.backoff_base_ms = round(backoff_base * 1000)
         self.backoff_cap_ms = round(backoff_cap * 1000)
@@ -157,34 +163,43 @@ class RateLimiter:
         self._member = f"{random.getrandbits(48):012x}"
         self._sequence = 0
 
-    def _run(self, mode: str) -> float:
+    def _run(self, mode: str, max_wait: float = 0.0) -> tuple[float, bool]:
         self._sequence += 1
         try:
-            waited = self._acquire(keys=[*self.keys, count_key(self.name, "calls", today_paris())],
-                                   args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms,
-                                         f"{self._member}:{self._sequence}", COUNT_TTL])
+            waited, taken = self._acquire(
+                keys=[*self.keys, count_key(self.name, "calls", today_paris())],
+                args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms,
+                      f"{self._member}:{self._sequence}", round(max_wait * 1000), self.hour_ms, COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return int(waited) / 1000
+        return int(waited) / 1000, bool(taken)
 
     def try_acquire(self) -> float:
         """Take a slot now (0.0) or return the seconds to wait without taking one."""
-        return self._run("take")
+        return self._run("take")[0]
 
     def blocked_for(self) -> float:
         """Seconds before a slot would be free (0.0: free now); takes nothing."""
-        return self._run("peek")
+        return self._run("peek")[0]
 
     def acquire(self, max_wait: float = 5.0) -> None:
-        """Take a slot, sleeping for short waits; raise RateLimitWait when the wait exceeds `max_wait`."""
-        deadline = time.monotonic() + max_wait
-        while True:
-            wait = self.try_acquire()
-            if wait <= 0:
-                return
-            if time.monotonic() + wait > deadline:
-                raise RateLimitWait(wait)
-            self.sleep(wait + random.uniform(0, 0.02))  # a little jitter: waiters do not wake in lockstep
+        """Take the first free slot if it comes within `max_wait` seconds, and sleep until it; raise
+        RateLimitWait (taking nothing) when it is further away.
+
+        A pause ordered meanwhile (a 429 answered to another worker) is checked on waking: the slot is
+        then given up (it stays counted, which errs on the safe side) and RateLimitWait raised."""
+        wait, taken = self._run("take", max_wait)
+        if not taken:
+            raise RateLimitWait(wait)
+        if wait <= 0:
+            return
+        self.sleep(wait)
+        try:
+            blocked = self.client.pttl(self.keys[3])
+        except redis.RedisError as exc:
+            raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if blocked > 1000:  # the key outlives its pause by one second (`_BLOCK`)
+            raise RateLimitWait((blocked - 1000) / 1000)
 
     def block(self, seconds: float) -> float:
         """Pause every worker for `seconds` (a later pause already set is kept); returns the pause."""
@@ -207,7 +222,7 @@ class RateLimiter:
         """Slots granted in the sliding hour (what `per_hour` counts; 0 when no hourly quota is kept)."""
         seconds, micros = self.client.time()
         now_ms = seconds * 1000 + micros // 1000
-        return int(self.client.zcount(self.keys[1], now_ms - 3_600_000, "+inf"))
+        return int(self.client.zcount(self.keys[1], now_ms - self.hour_ms, "+inf"))
 
     def reset(self) -> None:
         """Forget every call and pause (tests and benchmarks)."""

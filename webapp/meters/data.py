@@ -15,7 +15,7 @@ from models.calendar import month_end, same_day_last_year
 from models.cache import RangeResult
 from models.keys import CONTRACT
 from models.offpeak import OffPeakParseError, parse_offpeak_hours
-from models.readings import daily_balance, daily_wh, kwh, load_curve_points, split_offpeak, sum_days
+from models.readings import DailyTotals, daily_balance, daily_wh, kwh, load_curve_points, split_offpeak
 from models.series import CONSUMER_KINDS, SERIES_OF
 from models.usage_points import UsagePoint
 from webapp.clock import last_published_day
@@ -83,19 +83,20 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
 
     d_labels = [(first30 + timedelta(days=i)) for i in range(DAILY_DAYS)]
     d_values = [kwh(daily_wh(days.get(d))) for d in d_labels]
-    total30, absent30 = sum_days(days, first30, last)
+    totals = DailyTotals(days, start, last)
+    total30, absent30 = totals.sum(first30, last)
 
     months = []
     for m in range(1, 13):
         cur_first, cur_last = date(last.year, m, 1), min(month_end(last.year, m), last)
         prev_first, prev_last = date(last.year - 1, m, 1), month_end(last.year - 1, m)
-        cur = sum_days(days, cur_first, cur_last)[0] if cur_first <= last else None
-        prev = sum_days(days, prev_first, prev_last)[0]
+        cur = totals.sum(cur_first, cur_last)[0] if cur_first <= last else None
+        prev = totals.sum(prev_first, prev_last)[0]
         change = round((cur - prev) / prev * 100) if cur is not None and prev and cur_last == month_end(last.year, m) else None
         months.append({"label": MONTHS[m - 1], "current": kwh(cur), "previous": kwh(prev), "change": change})
-    ytd, ytd_absent = sum_days(days, date(last.year, 1, 1), last)
-    prev_ytd, _ = sum_days(days, date(last.year - 1, 1, 1), same_day_last_year(last))
-    prev_year, _ = sum_days(days, date(last.year - 1, 1, 1), date(last.year - 1, 12, 31))
+    ytd, ytd_absent = totals.sum(date(last.year, 1, 1), last)
+    prev_ytd, _ = totals.sum(date(last.year - 1, 1, 1), same_day_last_year(last))
+    prev_year, _ = totals.sum(date(last.year - 1, 1, 1), date(last.year - 1, 12, 31))
 
     # Load curve of the chosen day or week.
     curve_points: list[dict[str, Any]] = []

@@ -30,7 +30,7 @@ import redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
-from bench import cache, cost_pages, costs, meter_pages
+from bench import cache, cost_pages, costs, meter_pages, week
 from models.calendar import PARIS
 from models.db import session_scope
 from models.settings import Settings
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--per-hour", type=int, default=10_000,
                         help="backfill: ENEDIS_RATE_PER_HOUR and the sandbox's hourly quota (lower it to simulate an hour)")
     parser.add_argument("--wrk-seconds", type=int, default=15, help="meters: how long wrk loads each URL")
-    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "meters"))
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "meters", "week"))
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
@@ -166,6 +166,8 @@ def main() -> None:
     database_url, valkey_url = servers()
     if args.only in (None, "cache"):
         cache.run(valkey_url, args.repeat)
+    if args.only in (None, "week"):
+        week.run(database_url, valkey_url)
     if args.only in (None, "meters"):
         meter_pages.run(database_url, valkey_url, args.repeat, args.wrk_seconds)
     if args.only in (None, "pages"):

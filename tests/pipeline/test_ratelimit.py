@@ -152,3 +152,32 @@ def test_grants_and_429s_are_counted_per_paris_day(valkey):
     assert int(valkey.get(count_key("counted", "429", day))) == 2
     assert 0 < valkey.ttl(count_key("counted", "calls", day)) <= 8 * 86400
     assert limiter.calls_last_hour() == 2
+
+
+def test_a_wait_within_the_budget_reserves_the_next_free_slot_in_turn(limiter_for, valkey):
+    """Waiting callers queue for slots instead of waking together: each is given a later slot than the one before,
+    and a caller whose slot lies beyond its budget takes nothing."""
+    slept = []
+    limiter = limiter_for(per_second=5, sleep=slept.append)  # nobody really sleeps: the slots stay reserved
+    for _ in range(5):
+        limiter.acquire(max_wait=5)
+    assert slept == []
+    for _ in range(6):
+        limiter.acquire(max_wait=5)
+    # Slots 6-10 come one window after slots 1-5, slot 11 one window after slot 6.
+    assert all(0 < wait <= 1.05 for wait in slept[:5]) and slept == sorted(slept)
+    assert 1.0 < slept[5] <= 2.1
+    assert valkey.zcard("releve:ratelimit:test:second") == 11
+    with pytest.raises(RateLimitWait):
+        limiter.acquire(max_wait=0.5)
+    assert valkey.zcard("releve:ratelimit:test:second") == 11  # refused: nothing reserved
+
+
+def test_a_pause_ordered_while_a_caller_waits_for_its_slot_is_kept(valkey):
+    other = RateLimiter(valkey, "shared-pause", per_second=5)
+    waiter = RateLimiter(valkey, "shared-pause", per_second=5, sleep=lambda seconds: other.block(30))
+    for _ in range(5):
+        waiter.acquire()
+    with pytest.raises(RateLimitWait) as raised:
+        waiter.acquire(max_wait=5)  # its slot was reserved, but a 429 paused everyone meanwhile
+    assert raised.value.wait > 25

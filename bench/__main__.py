@@ -58,6 +58,31 @@ def servers() -> tuple[str, str]:
     return make_url(database_url).render_as_string(hide_password=False), valkey_url
 
 
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU time of processes `roots` and their descendants, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    keep, frontier = set(roots), list(roots)
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in keep:
+                keep.add(child)
+                frontier.append(child)
+    return sum(times.get(pid, 0.0) for pid in keep)
+
+
 def burn_other_core(seconds: float) -> subprocess.Popen:
     """A process spinning on one core for `seconds` (the "other core busy" run)."""
     return subprocess.Popen([sys.executable, "-c", f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"],
@@ -100,6 +125,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 session.flush()
                 ids, user_id = [r.id for r in rows], user.id
             burner = burn_other_core(seconds + 5) if busy else None
+            cpu_before = tree_cpu_seconds([w.pid for w in workers])
             start = time.time()
             for point_id in ids:
                 enqueue(celery, ONBOARD, {"point_id": point_id})
@@ -110,6 +136,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                     break
                 time.sleep(1)
             end = time.time()
+            cpu = tree_cpu_seconds([w.pid for w in workers]) - cpu_before
             calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
             progress = [read_progress(valkey_url, i) for i in ids]
         finally:
@@ -142,6 +169,8 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
         print(f"  hourly quota: {first_hour} answered calls within the first hour of the run for a limit of {per_hour}"
               f" ({first_hour / per_hour:.1%} of it); the rest of the hour the limiter holds every window back")
     print(f"  backfill windows done {done}/{total} (the others wait in the queues or as scheduled retries)")
+    print(f"  worker CPU (4 processes and their parents): {cpu:.1f} s for {len(calls)} calls -> "
+          f"{cpu / max(1, len(calls)) * 1000:.1f} ms of CPU per upstream call (parsing, sealing, queueing included)")
 
 
 def main() -> None:

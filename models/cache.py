@@ -238,6 +238,10 @@ class EncryptedCache:
             return []
         return [self.open(user_id, k, blob) for k, blob in zip(keys, self.client.mget(keys))]
 
+    def touch(self, user_id: int, name: str, *, point: int | None = None) -> bool:
+        """Give an entry `CACHE_TTL_SECONDS` to live again (False: it is not there)."""
+        return bool(self.client.expire(self.key(user_id, name, point), self.ttl))
+
     def delete(self, user_id: int, name: str, *, point: int | None = None) -> None:
         self.client.delete(self.key(user_id, name, point))
 
@@ -285,9 +289,10 @@ class EncryptedCache:
                     renew: bool = True) -> tuple[list[RangeResult], list[Any | None]]:
         """Everything a page needs in one round trip: several ranges `(point, series, start, end)` of a
         user's points (each as `read_range` gives it), and single entries `(name, point)` (as `get_many`
-        gives them; never renewed: the contract is fetched again once a day whoever reads it).
+        gives them).
 
-        With `renew`, the days found are renewed and every point of `spans` is marked used (`read_range`)."""
+        With `renew`, the days and entries found are renewed and every point of `spans` is marked used
+        (`read_range`)."""
         keys: list[str] = []
         plan = []
         for point, series, start, end in spans:
@@ -301,7 +306,7 @@ class EncryptedCache:
         if renew:
             used = sorted({int(point) for point, *_ in spans})
             blobs = self._read(keys=[*keys, *single, *([USED_KEY] if used else [])],
-                               args=[len(keys), self.ttl, len(used), *used])
+                               args=[len(keys) + len(single), self.ttl, len(used), *used])
         else:
             blobs = self.client.mget(keys + single)
         results, at = [], 0

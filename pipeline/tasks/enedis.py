@@ -253,13 +253,15 @@ CONTRACT_CHECK_SECONDS = 7 * 86400  # a used point's contract is read again once
 
 
 def refresh_contract(task: ReleveTask, point: PointState) -> dict[str, Any]:
-    """Fetch the contract again when it is not cached, and at least once a week (`CONTRACT_CHECK_SECONDS`:
-    its owner's reads keep the cached copy alive): a change of off-peak hours (Enedis moved some to
+    """Fetch the contract again when it is not cached, and at least once a week (`CONTRACT_CHECK_SECONDS`;
+    meanwhile the refresh of a used point keeps the cached copy alive, as its owner's reads do): a change of off-peak hours (Enedis moved some to
     11–17 h from November 2025) starts a new row of the point's history."""
     if point.kind != "consumption":
         return {"status": "cached"}
-    cached = task.services.cache.get(point.user_id, CONTRACT, point=point.id) is not None
+    cache = task.services.cache
+    cached = cache.get(point.user_id, CONTRACT, point=point.id) is not None
     if not once(task.settings, contract_checked_claim(point.id), CONTRACT_CHECK_SECONDS) and cached:
+        cache.touch(point.user_id, CONTRACT, point=point.id)  # a used point keeps its contract until the next check
         return {"status": "cached"}
     try:
         learn_contract(task, point, task.services.enedis.contract(point.pdl))

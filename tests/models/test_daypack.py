@@ -162,6 +162,7 @@ def test_a_whole_page_is_one_round_trip(valkey):
     cache.put_days(USER, POINT, "load_curve", {day: curve(day)})
     cache.put_days(USER, POINT, "daily_consumption", {day: {"day": day.isoformat(), "value": 5}})
     cache.put(USER, "contract", {"offpeak_hours": "HC (22H00-6H00)"}, point=POINT)
+    valkey.expire(cache.key(USER, "contract", POINT), 30)
     calls.clear()
     (energy, load), (contract, absent) = cache.read_ranges(
         USER, [(POINT, "daily_consumption", day - timedelta(days=29), day + timedelta(days=1)),
@@ -170,6 +171,7 @@ def test_a_whole_page_is_one_round_trip(valkey):
     assert energy.days == {day: {"day": day.isoformat(), "value": 5}} and len(energy.missing) == 29
     assert load.days[day] == curve(day)
     assert contract == {"offpeak_hours": "HC (22H00-6H00)"} and absent is None
+    assert valkey.ttl(cache.key(USER, "contract", POINT)) > 30  # what the owner reads stays, entries too
 
 
 def test_used_marks_older_than_the_lifetime_are_dropped_and_forgetting_a_point_unmarks_it(cache, valkey):

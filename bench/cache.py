@@ -62,8 +62,8 @@ def full_history(today: date, rnd: random.Random) -> dict[str, dict]:
     return {"daily_consumption": daily, "max_power": peaks, "load_curve": curve}
 
 
-def meter_memory(client: redis.Redis, cache: EncryptedCache, today: date, compact: bool) -> tuple[int, int]:
-    """(bytes, keys) of one meter's full history in Valkey."""
+def meter_memory(client: redis.Redis, cache: EncryptedCache, today: date, compact: bool) -> tuple[int, int, dict]:
+    """(bytes, keys, {series: (bytes, keys)}) of one meter's full history in Valkey."""
     rnd = random.Random(7)
     client.flushdb()
     for series, days in full_history(today, rnd).items():
@@ -81,7 +81,14 @@ def meter_memory(client: redis.Redis, cache: EncryptedCache, today: date, compac
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.memory_usage(key, samples=0)
-    return sum(pipe.execute()), len(keys)
+    sizes = pipe.execute()
+    by_series: dict[str, list[int]] = {}
+    for key, size in zip(keys, sizes):
+        series = key.decode().split(":")[4]
+        by_series.setdefault(series, [0, 0])
+        by_series[series][0] += size
+        by_series[series][1] += 1
+    return sum(sizes), len(keys), by_series
 
 
 def _median_ms(fn, repeat: int) -> float:
@@ -137,6 +144,15 @@ def run(valkey_url: str, repeat: int) -> None:
     today = date(2026, 11, 25)
     print("Valkey memory of one meter with its full history (MEMORY USAGE summed over its keys):")
     for label, compact in (("format 2 (compact)", True), ("format 1 (JSON)", False)):
-        used, count = meter_memory(client, cache, today, compact)
-        print(f"  {label}: {used / 1e6:.2f} MB in {count} keys ({used / count:.0f} bytes a key)")
+        used, count, by_series = meter_memory(client, cache, today, compact)
+        print(f"  {label}: {used / 1e6:.2f} MB in {count} keys ({used / count:.0f} bytes a key); by series: "
+              + ", ".join(f"{name} {size / n:.0f} B x {n}" for name, (size, n) in sorted(by_series.items())))
+        if compact:
+            # What a used meter keeps when its owner only opens the consumption page (meter_data reads daily
+            # energy since January 1st of last year, 30 days of maximum power, a day of curve, the contract).
+            page = (by_series["daily_consumption"][0] / by_series["daily_consumption"][1] * (365 + today.timetuple().tm_yday)
+                    + by_series["max_power"][0] / by_series["max_power"][1] * 30
+                    + by_series["load_curve"][0] / by_series["load_curve"][1] * 1
+                    + sum(size for name, (size, n) in by_series.items() if n < 10))
+            print(f"    of which what the consumption page reads (and so keeps alive): {page / 1e3:.0f} KB")
     client.flushdb()

@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -99,7 +100,8 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
         env.update(RELEVE_ENV="test", DATABASE_URL=database_url, VALKEY_URL=valkey_url,
                    RELEVE_MASTER_KEY=embedded.new_master_key(), SECRET_KEY="bench-" + "x" * 40,
                    ENEDIS_API_URL=sandbox.url, RTE_API_URL=sandbox.url, RTE_TOKEN_URL=f"{sandbox.url}/token/oauth/",
-                   ENEDIS_RATE_PER_SECOND=str(rate), ENEDIS_RATE_PER_HOUR=str(per_hour))
+                   ENEDIS_RATE_PER_SECOND=str(rate), ENEDIS_RATE_PER_HOUR=str(per_hour),
+                   WORKER_SHUTDOWN_SECONDS="5")  # stop at the end of the run, whatever waits in the workers
         settings = Settings.from_env(env)
         from pipeline.celery_app import create_celery, enqueue
         from pipeline.services import enedis_limiter
@@ -146,7 +148,11 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
             for w in workers:
                 w.terminate()
             for w in workers:
-                w.wait(timeout=30)
+                try:
+                    w.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # its own session: the group is the worker and its children
+                    os.killpg(w.pid, signal.SIGKILL)
+                    w.wait(timeout=30)
             with session_scope(database_url) as session:
                 session.execute(delete(User).where(User.id == user_id))
     ok = sorted(c.t for c in calls if c.status != 429)

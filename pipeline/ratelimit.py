@@ -86,7 +86,7 @@ if min_interval > 0 then
 end
 local wait = at - now
 if mode == 'peek' or wait > max_wait then return {wait, 0} end
-local member = ARGV[6] .. ':' .. at
+local member = ARGV[6]
 if n_sec > 0 then
   redis.call('ZADD', KEYS[1], at, member)
   redis.call('PEXPIRE', KEYS[1], wait + window + 1000)
@@ -103,6 +103,25 @@ if KEYS[6] then
   redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
 end
 return {wait, 1}
+"""
+
+# KEYS: second-log, hour-log, blocked-until
+# ARGV: member
+# A caller woke for the slot it reserved: the slot now says when it really comes (a busy machine wakes
+# a sleeper late, and the slots reserved after it must count from when its call leaves, not from when
+# it was due). When a pause was ordered meanwhile, the slot is given back and the pause's wait returned.
+_CONFIRM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
+if blocked > now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return blocked - now
+end
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[1])
+return 0
 """
 
 # KEYS: blocked-until, strikes, [today's 429 counter]
@@ -160,6 +179,7 @@ class RateLimiter:
         self.sleep = sleep
         self._acquire = client.register_script(_ACQUIRE)
         self._block = client.register_script(_BLOCK)
+        self._confirm = client.register_script(_CONFIRM)
         self._member = f"{random.getrandbits(48):012x}"
         self._sequence = 0
 
@@ -168,8 +188,8 @@ class RateLimiter:
         try:
             waited, taken = self._acquire(
                 keys=[*self.keys, count_key(self.name, "calls", today_paris())],
-                args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms,
-                      f"{self._member}:{self._sequence}", round(max_wait * 1000), self.hour_ms, COUNT_TTL])
+                args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms, self._slot(),
+                      round(max_wait * 1000), self.hour_ms, COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(waited) / 1000, bool(taken)
@@ -186,8 +206,8 @@ class RateLimiter:
         """Take the first free slot if it comes within `max_wait` seconds, and sleep until it; raise
         RateLimitWait (taking nothing) when it is further away.
 
-        A pause ordered meanwhile (a 429 answered to another worker) is checked on waking: the slot is
-        then given up (it stays counted, which errs on the safe side) and RateLimitWait raised."""
+        On waking, the slot is moved to the moment the call really leaves (`_CONFIRM`); a pause ordered
+        meanwhile (a 429 answered to another worker) gives the slot back and raises RateLimitWait."""
         wait, taken = self._run("take", max_wait)
         if not taken:
             raise RateLimitWait(wait)
@@ -195,11 +215,15 @@ class RateLimiter:
             return
         self.sleep(wait)
         try:
-            blocked = self.client.pttl(self.keys[3])
+            paused = int(self._confirm(keys=[self.keys[0], self.keys[1], self.keys[3]], args=[self._slot()]))
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if blocked > 1000:  # the key outlives its pause by one second (`_BLOCK`)
-            raise RateLimitWait((blocked - 1000) / 1000)
+        if paused > 0:
+            raise RateLimitWait(paused / 1000)
+
+    def _slot(self) -> str:
+        """The name of this limiter's current slot in the logs."""
+        return f"{self._member}:{self._sequence}"
 
     def block(self, seconds: float) -> float:
         """Pause every worker for `seconds` (a later pause already set is kept); returns the pause."""

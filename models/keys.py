@@ -182,7 +182,7 @@ RATELIMIT_PREFIX = "releve:ratelimit"
 
 
 def ratelimit_key(upstream: str, part: str) -> str:
-    """One part of the limiter's state for an upstream quota ("second", "hour", "last", "blocked", "strikes")."""
+    """One part of the limiter's state for an upstream quota ("second", "hour", "last", "blocked", "strikes", "margin")."""
     return f"{RATELIMIT_PREFIX}:{upstream}:{part}"
 
 

@@ -50,7 +50,7 @@ class LimiterUnavailable(Exception):
     """Valkey could not be asked: the caller must not call upstream now."""
 
 
-# KEYS: second-log, hour-log, last-call, blocked-until, strikes, [today's call counter]
+# KEYS: second-log, hour-log, last-call, blocked-until, strikes, extra-margin, [today's call counter]
 # ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, max_wait_ms, hour_ms,
 #       [counter ttl s]
 # Returns {wait ms, 1 when a slot was taken at now + wait (the caller sleeps until then and calls), else 0}.
@@ -64,6 +64,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, n_sec, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n_hour, min_interval = tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_wait, hour = tonumber(ARGV[7]), tonumber(ARGV[8])
+if n_sec > 0 then window = window + tonumber(redis.call('GET', KEYS[6]) or '0') end
 local at = now
 local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')
 if blocked > at then at = blocked end
@@ -98,9 +99,9 @@ end
 if min_interval > 0 then
   redis.call('SET', KEYS[3], at, 'PX', wait + min_interval + 1000)
 end
-if KEYS[6] then
-  redis.call('INCR', KEYS[6])
-  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
+if KEYS[7] then
+  redis.call('INCR', KEYS[7])
+  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[9]))
 end
 return {wait, 1}
 """
@@ -124,14 +125,23 @@ redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[1])
 return 0
 """
 
-# KEYS: blocked-until, strikes, [today's 429 counter]
-# ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1), [counter ttl s]
+# KEYS: blocked-until, strikes, extra-margin, [today's 429 counter]
+# ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1), margin_step_ms, [counter ttl s]
 # "block" pauses for ms; "backoff" counts a strike and pauses base·2^(strikes-1), capped, jittered.
+# Either way the per-second window widens for the next 10 minutes: a 429 says that calls arrived closer
+# together than they left (a busy machine, the network), so the margin grows by margin_step_ms, twice
+# as much at the next 429, up to 4 steps more, and falls back to nothing 10 minutes after the last one.
 # Returns the pause in ms; an existing later pause is kept.
 _BLOCK = """
-if KEYS[3] then
-  redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+if KEYS[4] then
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[7]))
+end
+local step = tonumber(ARGV[6])
+if step > 0 then
+  local extra = tonumber(redis.call('GET', KEYS[3]) or '0')
+  extra = math.min(4 * step, math.max(step, 2 * extra))
+  redis.call('SET', KEYS[3], extra, 'PX', 600000)
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -165,12 +175,13 @@ class RateLimiter:
         self.client = client
         self.name = name
         # KEYS of the scripts, in this order.
-        self.keys = [ratelimit_key(name, part) for part in ("second", "hour", "last", "blocked", "strikes")]
+        self.keys = [ratelimit_key(name, part) for part in ("second", "hour", "last", "blocked", "strikes", "margin")]
         if per_second:
             self.n_second = max(1, math.floor(per_second))
             self.window_ms = round((self.n_second / per_second + margin) * 1000)
+            self.margin_step_ms = round(margin * 1000)  # what each 429 adds to the margin, for 10 minutes
         else:
-            self.n_second, self.window_ms = 0, 0
+            self.n_second, self.window_ms, self.margin_step_ms = 0, 0, 0
         self.n_hour = int(per_hour or 0)
         self.hour_ms = 3_600_000
         self.min_interval_ms = round((min_interval or 0) * 1000)
@@ -235,9 +246,9 @@ class RateLimiter:
 
     def _pause(self, mode: str, seconds: float) -> float:
         try:
-            ms = self._block(keys=[self.keys[3], self.keys[4], count_key(self.name, "429", today_paris())],
+            ms = self._block(keys=[self.keys[3], self.keys[4], self.keys[5], count_key(self.name, "429", today_paris())],
                              args=[mode, round(seconds * 1000), self.backoff_base_ms, self.backoff_cap_ms, random.random(),
-                                   COUNT_TTL])
+                                   self.margin_step_ms, COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(ms) / 1000

@@ -182,3 +182,26 @@ def test_a_pause_ordered_while_a_caller_waits_for_its_slot_is_kept(valkey):
         waiter.acquire(max_wait=5)  # its slot was reserved, but a 429 paused everyone meanwhile
     assert raised.value.wait > 25
     assert valkey.zcard("releve:ratelimit:shared-pause:second") == 5  # the slot it will not use is given back
+
+
+def test_each_429_widens_the_per_second_window_for_a_while(limiter_for, valkey):
+    limiter = limiter_for(per_second=5)  # 5 calls in 1.04 s
+    assert valkey.get("releve:ratelimit:test:margin") is None
+    widths = []
+    for _ in range(4):
+        limiter.block(0.001)  # upstream answered 429 (it announced almost no wait)
+        widths.append(int(valkey.get("releve:ratelimit:test:margin")))
+    assert widths == [40, 80, 160, 160]  # doubled at each 429, capped at four times the margin
+    assert 0 < valkey.pttl("releve:ratelimit:test:margin") <= 600_000  # forgotten ten minutes after the last
+    valkey.delete("releve:ratelimit:test:blocked")
+    assert [limiter.try_acquire() for _ in range(5)] == [0.0] * 5
+    ((_, first),) = valkey.zrange("releve:ratelimit:test:second", 0, 0, withscores=True)
+
+    def now_ms():
+        seconds, micros = valkey.time()
+        return seconds * 1000 + micros // 1000
+
+    before = now_ms()
+    wait = limiter.try_acquire()
+    after = now_ms()
+    assert (first + 1200 - after) / 1000 <= wait <= (first + 1200 - before) / 1000  # the sixth waits 1.2 s after the first

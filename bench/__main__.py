@@ -168,6 +168,9 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
           f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):")
     print(f"  Enedis calls logged by the sandbox: {len(calls)}, of which {refused} were 429 "
           f"({refused / max(1, len(calls)) * 1000:.2f} per 1,000 calls)")
+    if refused:
+        print("  the 429s came at " + ", ".join(f"{c.t - start:.0f} s" for c in calls if c.status == 429)
+              + " into the run (each widens the margin for 10 minutes)")
     print(f"  answered calls: {len(ok)} over {span:.1f} s -> {achieved:.2f} calls/s -> utilisation {achieved / rate:.1%} "
           f"of {rate:g}/s; busiest 1-s window {busiest}")
     if per_hour < len(calls) + 1000:
@@ -176,7 +179,8 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
               f" ({first_hour / per_hour:.1%} of it); the rest of the hour the limiter holds every window back")
     print(f"  backfill windows done {done}/{total} (the others wait in the queues or as scheduled retries)")
     print(f"  worker CPU (4 processes and their parents): {cpu:.1f} s for {len(calls)} calls -> "
-          f"{cpu / max(1, len(calls)) * 1000:.1f} ms of CPU per upstream call (parsing, sealing, queueing included)")
+          f"{cpu / max(1, len(calls)) * 1000:.1f} ms of CPU per upstream call (parsing, sealing, queueing included; "
+          "when the hourly quota binds, also every queued window run once and rescheduled)")
 
 
 def main() -> None:

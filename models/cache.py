@@ -40,7 +40,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from models import daypack
-from models.keys import USED_KEY, cache_key, day_entry, day_keys, history_start_entry, readings_version_key
+from models.keys import USED_KEY, cache_key, day_keys, history_start_entry, readings_version_key
 from models.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ import json
 import struct
 from array import array
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from models.calendar import PARIS

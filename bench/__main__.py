@@ -7,7 +7,10 @@
    decoded) against a raw Valkey MGET of the same bytes.
 3. The cost engine: 12 months of half-hours priced against a dozen offers, in CPU time
    (`--only costs` needs no server).
-4. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
+4. Only with `--only outages` (bench/outages.py): backfills through a Valkey crash, a Valkey
+   restarted empty, PostgreSQL stopped (20 s each) and the sandbox down for 120 s, with
+   production settings, on servers of its own.
+5. The cost pages answering from the cache, and the simulator's task in CPU time (`--only pages`;
    bench/cost_pages.py).
 
 Servers: DATABASE_URL / VALKEY_URL when set, else PostgreSQL and Redis on 127.0.0.1
@@ -106,7 +109,7 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
         from pipeline.celery_app import create_celery, enqueue
         from pipeline.services import enedis_limiter
         from pipeline.tasks import ONBOARD
-        from pipeline.tasks.enedis import read_progress
+        from pipeline.backfill import read_progress
 
         celery = create_celery(settings)
         enedis_limiter(redis.Redis.from_url(valkey_url), settings).reset()  # no grant of an earlier run counts
@@ -133,14 +136,16 @@ def backfill_utilisation(database_url: str, valkey_url: str, points: int, second
                 enqueue(celery, ONBOARD, {"point_id": point_id})
             deadline = start + seconds
             while time.time() < deadline:
-                progress = [read_progress(valkey_url, i) for i in ids]
+                with session_scope(database_url) as session:
+                    progress = [read_progress(session, valkey_url, i) for i in ids]
                 if all(p and p.get("done", 0) >= p.get("total", 1) for p in progress):
                     break
                 time.sleep(1)
             end = time.time()
             cpu = tree_cpu_seconds([w.pid for w in workers]) - cpu_before
             calls = [c for c in sandbox.state.calls_since(start) if c.api == "enedis" and c.t <= end]
-            progress = [read_progress(valkey_url, i) for i in ids]
+            with session_scope(database_url) as session:
+                progress = [read_progress(session, valkey_url, i) for i in ids]
         finally:
             if burner is not None:
                 burner.kill()
@@ -194,10 +199,21 @@ def main() -> None:
     parser.add_argument("--per-hour", type=int, default=10_000,
                         help="backfill: ENEDIS_RATE_PER_HOUR and the sandbox's hourly quota (lower it to simulate an hour)")
     parser.add_argument("--wrk-seconds", type=int, default=15, help="meters: how long wrk loads each URL")
-    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "meters", "week"))
+    parser.add_argument("--only", choices=("backfill", "cache", "costs", "pages", "meters", "week", "outages"),
+                        help="outages (bench/outages.py, ~15 minutes) runs only when asked")
+    parser.add_argument("--outage-points", type=int, default=2, help="meters backfilled during each outage")
+    parser.add_argument("--outage-budget", type=float, default=900,
+                        help="give up waiting for a backfill this long after its outage ended")
+    parser.add_argument("--scenario", action="append", choices=("valkey-killed", "valkey-empty", "postgresql",
+                                                                "sandbox"), help="outages: only these (repeatable)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandbox's access log
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(PARIS):%Y-%m-%d %H:%M %Z}")
+    if args.only == "outages":
+        from bench.outages import outages
+
+        outages(args.outage_points, args.outage_budget, args.scenario, args.rate)
+        return
     if args.only in (None, "costs"):
         costs.run(args.repeat)
     if args.only == "costs":

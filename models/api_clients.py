@@ -24,7 +24,8 @@ class ApiClient(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    # Unique and indexed: a request's secret is found by its hash in one index lookup (`pipeline.api.authenticate`).
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

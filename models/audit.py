@@ -67,6 +67,7 @@ ACTION_LABELS = {
     "admin.user.reset_sent": "Lien de mot de passe envoyé",
     "admin.user.role_changed": "Rôle changé",
     "admin.user.cache_forgotten": "Cache d'un compte oublié",
+    "admin.user.quota_reset": "Quotas d'API remis à zéro",
     "admin.role.created": "Rôle créé",
     "admin.role.updated": "Permissions d'un rôle modifiées",
     "admin.role.deleted": "Rôle supprimé",

@@ -14,14 +14,17 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:progress:{point id}[:done]           backfill progress of a point
     releve:readings:{point id}                  how often each series of a point was written (a hash)
     releve:used                                 points their owner read lately (sorted set: point id → POSIX time)
-    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, simulations)
+    releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery, simulations)
+    releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
+    releve:quota:{api client id}:{kind}:{m|d}:{bucket}  an API client's reads in a minute or a Paris day
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
     releve:count:{subject}:{metric}:{day}       a day's counters for the admin dashboard (upstream calls, 429s, failed tasks)
     releve:tasks:failures                       the last failed tasks (time, name, error type: never arguments)
+    releve:recovery:valkey-run                  Valkey's run id as the recovery check last saw it
     releve:redbeat…                             beat's schedule and lock (celery-redbeat)
 """
 
@@ -77,6 +80,12 @@ def cost_entry(digest: str) -> str:
     """An offer's costs computed for a point, named by the digest of everything they were computed from
     (`pipeline.costs`): new readings, prices or calendars make a new name, never a stale answer."""
     return f"costs:{digest}"
+
+
+def answer_entry(variant: str, series: str, start: date, end: date, last: date) -> str:
+    """An API answer kept for a complete range [start, end) of a series, as `variant` formats it, while `last`
+    is the newest published day (`pipeline.api.ReadApi.keep_answer`)."""
+    return f"answer:{variant}:{series}:{start.isoformat()}:{end.isoformat()}:{last.isoformat()}"
 
 
 SIMULATION = "simulation"  # the simulator's last result for a point (`pipeline.tasks.costs`)
@@ -146,9 +155,22 @@ def contract_checked_claim(point_id: int) -> str:
     return f"contract-checked:{int(point_id)}"
 
 
+VALKEY_RUN_KEY = "releve:recovery:valkey-run"  # the run id of Valkey the recovery check last saw
+
+
+def resume_claim(point_id: int) -> str:
+    """The claim of the recovery check taking over a point's backfill (or onboarding), once per stall period."""
+    return f"resume:{point_id}"
+
+
 def simulation_claim(point_id: int) -> str:
     """The claim of a simulation request for a point (a double click enqueues one task)."""
     return f"simulate:{point_id}"
+
+
+def customer_claim(point_id: int) -> str:
+    """The claim of an API read's request for a point's contract and address, when no copy is cached."""
+    return f"customer:{int(point_id)}"
 
 
 def contract_claim(point_id: int) -> str:
@@ -191,6 +213,20 @@ def interactive_budget_key(user_id: int) -> str:
     return f"releve:budget:{user_id}"
 
 
+QUOTA_PREFIX = "releve:quota"
+
+
+def quota_key(client_pk: int, kind: str, period: str, bucket: str) -> str:
+    """An API client's reads of `kind` ("cache" or "upstream") in one `period` ("m": the minute numbered
+    `bucket` since the epoch; "d": the Paris day `bucket`, YYYY-MM-DD), counted by `pipeline.api.Quotas`."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:{kind}:{period}:{bucket}"
+
+
+def quota_pattern(client_pk: int) -> str:
+    """SCAN pattern of every quota counter of an API client (an administrator's reset)."""
+    return f"{QUOTA_PREFIX}:{int(client_pk)}:*"
+
+
 def _digest(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()[:32]  # no e-mail addresses in Valkey keys
 
@@ -223,6 +259,7 @@ BEAT_HEARTBEAT_KEY = "releve:heartbeat:beat"
 WORKER_HEARTBEAT_KEY = "releve:heartbeat:worker"  # the beat-scheduled heartbeat task ran (beat → broker → worker)
 WORKERS_HEARTBEAT_KEY = "releve:heartbeat:workers"  # sorted set: worker node name → time of its last heartbeat
 REDBEAT_PREFIX = "releve:redbeat"  # celery-redbeat's schedule entries and lock
+REDBEAT_LOCK_KEY = f"{REDBEAT_PREFIX}:lock"  # the single-beat lock (redbeat's own name for it, kept)
 
 
 # -- forgetting ------------------------------------------------------------------------------------
@@ -236,7 +273,8 @@ def _unlink(client: redis.Redis, keys: Iterable[str | bytes]) -> int:
 
 
 def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
-    return chain((progress_key(point_id), progress_done_key(point_id), readings_version_key(point_id)),
+    return chain((progress_key(point_id), progress_done_key(point_id), once_key(resume_claim(point_id)),
+                  readings_version_key(point_id)),
                  client.scan_iter(match=fetch_claims_pattern(point_id), count=1000))
 
 

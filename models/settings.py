@@ -71,6 +71,14 @@ def _positive_number(name: str, raw: str, kind: type = float) -> float | int:
     return value
 
 
+def _bounded(name: str, raw: str, low: float, high: float) -> float:
+    """A number of seconds between `low` and `high` (a typo must not become a zero wait or a year)."""
+    value = _positive_number(name, raw)
+    if not low <= value <= high:
+        raise ConfigError(name, f"expected seconds between {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
 def _count(name: str, raw: str) -> int:
     if not raw.strip().isdigit():
         raise ConfigError(name, f"expected 0 or a positive whole number, got {raw!r}")
@@ -188,6 +196,18 @@ class Settings:
     mail_from: str = "Relevé <no-reply@releve.local>"
     mail_outbox_dir: str = "var/outbox"
     trusted_proxies: int = 0
+    # Outages (README, "Outages"): how tasks wait for Valkey, the broker, PostgreSQL or upstream to come back,
+    # and when the recovery check (beat) takes over work that stopped moving.
+    retry_backoff_seconds: float = 10.0
+    outage_retry_max_seconds: float = 300.0
+    recovery_check_seconds: float = 60.0
+    backfill_stall_seconds: float = 300.0
+    # Read API quotas, per API client (`pipeline.api.Quotas`): reads answered from the cache, and reads
+    # that cost an upstream call (an interactive fetch sent), each per minute and per Paris day.
+    api_quota_per_minute: int = 60
+    api_quota_per_day: int = 5000
+    api_upstream_quota_per_minute: int = 5
+    api_upstream_quota_per_day: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -288,6 +308,18 @@ class Settings:
             mail_from=get("MAIL_FROM", defaults.mail_from),
             mail_outbox_dir=get("MAIL_OUTBOX_DIR", str(Path(get("RELEVE_VAR_DIR", "var")) / "outbox")),
             trusted_proxies=_count("TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0")),
+            retry_backoff_seconds=_bounded("RETRY_BACKOFF_SECONDS", get("RETRY_BACKOFF_SECONDS", "10"), 0.1, 3600),
+            outage_retry_max_seconds=_bounded("OUTAGE_RETRY_MAX_SECONDS", get("OUTAGE_RETRY_MAX_SECONDS", "300"),
+                                              0.1, 1800),
+            recovery_check_seconds=_bounded("RECOVERY_CHECK_SECONDS", get("RECOVERY_CHECK_SECONDS", "60"), 1, 86400),
+            backfill_stall_seconds=_bounded("BACKFILL_STALL_SECONDS", get("BACKFILL_STALL_SECONDS", "300"), 1,
+                                            7 * 86400),
+            api_quota_per_minute=_positive_number("API_QUOTA_PER_MINUTE", get("API_QUOTA_PER_MINUTE", "60"), int),
+            api_quota_per_day=_positive_number("API_QUOTA_PER_DAY", get("API_QUOTA_PER_DAY", "5000"), int),
+            api_upstream_quota_per_minute=_positive_number("API_UPSTREAM_QUOTA_PER_MINUTE",
+                                                           get("API_UPSTREAM_QUOTA_PER_MINUTE", "5"), int),
+            api_upstream_quota_per_day=_positive_number("API_UPSTREAM_QUOTA_PER_DAY",
+                                                        get("API_UPSTREAM_QUOTA_PER_DAY", "50"), int),
         )
         if production:
             for name in PRODUCTION_URLS:

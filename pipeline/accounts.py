@@ -78,3 +78,21 @@ def forget_cache(session: Session, celery: Celery, settings: Settings, user_id: 
     for point_id in active:
         enqueue(celery, tasks.ONBOARD, {"point_id": point_id}, session=session)
     return len(active)
+
+
+def reset_api_quotas(session: Session, settings: Settings, user_id: int, *, actor: User, ip: str | None) -> None:
+    """An administrator gives an account's API clients their quotas back (audited), once `session` commits."""
+    from pipeline.api import reset_user_quotas
+
+    if session.get(User, user_id) is None:
+        raise AdminRefused("Ce compte n'existe pas.")
+    record(session, "admin.user.quota_reset", actor_id=actor.id, target=user_target(user_id), ip=ip)
+    client = get_client(settings.valkey_url)
+
+    def reset() -> None:
+        try:
+            reset_user_quotas(session, client, settings, user_id)
+        except RedisError as exc:  # the counters end with their day anyway
+            log.error("API quotas of account %s not reset: %s", user_id, exc)
+
+    after_commit(session, reset)

@@ -19,16 +19,18 @@ from celery import Celery
 from kombu import Exchange, Queue
 from kombu.exceptions import KombuError
 from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.calendar import PARIS
 from models.db import after_commit
 from models.keys import REDBEAT_PREFIX
 from models.settings import Settings, load
-from pipeline import queues
-from pipeline.schedules import BEAT_SCHEDULE
+from pipeline import broker_fixes, queues
+from pipeline.schedules import schedule
 
 log = logging.getLogger(__name__)
+broker_fixes.apply()
 
 # Longest task hard limit is 10 min and countdowns stay short; the broker's visibility
 # timeout must exceed both or Redis redelivers messages that are still being worked on.
@@ -48,6 +50,13 @@ def celery_config(settings: Settings) -> dict:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         broker_connection_retry_on_startup=True,
+        # Workers and beat wait for a broker that is down, however long (Celery's default gives up after
+        # 100 attempts, about an hour, and the process exits).
+        broker_connection_max_retries=None,
+        # A result that cannot be stored yet (Valkey down) is tried again for a while rather than turning a
+        # task that did its work into a failure.
+        result_backend_always_retry=True,
+        result_backend_max_retries=30,
         result_expires=3600,
         task_serializer="json",
         result_serializer="json",
@@ -69,12 +78,15 @@ def celery_config(settings: Settings) -> dict:
         task_create_missing_queues=False,  # a queue name that is not declared is an error, not a new queue
         timezone=PARIS.key,
         enable_utc=True,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=schedule(settings=settings),
         beat_scheduler="pipeline.schedules.scheduler:ReleveScheduler",
         beat_max_loop_interval=15,
         redbeat_redis_url=settings.valkey_url,
         redbeat_key_prefix=REDBEAT_PREFIX,
         redbeat_lock_timeout=90,
+        redbeat_lock_key=None,  # the scheduler takes the lock (the same key) itself, without blocking
+        # Beat's own Valkey client: a server that stops answering ends a tick within seconds, never hangs it.
+        redbeat_redis_options={"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30},
         worker_send_task_events=True,
         task_send_sent_event=True,
         releve_settings=settings,
@@ -115,23 +127,49 @@ def enqueue(celery: Celery, name: str, kwargs: dict[str, Any] | None = None, *, 
 
     With `session`, the message is sent once that session's transaction commits (a worker
     must find the rows it names), and never if it rolls back. The transaction is over by
-    then: a broker that cannot take the message is logged, or handed to `on_error`, not
-    raised. Without `session` it is sent now and errors propagate. The arguments are checked
-    against the task's signature first, so a wrong one fails in the sender, not in a worker.
+    then: a broker that cannot take the message does not undo it. The task is kept in
+    PostgreSQL instead (`unsent_tasks`), and the recovery check sends it once the broker is
+    back, unless its arguments must not be stored (mails: `keep_if_unsent = False`); then
+    it is handed to `on_error`, or logged. Without `session` it is sent now and errors
+    propagate. The arguments are checked against the task's signature first, so a wrong one
+    fails in the sender, not in a worker.
     """
     kwargs = kwargs or {}
-    inspect.signature(celery.tasks[name].run).bind(**kwargs)
+    task = celery.tasks[name]
+    inspect.signature(task.run).bind(**kwargs)
+    # Nobody waits for the result of what is enqueued: the sender does not subscribe to it (a subscription
+    # per message sent, and with the broker down a 20-s reconnection loop), and the worker does not store it.
+    options.setdefault("ignore_result", True)
     if session is None:
         celery.send_task(name, kwargs=kwargs, **options)
         return
+    bind = session.get_bind()
 
     def send() -> None:
         try:
             celery.send_task(name, kwargs=kwargs, **options)
         except (KombuError, RedisError) as exc:
+            kept = getattr(task, "keep_if_unsent", False) and keep(bind, name, kwargs, options.get("queue"), exc)
+            if kept:
+                log.warning("%s not enqueued (%s): kept, the recovery check sends it", name, exc)
             if on_error is None:
-                log.error("%s not enqueued: %s", name, exc)  # never its arguments: they may be personal
+                if not kept:
+                    log.error("%s not enqueued: %s", name, exc)  # never its arguments: they may be personal
             else:
                 on_error(exc)
 
     after_commit(session, send)
+
+
+def keep(bind, name: str, kwargs: dict[str, Any], queue: str | None, exc: Exception) -> bool:
+    """Keep a task the broker refused in PostgreSQL, in a transaction of its own; False if that fails too."""
+    from models.unsent_tasks import keep_unsent
+
+    try:
+        with Session(bind=bind) as own:
+            keep_unsent(own, name, kwargs, queue, f"{type(exc).__name__}: {exc}")
+            own.commit()
+        return True
+    except SQLAlchemyError as db_exc:
+        log.error("%s not enqueued (%s) nor kept (%s)", name, exc, type(db_exc).__name__)
+        return False

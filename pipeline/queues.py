@@ -35,7 +35,10 @@ ROUTES = {
     tasks.HEARTBEAT: DEFAULT,
     tasks.SEND_MAIL: MAIL,
     tasks.HOLDER_CONSENT_GONE: INTERACTIVE,
+    tasks.RESUME_BACKFILLS: DEFAULT,
+    tasks.RESEND_UNSENT: DEFAULT,
     tasks.SIMULATE: INTERACTIVE,  # a person waits for the simulator's answer
+    tasks.FETCH_CUSTOMER: INTERACTIVE,  # an API client waits for a contract or an address
 }
 
 

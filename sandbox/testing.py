@@ -20,6 +20,27 @@ class RunningSandbox:
     url: str
     state: SandboxState
     app: Any
+    server: Any = None
+    thread: threading.Thread | None = None
+
+    def serve(self, port: int) -> None:
+        self.server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="sandbox", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop answering: the port refuses connections, as when the upstream is down (`start()` again)."""
+        if self.server is None:
+            return
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        self.server = self.thread = None
+
+    def start(self) -> None:
+        """Answer again on the same port, with the same state (call log, quotas, consents)."""
+        if self.server is None:
+            self.serve(int(self.url.rsplit(":", 1)[1]))
 
 
 def free_port() -> int:
@@ -31,12 +52,10 @@ def free_port() -> int:
 @contextmanager
 def running_sandbox(config: dict[str, Any] | None = None, port: int | None = None) -> Iterator[RunningSandbox]:
     app = create_app(config)
-    server = make_server("127.0.0.1", port or free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
-    thread.start()
+    sandbox = RunningSandbox("", app.extensions["sandbox"], app)
+    sandbox.serve(port or free_port())
+    sandbox.url = f"http://127.0.0.1:{sandbox.server.server_port}"
     try:
-        yield RunningSandbox(f"http://127.0.0.1:{server.server_port}", app.extensions["sandbox"], app)
+        yield sandbox
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        sandbox.stop()

@@ -303,30 +303,6 @@ def empty_public_tables(database_url: str) -> None:
             session.query(model).delete()
 
 
-class OwnValkey:
-    """A Valkey server of the test's own: a free port, an append-only file in a directory of its own,
-    run under the guard. `kill()` ends it as a crash would (SIGKILL); `start()` runs it again on its
-    data. Never the machine's server, never the run's shared one."""
-
-    def __init__(self):
-        from releve.embedded import EmbeddedValkey
-
-        self.server = EmbeddedValkey(root=shared_tmp_dir("releve-own-valkey-"), port=free_port(), launcher=guarded([]))
-        self.url = self.server.url
-
-    def start(self) -> str:
-        return self.server.restart() if self.server._proc is not None else self.server.start()
-
-    def kill(self) -> None:
-        guard = self.server._proc
-        for pid in children_of(guard.pid):  # the server itself, under its guard
-            os.kill(pid, signal.SIGKILL)
-        guard.wait(timeout=30)  # the guard ends with it
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
 class SilentPort:
     """A port that accepts connections (and counts them) and never answers a byte."""
 
@@ -354,3 +330,99 @@ class SilentPort:
         self.server.close()
         for conn in self.accepted:
             conn.close()
+
+
+# -- servers a test can take down and bring back (tests/pipeline/test_outages.py, bench/outages.py) ----------
+
+
+class OwnValkey:
+    """A Valkey server of the caller's own: its port, its append-only file in `root`; it can be killed
+    (SIGKILL, as a crash) and started again on its file, or started again empty.
+
+    Start it from a thread that outlives it: under the guard, a command stops when the thread that
+    started it ends (the kernel's parent-death signal follows the thread)."""
+
+    def __init__(self, root: Path, launcher: list[str] | None = None):
+        from releve.embedded import EmbeddedValkey
+
+        self.root, self.port, self.launcher = root, free_port(), launcher
+        self._make = lambda: EmbeddedValkey(root=self.root, port=self.port, launcher=self.launcher)
+        self.server = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> str:
+        self.server = self._make()
+        return self.server.start(timeout=60)
+
+    def pid(self) -> int:
+        proc = self.server._proc  # the guard when there is a launcher, else the server itself
+        return (children_of(proc.pid) or [proc.pid])[0] if self.launcher else proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the server: no shutdown, no final write (what it acknowledged is in its file)."""
+        os.kill(self.pid(), signal.SIGKILL)
+        self.server._proc.wait(timeout=30)
+        self.server = None
+
+    def wipe(self) -> None:
+        """Remove its data: the next start is empty (a server that lost its disk, or runs without persistence)."""
+        for path in (self.root / "valkey").iterdir():
+            if path.name != "server.log":
+                path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+class OwnPostgres:
+    """An embedded PostgreSQL of the caller's own (never the machine's): it can be stopped and started again
+    on its data directory. `pg_ctl` stops it whatever `start()`/`stop()` did before (pgserver's own cleanup
+    only knows the first postmaster)."""
+
+    def __init__(self, root: Path):
+        from releve.embedded import EmbeddedPostgres
+
+        self.pg = EmbeddedPostgres(root=root)
+        self.url = ""
+
+    def start(self) -> str:
+        self.url = self.pg.start()
+        return self.url
+
+    def _pg_ctl(self, *args: str) -> None:
+        server = self.pg._server
+        argv = [str(server.bin_path / "pg_ctl"), "-D", str(self.pg.pgdata), *args]
+        user = server.system_user
+        subprocess.run((["runuser", "-u", user, "--"] if user else []) + argv, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+    def socket_dir(self) -> str:
+        return (self.pg.pgdata / "postmaster.pid").read_text().splitlines()[4]
+
+    def stop(self) -> None:
+        """Stop the server (fast: sessions are cut, as when the server goes away)."""
+        self._socket_dir = self.socket_dir()
+        self._pg_ctl("stop", "-m", "fast", "-w")
+
+    def restart(self) -> None:
+        self._pg_ctl("start", "-w", "-t", "60", "-o", f'-h "" -k {self._socket_dir}', "-l",
+                     str(self.pg.pgdata / "log"))
+
+    def close(self) -> None:
+        try:
+            self._pg_ctl("stop", "-m", "immediate", "-w")
+        except subprocess.CalledProcessError:
+            pass  # not running
+def queued(valkey: redis.Redis, queue: str = "interactive") -> list[tuple[str, dict]]:
+    """(task name, kwargs) of the messages waiting in a broker queue, oldest first."""
+    import base64
+    import json
+
+    out = []
+    for raw in valkey.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], kwargs))
+    return out

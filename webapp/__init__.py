@@ -81,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFError
 
     from webapp import (
-        account, admin, auth, consent, costs, db, errors, grid, health, help, main, meters, outage, transfers, ui,
+        account, admin, api, auth, consent, costs, db, errors, grid, health, help, main, meters, outage, transfers, ui,
     )
 
     outage.init_app(app, settings)  # connections that give up quickly; 503 while a server is out of reach
@@ -92,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(health.bp)  # GET only; probes carry no session
+    csrf.exempt(api.bp)  # tokens only, never the session cookie: nothing for a forged request to ride on
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
@@ -112,4 +113,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(help.bp)
     app.register_blueprint(transfers.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
     return app

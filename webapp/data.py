@@ -26,8 +26,8 @@ from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.ratelimit import INTERACTIVE_BUDGET, spend_interactive  # noqa: F401 - the budget, read by tests
+from pipeline.api import request_windows
 from pipeline.series import windows_for_days
-from pipeline.tasks.enedis import enqueue_window
 from webapp.db import db
 from webapp.extensions import celery, settings
 
@@ -70,14 +70,10 @@ def request_days(point: UsagePoint, series: str, missing: list[date]) -> bool:
     """Enqueue an interactive fetch of the missing days (deduplicated); True when one was sent."""
     if not missing or point.status != "active":
         return False
-    sent = False
     try:
         # Only the runs of missing days: a day missing a year ago and one missing yesterday are two windows.
-        for start, end in windows_for_days(SERIES[series], missing):
-            if not _within_budget(point.user_id):
-                log.info("user %s: interactive budget spent, %s of point %s waits", point.user_id, series, point.id)
-                break
-            sent |= enqueue_window(celery(), point.id, series, start, end, session=db())
+        return request_windows(celery(), get_client(settings().valkey_url), point, series,
+                               windows_for_days(SERIES[series], missing), session=db())[0]
     except (RedisError, KombuError) as exc:  # the page still shows what is cached
         log.warning("could not enqueue a fetch for point %s: %s", point.id, exc)
-    return sent
+    return False

@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, render_template, request
 from markupsafe import escape
 from werkzeug.exceptions import BadRequest, InternalServerError, MethodNotAllowed, RequestEntityTooLarge
 
-from webapp import outage
+from webapp import json_errors, outage
 
 TITLE = "Erreur interne"
 MESSAGE = ("Une erreur inattendue nous empêche de répondre. Elle a été enregistrée : réessayez dans un moment, "
@@ -47,6 +47,10 @@ def internal_error(exc: InternalServerError):
         log_incident((type(exc), exc, None))
         incident = g.incident
     session = g.get("db")
+    if (api := json_errors.answer(500, {"X-Incident": incident})) is not None:
+        if session is not None:
+            session.rollback()
+        return api
     try:
         if session is not None:
             session.rollback()  # a failed statement leaves the transaction unusable for the page's own queries
@@ -57,6 +61,8 @@ def internal_error(exc: InternalServerError):
 
 
 def client_error(exc):
+    if (api := json_errors.answer(exc.code)) is not None:
+        return api
     title, message = next(text for cls, text in CLIENT_ERRORS.items() if isinstance(exc, cls))
     return render_template("error.html", title=title, message=message), exc.code
 

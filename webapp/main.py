@@ -14,7 +14,7 @@ from models.consents import EnedisConsent
 from models.keys import CONTRACT
 from models.offers import get_offer
 from models.usage_points import UsagePoint
-from pipeline.tasks.enedis import read_progress
+from pipeline.backfill import read_progress
 from webapp.data import cache, own_points
 from webapp.db import db
 from webapp.extensions import settings
@@ -61,7 +61,7 @@ def expiring_soon(expires_at: datetime | None, now: datetime | None = None) -> b
 def card(point: UsagePoint, expiries: dict[str, datetime]) -> dict[str, Any]:
     """What the dashboard shows of one point (also the JSON the page polls)."""
     contract = cache().get(point.user_id, CONTRACT, point=point.id) or None
-    progress = read_progress(settings().valkey_url, point.id)
+    progress = read_progress(db(), settings().valkey_url, point.id)  # PostgreSQL holds it (pipeline/backfill.py)
     total, done = progress.get("total"), progress.get("done", 0)
     percent = (min(100, done * 100 // total) if total else 100) if total is not None else None
     active = point.status == "active"

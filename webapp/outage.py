@@ -169,7 +169,11 @@ def unavailable_response(component: str | None = None):
             session.rollback()
         except Exception:  # noqa: BLE001 - the connection is gone with its server: nothing to undo there
             pass
-    if wants_json():
+    from webapp import json_errors
+
+    if (api := json_errors.answer(503, {"Retry-After": str(retry_after)})) is not None:
+        response = api
+    elif wants_json():
         response = jsonify(error="service unavailable", message=MESSAGE, retry_after=retry_after)
     else:
         try:

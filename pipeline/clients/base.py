@@ -22,7 +22,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from pipeline.outages import OutageLog
+
 log = logging.getLogger(__name__)
+# An upstream that fails is said so once per outage, and once that it answers again (pipeline/outages.py).
+upstreams = OutageLog(log)
+
+
+def upstream_name(upstream: str) -> str:
+    return {"enedis": "Enedis", "rte": "RTE"}.get(upstream, upstream)
+
 
 # (connect, read): both well under the tasks' soft time limit.
 DEFAULT_TIMEOUT = (3.05, 30)
@@ -128,7 +137,9 @@ def _wait(state: RetryCallState) -> float:
 
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning("upstream call failed (%s), attempt %d, retrying", exc, state.attempt_number)
+    if isinstance(exc, Unavailable) and exc.upstream:
+        upstreams.down(upstream_name(exc.upstream), exc, "calls are tried again, then their tasks back off")
+    log.debug("upstream call failed (%s), attempt %d, retrying", exc, state.attempt_number)
 
 
 def short_retries(fn: Callable) -> Callable:
@@ -168,6 +179,8 @@ class HttpTransport:
             raise Unavailable(f"{self.upstream}: timeout on {path}", upstream=self.upstream) from exc
         except requests.RequestException as exc:
             raise Unavailable(f"{self.upstream}: {type(exc).__name__} on {path}", upstream=self.upstream) from exc
+        if raw.status_code < 500:
+            upstreams.up(upstream_name(self.upstream))  # it answers (a refusal is an answer): once per outage
         body: Any = None
         if raw.content:
             try:
@@ -186,6 +199,7 @@ class HttpTransport:
             limiter.acquire(max_wait=self.max_limiter_wait)
         except RateLimitWait as exc:
             raise Throttled(f"{self.upstream}: rate limit, wait {exc.wait:.1f} s", exc.wait, upstream=self.upstream) from None
-        except LimiterUnavailable as exc:
-            # Without the shared limiter we cannot know the cluster's pace: wait, never flood.
-            raise Unavailable(f"{self.upstream}: rate limiter unavailable ({exc})", upstream=self.upstream) from exc
+        except LimiterUnavailable:
+            # Without the shared limiter we cannot know the cluster's pace: never call. Valkey is down,
+            # not upstream: the error goes up as it is, and the task waits the outage out.
+            raise

@@ -13,13 +13,16 @@ from datetime import timedelta
 
 from celery.schedules import crontab
 
+from models.settings import Settings
 from pipeline import tasks
 
 
-def schedule(nowfun=None) -> dict[str, dict]:
-    """The beat schedule; `nowfun` lets tests evaluate crontabs at chosen instants."""
+def schedule(nowfun=None, settings: Settings | None = None) -> dict[str, dict]:
+    """The beat schedule (the recovery checks' period from `settings`); `nowfun` lets tests evaluate
+    crontabs at chosen instants."""
     kw = {"nowfun": nowfun} if nowfun else {}
-    return {
+    recovery = (settings or Settings()).recovery_check_seconds
+    return _no_result({
         # Enedis publishes D-1 from about 08:00: 09:15 catches what 08:15 missed (yesterday cached by 10:00),
         # later passes what Enedis publishes late. A pass fetches a used point's series once a day (refresh_point).
         "enedis-refresh": {
@@ -65,7 +68,26 @@ def schedule(nowfun=None) -> dict[str, dict]:
             "schedule": timedelta(seconds=30),
             "options": {"expires": 25},
         },
-    }
+        # After an outage: backfills that stopped moving or that Valkey forgot go on; tasks the broker
+        # refused after their transaction committed are sent (README, "Outages").
+        "backfill-recovery": {
+            "task": tasks.RESUME_BACKFILLS,
+            "schedule": timedelta(seconds=recovery),
+            "options": {"expires": max(1.0, recovery * 0.9)},
+        },
+        "unsent-recovery": {
+            "task": tasks.RESEND_UNSENT,
+            "schedule": timedelta(seconds=recovery),
+            "options": {"expires": max(1.0, recovery * 0.9)},
+        },
+    })
+
+
+def _no_result(entries: dict[str, dict]) -> dict[str, dict]:
+    # Nobody reads a periodic task's result: beat does not subscribe to it, the worker does not store it.
+    for entry in entries.values():
+        entry["options"]["ignore_result"] = True
+    return entries
 
 
 BEAT_SCHEDULE = schedule()

@@ -18,4 +18,7 @@ RENEW_TOKENS = "releve.tokens.renew"
 HEARTBEAT = "releve.heartbeat"
 SEND_MAIL = "releve.mail.send"
 HOLDER_CONSENT_GONE = "releve.transfers.holder_consent_gone"
+RESUME_BACKFILLS = "releve.enedis.resume_backfills"
+RESEND_UNSENT = "releve.maintenance.resend_unsent"
 SIMULATE = "releve.costs.simulate"  # new in this release
+FETCH_CUSTOMER = "releve.enedis.fetch_customer"  # new in this release

@@ -18,17 +18,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
-from models.keys import (
-    ADDRESS, CONTRACT, contract_checked_claim, fetch_claim, progress_done_key, progress_key, progress_window,
-    refresh_pass_claim, series_refreshed_claim,
-)
+from models.keys import ADDRESS, CONTRACT, contract_checked_claim, refresh_pass_claim, series_refreshed_claim
 from models.offpeak_history import record_offpeak
 from models.series import SERIES, series_for
 from models.transfers import TransferRequest
 from models.usage_points import UsagePoint
-from models.valkey import get_client
 from pipeline import queues, tasks
-from pipeline.celery_app import enqueue, settings_of
+from pipeline.backfill import (
+    already_done, enqueue_window, fetching, note_cached, record_done, resume, start_backfill,
+)
+from pipeline.celery_app import enqueue
 from pipeline.clients.base import (
     ConsentNeeded,
     HistoryExhausted,
@@ -42,11 +41,7 @@ from pipeline.tasks.base import ReleveTask, once
 log = logging.getLogger(__name__)
 REFRESH_DAYS = 3  # the morning refresh looks at D-3 … D-1 (D-1, D-2 may be partial)
 
-
-def read_progress(valkey_url: str, point_id: int) -> dict[str, int]:
-    """Backfill progress of a point: windows planned and done (for the pages)."""
-    raw = get_client(valkey_url).hgetall(progress_key(point_id))
-    return {k.decode(): int(v) for k, v in raw.items()}
+__all__ = ["enqueue_window"]  # sent from here by the web app too (webapp/data.py)
 
 
 @dataclass
@@ -81,20 +76,24 @@ def load_point(task: ReleveTask, point_id: int) -> PointState | None:
         return PointState.of(row) if row.status == "active" else None
 
 
-def save_point(task: ReleveTask, point: PointState, before: PointState) -> None:
-    """Record what the task learnt of the point (its kind, consent, …) in a short transaction."""
+def save_point(task: ReleveTask, point: PointState, before: PointState, also=None) -> None:
+    """Record what the task learnt of the point (its kind, consent, …) in a short transaction;
+    `also(session)`, if given, runs in the same transaction."""
     changes = point.changes_since(before)
-    if not changes:
+    if not changes and also is None:
         return
     with task.session() as session:
-        row = session.get(UsagePoint, point.id, with_for_update=True)
-        if row is None:
-            log.info("point %s went away while it was fetched", point.id)
-            return
-        for name, value in changes.items():
-            setattr(row, name, value)
-        if changes.get("status") == "consent_needed":
-            _hand_over(task.app, session, row)
+        if changes:
+            row = session.get(UsagePoint, point.id, with_for_update=True)
+            if row is None:
+                log.info("point %s went away while it was fetched", point.id)
+                return
+            for name, value in changes.items():
+                setattr(row, name, value)
+            if changes.get("status") == "consent_needed":
+                _hand_over(task.app, session, row)
+        if also is not None:
+            also(session)
 
 
 def mark_consent_needed(point: PointState, code: str) -> None:
@@ -202,38 +201,33 @@ def _search_history(task, point, series_name, start, end, exc) -> dict[str, Any]
 @shared_task(bind=True, base=ReleveTask, name=tasks.FETCH_WINDOW)
 def fetch_window(self: ReleveTask, point_id: int, series: str, start: str, end: str,
                  backfill: bool = False) -> dict[str, Any]:
-    """Fetch one window of one series of a point into the cache (idempotent)."""
-    point = load_point(self, point_id)
-    if point is None:
-        return {"status": "skipped"}
-    before = dataclasses.replace(point)
-    result = fetch_into_cache(self, point, series, date.fromisoformat(start), date.fromisoformat(end))
-    save_point(self, point, before)
-    if backfill:
-        _count_done(self, point_id, progress_window(series, start, end))
+    """Fetch one window of one series of a point into the cache (idempotent).
+
+    A backfill window already done is not fetched again (the recovery check may have enqueued a
+    second copy of its message); once fetched, it is recorded done (pipeline/backfill.py).
+    """
+    first, stop = date.fromisoformat(start), date.fromisoformat(end)
+    if not backfill:
+        point = load_point(self, point_id)
+        if point is None:
+            return {"status": "skipped"}
+        before = dataclasses.replace(point)
+        result = fetch_into_cache(self, point, series, first, stop)
+        save_point(self, point, before)
+        return result
+    with fetching(self, point_id, series, first, stop) as to_do:
+        if not to_do or already_done(self, point_id, series, first, stop):
+            return {"status": "already-done"}
+        point = load_point(self, point_id)
+        if point is None:
+            return {"status": "skipped"}
+        before = dataclasses.replace(point)
+        result = fetch_into_cache(self, point, series, first, stop)
+        if set(point.changes_since(before)) <= {"last_refreshed_at"}:
+            note_cached(self, point_id, series, first, stop)  # a PostgreSQL failure below costs no second call
+        save_point(self, point, before,
+                   also=lambda session: record_done(self, point_id, series, first, stop, session))
     return result
-
-
-def _count_done(task: ReleveTask, point_id: int, window: str) -> None:
-    client = get_client(task.settings.valkey_url)
-    key, done = progress_key(point_id), progress_done_key(point_id)
-    # SADD answers 1 only the first time: a window run twice (acks_late) is counted once.
-    if client.sadd(done, window):
-        client.hincrby(key, "done", 1)
-    client.expire(done, 7 * 86400)
-    client.expire(key, 7 * 86400)
-
-
-def enqueue_window(celery: Celery, point_id: int, series: str, start: date, end: date, *, backfill: bool = False,
-                   dedupe_seconds: int = 300, session=None) -> bool:
-    """Enqueue a window fetch unless the same one was enqueued in the last `dedupe_seconds`
-    (on `interactive`, or `backfill` for a backfill window: see pipeline/queues.py); with
-    `session`, once it commits."""
-    if not once(settings_of(celery), fetch_claim(point_id, series, start, end), dedupe_seconds):
-        return False
-    enqueue(celery, tasks.FETCH_WINDOW, dict(point_id=point_id, series=series, start=start.isoformat(),
-                                             end=end.isoformat(), backfill=backfill), session=session)
-    return True
 
 
 # -- the contract ---------------------------------------------------------------------------------
@@ -272,6 +266,28 @@ def refresh_contract(task: ReleveTask, point: PointState) -> dict[str, Any]:
         log.info("point %s: no contract (%s)", point.id, exc.code)
         return {"status": "permanent-error", "code": exc.code}
     return {"status": "ok"}
+
+
+@shared_task(bind=True, base=ReleveTask, name=tasks.FETCH_CUSTOMER)
+def fetch_customer(self: ReleveTask, point_id: int) -> dict[str, Any]:
+    """Fetch a consumption point's contract and address, whichever is not cached (an API read missed them)."""
+    point = load_point(self, point_id)
+    if point is None:
+        return {"status": "skipped"}
+    before, svc = dataclasses.replace(point), self.services
+    result = {"contract": refresh_contract(self, point)}
+    if point.status == "active" and point.kind == "consumption" \
+            and svc.cache.get(point.user_id, ADDRESS, point=point.id) is None:
+        try:
+            svc.cache.put(point.user_id, ADDRESS, svc.enedis.address(point.pdl), point=point.id)
+            result["address"] = {"status": "ok"}
+        except ConsentNeeded as exc:
+            mark_consent_needed(point, exc.code)
+            result["address"] = {"status": "consent-needed", "code": exc.code}
+        except PermanentError as exc:
+            result["address"] = {"status": "permanent-error", "code": exc.code}
+    save_point(self, point, before)
+    return result
 
 
 # -- onboarding and backfill ----------------------------------------------------------------
@@ -325,17 +341,10 @@ def plan_backfill(point: PointState, today: date) -> list[tuple[str, date, date]
     return sorted(plan, key=lambda w: w[2], reverse=True)
 
 
-def start_backfill(task: ReleveTask, point_id: int, plan: list[tuple[str, date, date]]) -> None:
-    client = get_client(task.settings.valkey_url)
-    key = progress_key(point_id)
-    # Onboarding may run twice (a worker lost mid-task): windows already done stay counted,
-    # and those already enqueued are not enqueued again (enqueue_window dedupes).
-    windows = [progress_window(series, start, end) for series, start, end in plan]
-    done = sum(client.smismember(progress_done_key(point_id), windows)) if windows else 0
-    client.hset(key, mapping={"total": len(plan), "done": done})
-    client.expire(key, 7 * 86400)
-    for series, start, end in plan:
-        enqueue_window(task.app, point_id, series, start, end, backfill=True, dedupe_seconds=3600)
+@shared_task(bind=True, base=ReleveTask, name=tasks.RESUME_BACKFILLS, ignore_result=True)
+def resume_backfills(self: ReleveTask) -> dict[str, Any]:
+    """The recovery check (beat): backfills that stopped moving, or that Valkey forgot, go on."""
+    return resume(self)
 
 
 # -- the morning refresh ------------------------------------------------------------------------

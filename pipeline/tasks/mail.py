@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 class MailTask(ReleveTask):
     abstract = True
+    keep_if_unsent = False  # a body holds single-use links: never stored in PostgreSQL
 
     def message_options(self, kwargs):
         return hidden(kwargs.get("subject", ""))  # a rescheduled mail shows no more than the first message

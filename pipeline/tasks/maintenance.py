@@ -7,16 +7,20 @@ import logging
 import time
 
 from celery import bootsteps, shared_task
-from celery.signals import task_failure, worker_ready
+from celery.signals import task_failure, worker_process_init, worker_ready
+from kombu.exceptions import KombuError
 from redis import RedisError
 
 from models.calendar import today_paris
 from models.keys import (
     COUNT_TTL, TASK_FAILURES_KEPT, TASK_FAILURES_KEY, WORKER_HEARTBEAT_KEY, WORKERS_HEARTBEAT_KEY, count_key,
 )
+from models.unsent_tasks import forget_sent, take_unsent
 from models.valkey import get_client, get_quick_client
 from pipeline import liveness, tasks
 from pipeline.celery_app import settings_of
+from pipeline.outages import VALKEY, OutageLog, quiet_reconnect_logs
+from pipeline.tasks.base import ReleveTask
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,10 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def __init__(self, worker, **kwargs):
         super().__init__(worker, **kwargs)
         self.tref = None
+        self.outages = OutageLog(log)
 
     def start(self, worker) -> None:
+        quiet_reconnect_logs()  # one line when the broker goes, one when it is back (pipeline/outages.py)
         self.beat(worker)
         self.tref = worker.timer.call_repeatedly(WORKER_HEARTBEAT_EVERY, self.beat, (worker,), priority=10)
 
@@ -71,7 +77,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         try:
             record_worker_heartbeat(get_quick_client(settings_of(worker.app).valkey_url), worker.hostname)
         except RedisError as exc:  # Valkey down: /healthz says so; the worker goes on
-            log.warning("worker heartbeat not written: %s", exc)
+            self.outages.down(VALKEY, exc, "the worker waits for it (heartbeats resume when it is back)")
+        else:
+            self.outages.up(VALKEY)
 
 
 @shared_task(bind=True, name=tasks.HEARTBEAT, ignore_result=True)
@@ -104,6 +112,30 @@ def _count_failure(sender=None, exception=None, **_kwargs) -> None:
         record_failure(get_quick_client(settings.valkey_url), sender.name, type(exception).__name__)
     except RedisError as exc:  # the dashboard misses one; the task's own error is logged by Celery
         log.warning("task failure not counted: %s", exc)
+
+
+@shared_task(bind=True, base=ReleveTask, name=tasks.RESEND_UNSENT, ignore_result=True)
+def resend_unsent(self: ReleveTask) -> int:
+    """The recovery check (beat): send the tasks the broker refused after their sender committed."""
+    sent: list[int] = []
+    with self.session() as session:
+        for row in take_unsent(session):
+            try:
+                self.app.send_task(row.name, kwargs=row.kwargs, **({"queue": row.queue} if row.queue else {}))
+            except (KombuError, RedisError) as exc:
+                log.warning("unsent tasks: the broker still refuses (%s); %d sent, the rest wait", exc, len(sent))
+                break
+            sent.append(row.id)
+        forget_sent(session, sent)  # a commit that fails now sends them twice: tasks are idempotent
+    if sent:
+        log.info("unsent tasks: %d sent", len(sent))
+    return len(sent)
+
+
+@worker_process_init.connect
+def quiet_pool_logs(**_kwargs) -> None:
+    """Pool processes log a message given back to the broker in one line (pipeline/outages.py)."""
+    quiet_reconnect_logs()
 
 
 WARM_UP = (tasks.TEMPO_SEASON, tasks.TEMPO_HISTORY, tasks.ECOWATT, tasks.NATIONAL_CONSUMPTION)

@@ -44,6 +44,10 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     assert (keys.SIMULATION, keys.SIMULATION_PROGRESS) == ("simulation", "simulation:progress")
     assert keys.once_key(keys.simulation_claim(12)) == "releve:once:simulate:12"
     assert keys.once_key(keys.contract_claim(12)) == "releve:once:contract:12"
+    assert keys.once_key(keys.customer_claim(12)) == "releve:once:customer:12"
+    assert keys.quota_key(3, "upstream", "d", "2026-11-24") == "releve:quota:3:upstream:d:2026-11-24"
+    assert keys.quota_pattern(3) == "releve:quota:3:*"
+    assert keys.answer_entry("v1", "max_power", day, day, day) == "answer:v1:max_power:2026-11-24:2026-11-24:2026-11-24"
     digest = "7a64adf28737ea90719cbdf0b1a87a5e"  # SHA-256 of the address, 32 hex digits
     assert keys.login_keys("alice@example.org", "192.0.2.1") == (
         f"releve:login:acct:{digest}", "releve:login:addr:192.0.2.1")
@@ -51,6 +55,11 @@ def test_formats_stay_as_the_previous_release_wrote_them():
         f"releve:mail:reset:acct:{digest}", "releve:mail:reset:addr:192.0.2.1")
     assert (keys.BEAT_HEARTBEAT_KEY, keys.WORKER_HEARTBEAT_KEY, keys.WORKERS_HEARTBEAT_KEY, keys.REDBEAT_PREFIX) == (
         "releve:heartbeat:beat", "releve:heartbeat:worker", "releve:heartbeat:workers", "releve:redbeat")
+    # celery-redbeat's own lock name, which the previous release's beat takes: the two exclude each other.
+    assert keys.REDBEAT_LOCK_KEY == "releve:redbeat:lock"
+    # New in this release (#12): the recovery check's claim and the Valkey run id it compares.
+    assert keys.once_key(keys.resume_claim(12)) == "releve:once:resume:12"
+    assert keys.VALKEY_RUN_KEY == "releve:recovery:valkey-run"
 
 
 def test_no_email_address_in_a_key():

@@ -24,6 +24,16 @@ PRODUCTION = {
 }
 
 
+def test_outage_settings_default_to_production_waits_and_can_be_shortened():
+    defaults = Settings.from_env({})
+    assert (defaults.retry_backoff_seconds, defaults.outage_retry_max_seconds, defaults.recovery_check_seconds,
+            defaults.backfill_stall_seconds) == (10, 300, 60, 300)
+    short = Settings.from_env({"RETRY_BACKOFF_SECONDS": "0.5", "OUTAGE_RETRY_MAX_SECONDS": "2",
+                               "RECOVERY_CHECK_SECONDS": "2", "BACKFILL_STALL_SECONDS": "8"})
+    assert (short.retry_backoff_seconds, short.outage_retry_max_seconds, short.recovery_check_seconds,
+            short.backfill_stall_seconds) == (0.5, 2, 2, 8)
+
+
 def test_defaults_point_at_the_sandbox():
     s = Settings.from_env({})
     assert s.mode == "development"
@@ -65,6 +75,12 @@ def test_production_names_the_missing_variable(missing):
         ("RELEVE_MASTER_KEY", "!!!not base64!!!"),
         ("RELEVE_ENV", "staging"),
         ("ENEDIS_API_URL", "gw.ext.prod.api.enedis.fr"),
+        ("RETRY_BACKOFF_SECONDS", "0"),
+        ("RETRY_BACKOFF_SECONDS", "nan"),
+        ("OUTAGE_RETRY_MAX_SECONDS", "1e9"),
+        ("RECOVERY_CHECK_SECONDS", "0.5"),
+        ("BACKFILL_STALL_SECONDS", "inf"),
+        ("BACKFILL_STALL_SECONDS", "soon"),
     ],
 )
 def test_bad_values_name_their_variable(variable, value):

@@ -59,3 +59,18 @@ def test_onboarding_holds_no_transaction_while_enedis_answers(held_upstream):
     states, result = held_upstream(tasks.ONBOARD)
     assert result["status"] == "ok" and result["kind"] == "consumption"
     assert "idle in transaction" not in states and "active" not in states, states
+
+
+def test_fetch_customer_caches_the_contract_and_the_address_that_are_missing(settings, celery_app, sandbox, accounts,
+                                                                            valkey):
+    from models.cache import EncryptedCache
+    from models.keys import ADDRESS, CONTRACT
+
+    (point,) = accounts.points([made_up_pdl("96")], kind="consumption")
+    store = EncryptedCache.from_settings(valkey, settings)
+    result = celery_app.tasks[tasks.FETCH_CUSTOMER].apply(kwargs={"point_id": point.id}).get()
+    assert result["contract"]["status"] == "ok" and result["address"]["status"] == "ok"
+    assert store.get(point.user_id, CONTRACT, point=point.id)["usage_point_id"] == point.pdl
+    assert store.get(point.user_id, ADDRESS, point=point.id)["usage_point_id"] == point.pdl
+    again = celery_app.tasks[tasks.FETCH_CUSTOMER].apply(kwargs={"point_id": point.id}).get()
+    assert again == {"contract": {"status": "cached"}}  # both cached: nothing asked of Enedis

@@ -21,10 +21,14 @@ PREVIOUS_RELEASE = {
     "releve.mail.send": "mail",
     "releve.transfers.holder_consent_gone": "interactive",
 }
-# Tasks this release adds (next release, they join PREVIOUS_RELEASE).
+# Tasks this release adds (next release, they join PREVIOUS_RELEASE): the recovery checks (#12) on a queue
+# every worker pool consumes.
 NEW_IN_THIS_RELEASE = {
     "releve.rte.tempo_history": "rte",
+    "releve.enedis.resume_backfills": "default",
+    "releve.maintenance.resend_unsent": "default",
     "releve.costs.simulate": "interactive",
+    "releve.enedis.fetch_customer": "interactive",
 }
 
 

@@ -92,3 +92,131 @@ def test_a_rescheduled_mail_shows_only_its_subject(celery):
     task, _ = flaky(celery, base=MailTask)
     options = task.message_options({"to": "zoe@example.org", "subject": "Relevé : essai", "body": "lien"})
     assert options == {"argsrepr": "()", "kwargsrepr": repr({"subject": "Relevé : essai"})}
+
+
+# -- outages: Valkey, the broker or PostgreSQL unreachable --------------------------------------------
+
+
+def outage_errors():
+    import kombu.exceptions
+    import psycopg
+    import redis
+    import sqlalchemy.exc
+
+    from pipeline.ratelimit import LimiterUnavailable
+
+    return [
+        redis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused."),
+        redis.TimeoutError("Timeout reading from socket"),
+        redis.BusyLoadingError("Valkey is loading the dataset in memory"),
+        LimiterUnavailable("ConnectionError: Connection refused"),
+        kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6390"),
+        sqlalchemy.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused")),
+        psycopg.OperationalError("the database system is starting up"),
+    ]
+
+
+@pytest.fixture
+def shortened(celery):
+    """The app's settings as a test sets them: short outage backoffs."""
+    from models.settings import Settings
+
+    celery.conf.releve_settings = Settings(retry_backoff_seconds=0.5, outage_retry_max_seconds=2.0)
+    return celery
+
+
+def test_an_outage_is_waited_out_however_long_and_never_uses_the_budget(shortened, caplog):
+    caplog.set_level(logging.DEBUG, logger="pipeline.tasks.base")
+    errors = outage_errors() * 3  # far more than MAX_ATTEMPTS
+    task, runs = flaky(shortened, *errors)
+    result = task.apply(kwargs={"point_id": 7, ATTEMPT: MAX_ATTEMPTS - 1})
+    assert (result.state, result.result) == ("SUCCESS", "ok")
+    assert len(runs) == len(errors) + 1
+    waits = [float(w) for w in re.findall(r"rescheduled in ([\d.]+) s", caplog.text)]
+    assert len(waits) == len(errors) and all(0.25 <= w <= 2.0 for w in waits)  # RETRY_BACKOFF_SECONDS … the cap
+
+
+def test_an_outage_is_logged_once_per_change_of_state_not_per_task(shortened, caplog):
+    import redis
+
+    from pipeline.tasks import base
+
+    base.outages.down_since.clear()
+    caplog.set_level(logging.INFO, logger="pipeline.tasks.base")
+    task, _ = flaky(shortened, *[redis.ConnectionError("Connection refused")] * 5)
+    task.apply(kwargs={"point_id": 7})
+    other, _ = flaky(shortened, *[redis.ConnectionError("Connection refused")] * 5)
+    other.apply(kwargs={"point_id": 8})
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [r.getMessage().split(" (")[0] for r in lines] == ["Valkey unreachable"]
+    assert "Traceback" not in caplog.text
+    base.outages.down_since.clear()
+
+
+def test_an_upstream_failure_still_counts_after_an_outage(shortened):
+    import redis
+
+    errors = [redis.ConnectionError("down")] * 3 + [Unavailable("502", upstream="enedis")] * 10
+    task, runs = flaky(shortened, *errors)
+    assert task.apply(kwargs={"point_id": 7}).state == "FAILURE"
+    assert len(runs) == 3 + MAX_ATTEMPTS
+
+
+def test_a_task_the_broker_cannot_take_back_is_given_back_not_dropped(shortened):
+    """Celery drops a message whose retry it cannot send (Reject, requeue=False): the policy gives it back."""
+    import redis
+    from celery.exceptions import Reject
+
+    from sandbox.testing import free_port
+
+    shortened.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    shortened.conf.broker_connection_timeout = 1
+    task, runs = flaky(shortened, redis.ConnectionError("Valkey is down"))
+    task.push_request(id="a-message", args=(), kwargs={"point_id": 7}, retries=0, called_directly=False,
+                      is_eager=False, delivery_info={"routing_key": "default"})
+    try:
+        with pytest.raises(Reject) as rejected:
+            task(point_id=7)
+    finally:
+        task.pop_request()
+    assert rejected.value.requeue is True and runs == [7]
+
+
+def test_a_retry_waits_for_a_broker_that_comes_back(shortened, tmp_path):
+    """A short broker outage costs no redelivery: the retry is sent once the broker is back."""
+    import threading
+
+    import redis
+    from celery.exceptions import Retry
+
+    from models.settings import Settings
+    from tests_helpers import OwnValkey, guarded
+
+    shortened.conf.releve_settings = Settings(retry_backoff_seconds=0.5, outage_retry_max_seconds=60)
+    broker = OwnValkey(tmp_path, launcher=guarded([]))
+    shortened.conf.broker_url = broker.url  # not started yet: nobody listens
+    shortened.conf.broker_connection_timeout = 1
+    task, runs = flaky(shortened, redis.ConnectionError("Valkey is down"))
+    done = threading.Event()
+
+    def comes_back() -> None:  # a thread that lives on: the guard stops its command when its thread ends
+        if not done.wait(2.0):
+            broker.start()
+            done.wait()
+
+    thread = threading.Thread(target=comes_back)
+    thread.start()
+    task.push_request(id="a-message", args=(), kwargs={"point_id": 7}, retries=0, called_directly=False,
+                      is_eager=False, delivery_info={"routing_key": "default"})
+    try:
+        with pytest.raises(Retry):
+            task(point_id=7)
+        with redis.Redis.from_url(broker.url) as client:
+            queued = [key for key in client.keys("*") if client.type(key) == b"list"]
+            assert sum(client.llen(key) for key in queued) == 1  # the message that runs it again
+    finally:
+        task.pop_request()
+        broker.stop()
+        done.set()
+        thread.join()
+    assert runs == [7]

@@ -224,12 +224,13 @@ def test_a_worker_killed_mid_task_runs_it_again(cluster, upstream, accounts, wai
 
 
 def onboard_and_wait(cluster, point: UsagePoint, wait_until, timeout=120):
-    from pipeline.tasks.enedis import read_progress
+    from pipeline.backfill import read_progress
 
     result = cluster.celery.send_task(tasks.ONBOARD, kwargs={"point_id": point.id}).get(timeout=timeout)
 
     def finished():
-        progress = read_progress(cluster.settings.valkey_url, point.id)
+        with session_scope(cluster.settings.database_url) as session:
+            progress = read_progress(session, cluster.settings.valkey_url, point.id)
         return progress if progress and progress["done"] >= progress["total"] else None
 
     progress = wait_until(finished, timeout=timeout, interval=0.5) if result["status"] == "ok" else None

@@ -152,6 +152,26 @@ def test_forget_cache_drops_the_entries_and_fetches_the_history_again(client, ro
     assert (row.actor_id, row.details) == (root.id, {"points": 2, "refetched": 1})
 
 
+def test_reset_quota_gives_every_api_client_of_the_account_its_reads_back(client, root, bob, session, valkey,
+                                                                         settings):
+    from models.api_clients import ApiClient
+    from pipeline.api import Quotas
+
+    issued = [ApiClient.issue(bob.id, name)[0] for name in ("HA", "script")]
+    session.add_all(issued)
+    session.flush()
+    quotas = Quotas(valkey, settings)
+    for api_client in issued:
+        quotas.charge(api_client.id, "cache")
+        quotas.charge(api_client.id, "upstream")
+    page = client.get(f"/admin/utilisateurs/{bob.id}").get_data(as_text=True)
+    assert "2 depuis le cache" in page and "2 avec appel à Enedis" in page
+    assert post(client, f"/admin/utilisateurs/{bob.id}/quota-api").status_code == 303
+    assert all(quotas.peek(c.id).used == dict.fromkeys(quotas.limits, 0) for c in issued)
+    [row] = rows(session, "admin.user.quota_reset")
+    assert row.actor_id == root.id
+
+
 def test_the_last_admin_cannot_be_disabled_demoted_nor_deleted_from_the_area(client, auth, session, signed_in):
     """Sam holds every permission through a role of its own, not the admin role: root is the last administrator."""
     root = make_user(session, "root@example.org", roles=(ADMIN,))

@@ -31,6 +31,7 @@ REQUIRED = {
     "admin.enable": USERS_EDIT,
     "admin.send_reset": USERS_EDIT,
     "admin.forget_cache": USERS_EDIT,
+    "admin.reset_quota": USERS_EDIT,
     "admin.delete": USERS_DELETE,
     "admin.change_role": ROLES_EDIT,
     "admin.roles": ROLES_EDIT,

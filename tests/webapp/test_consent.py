@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -16,6 +14,7 @@ from models.audit import AuditLog
 from models.consents import EnedisConsent
 from models.usage_points import UsagePoint
 from models.users import User
+from tests_helpers import queued
 from webapp.main import PARIS
 
 CUSTOMER_7 = ["64975835695673", "63695879465986", "22315546958763"]
@@ -59,16 +58,6 @@ def points(session, email="alice@example.org") -> dict[str, UsagePoint]:
 def consents(session) -> list[EnedisConsent]:
     session.expire_all()
     return list(session.scalars(select(EnedisConsent).order_by(EnedisConsent.id)))
-
-
-def queued(valkey, queue="interactive") -> list[tuple[str, dict]]:
-    """(task name, kwargs) of the messages waiting in a broker queue."""
-    out = []
-    for raw in valkey.lrange(queue, 0, -1):
-        message = json.loads(raw)
-        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        out.append((message["headers"]["task"], kwargs))
-    return out
 
 
 def test_start_page_explains_and_offers_the_sandbox_customers(client, auth):

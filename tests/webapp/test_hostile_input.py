@@ -418,7 +418,8 @@ def test_fuzz_every_route_field_and_parameter_answers_no_5xx(fuzz_app, session, 
     with fuzz_app.test_request_context():
         reset = make_token(alice, "reset")
     samples = {"token": reset, "filename": "releve.css", "pk": str(session.scalar(select(ApiClient.id))),
-               "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id)}
+               "request_id": str(asked.id), "user_id": str(bob.id), "point_id": str(bobs.id), "role_id": str(spare.id),
+               "pdl": PDL}  # /api/v1/meters/<pdl>/…: without a token, a 401 (tests/webapp/test_api_v1.py fuzzes it)
     for page in ("/parametres", f"/nouveau-mot-de-passe/{reset}", "/compteurs/ajouter",
                  "/parametres/offres/nouvelle?type=TEMPO", f"/admin/utilisateurs/{bob.id}", "/admin/roles",
                  f"/admin/roles/{spare.id}", f"/admin/compteurs/{bobs.id}", "/admin/tempo",

@@ -1,4 +1,5 @@
-"""Utilisateurs: search, detail (metadata only), disable/enable, delete, reset mail, role, forget the cache."""
+"""Utilisateurs: search, detail (metadata only), disable/enable, delete, reset mail, role, forget the cache,
+reset the API quotas."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from models.permissions import LEGACY_USER, ROLES_EDIT, USERS_DELETE, USERS_EDIT
 from models.sessions import UserSession
 from models.usage_points import UsagePoint
 from models.users import Role, User, normalise_email
+from models.valkey import get_client
 from pipeline import accounts as account_ops
+from pipeline.api import Quotas
 from webapp.admin import bp, client_ip, permission_required
 from webapp.admin.common import done, paginate, point_metadata, refused
 from webapp.admin.forms import ActionForm, ConfirmDeleteForm, RoleChoiceForm
@@ -66,6 +69,7 @@ def _detail(user: User, *, delete_form=None, role_form=None, status: int = 200):
     sessions = s.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id))
     clients = s.scalar(select(func.count()).select_from(ApiClient)
                        .where(ApiClient.user_id == user.id, ApiClient.revoked_at.is_(None)))
+    quota = api_usage(user.id)
     history = list(s.scalars(select(AuditLog).where(AuditLog.target == user_target(user.id))
                              .order_by(AuditLog.id.desc()).limit(20)))
     role_form = role_form or RoleChoiceForm(formdata=None)
@@ -73,8 +77,21 @@ def _detail(user: User, *, delete_form=None, role_form=None, status: int = 200):
     if not role_form.role.data and user.roles:
         role_form.role.data = user.roles[0].id
     return render_template("admin/user.html", user=user, points=point_metadata(points), sessions=sessions,
-                           clients=clients, history=history,
+                           clients=clients, history=history, quota=quota,
                            delete_form=delete_form or ConfirmDeleteForm(formdata=None), role_form=role_form), status
+
+
+def api_usage(user_id: int) -> dict[str, int]:
+    """Today's API reads of the account, its clients together (revoked ones too), as the quotas count them."""
+    pks = list(db().scalars(select(ApiClient.id).where(ApiClient.user_id == user_id)))
+    quotas = Quotas(get_client(settings().valkey_url), settings())
+    total = {"cache:day": 0, "upstream:day": 0}
+    for pk in pks:
+        used = quotas.peek(pk).used
+        for slot in total:
+            total[slot] += used[slot]
+    return total | {"clients": len(pks), "cache_limit": settings().api_quota_per_day,
+                    "upstream_limit": settings().api_upstream_quota_per_day}
 
 
 def _role_choices() -> list[SelectChoice]:
@@ -173,3 +190,13 @@ def forget_cache(user_id: int):
     refetched = account_ops.forget_cache(db(), celery(), settings(), target.id, actor=current_user, ip=client_ip())
     return done(f"Le cache de {target.email} est oublié ; l'historique de {refetched} compteur(s) est récupéré à "
                 f"nouveau.", _back(user_id))
+
+
+@bp.post("/utilisateurs/<int:user_id>/quota-api")
+@permission_required(USERS_EDIT)
+def reset_quota(user_id: int):
+    target = _user(user_id)
+    if not ActionForm().validate_on_submit():
+        return refused("Formulaire invalide.", 400)
+    account_ops.reset_api_quotas(db(), settings(), target.id, actor=current_user, ip=client_ip())
+    return done(f"Les quotas d'API de {target.email} sont remis à zéro.", _back(user_id))

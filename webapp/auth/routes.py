@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from models.accounts import default_role
 from models.users import User, normalise_email
-from webapp import outage
+from webapp import json_errors, outage
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, ResetForm, ResetRequestForm, SignupForm
 from webapp.db import db
@@ -246,10 +246,14 @@ def reset(token: str):
 
 @bp.app_errorhandler(404)
 def not_found(_exc):
+    if (api := json_errors.answer(404)) is not None:
+        return api
     return render_template("error.html", title="Page introuvable", message="Cette page n'existe pas."), 404
 
 
 @bp.app_errorhandler(403)
 def forbidden(_exc):
+    if (api := json_errors.answer(403)) is not None:
+        return api
     return render_template("error.html", title="Accès refusé", message="Vous n'avez pas accès à cette page."), 403
 

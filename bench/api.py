@@ -1,0 +1,154 @@
+"""`python -m bench.api`: `/api/v1` serving a cached year of daily energy, against the same stack serving a
+static JSON file of the same size (the ceiling), measured with wrk (the Debian package).
+
+A real `releve web` (gunicorn with the Procfile's settings: `releve web`'s 2 workers x 4 threads), a
+PostgreSQL database and a Valkey database of this bench's own: an account with a consumption meter, 365
+days of daily energy in the encrypted cache, an API secret with quotas far above what the bench sends.
+The ceiling is the body of that API answer written into the app's static folder and served by the same
+gunicorn and Flask (`/static/…`), so both go through the same server, workers and middleware; the API
+adds authentication (one indexed query), the quota (one Lua call), the range read (one MGET of 365
+sealed entries, decrypted) and the JSON encoding.
+
+For each of 8 and 32 connections: requests per second and the 50th/99th percentile latency, for each URL.
+
+Servers: DATABASE_URL (a database it may empty; default: database `releve_bench_api` on 127.0.0.1:5432,
+created afresh) and VALKEY_URL (default redis://127.0.0.1:6379/13, emptied first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import redis
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from models.api_clients import ApiClient
+from models.cache import EncryptedCache
+from models.calendar import last_published_day, now_paris
+from models.db import session_scope
+from models.settings import Settings
+from models.usage_points import UsagePoint
+from models.users import User
+from releve import embedded
+from releve.cli import run_migrations
+from sandbox.testing import free_port
+
+RELEVE = str(Path(sys.executable).parent / "releve")
+STATIC = Path(__file__).resolve().parent.parent / "webapp" / "static" / "bench-ceiling.json"
+PDL = "98000000000365"
+
+
+def database() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS releve_bench_api WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE releve_bench_api"))
+        admin.dispose()
+        url = "postgresql+psycopg://postgres@127.0.0.1:5432/releve_bench_api"
+    run_migrations(url)
+    return make_url(url).render_as_string(hide_password=False)
+
+
+def household(env: dict[str, str], settings: Settings) -> tuple[str, date, date]:
+    """The account, its meter, a year of daily energy cached, and an API secret."""
+    with session_scope(settings.database_url) as session:
+        user = User(email="banc-api@example.org", password_hash="-", is_active=True)
+        session.add(user)
+        session.flush()
+        point = UsagePoint(pdl=PDL, user_id=user.id, kind="consumption", status="active")
+        client, secret = ApiClient.issue(user.id, "bench")
+        session.add_all([point, client])
+        session.flush()
+        user_id, point_id = user.id, point.id
+    last = last_published_day(now_paris())
+    first = last - timedelta(days=364)
+    store = EncryptedCache.from_settings(redis.Redis.from_url(settings.valkey_url), settings)
+    store.put_days(user_id, point_id, "daily_consumption",
+                   {first + timedelta(days=i): {"day": (first + timedelta(days=i)).isoformat(), "value": 8000 + i * 7}
+                    for i in range(365)})
+    return secret, first, last + timedelta(days=1)
+
+
+WRK_LINE = re.compile(r"Requests/sec:\s+([0-9.]+)")
+PERCENTILE = re.compile(r"^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$", re.M)
+SCALE = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> tuple[float, float, float, str]:
+    """(requests/s, p50 ms, p99 ms, non-2xx summary) of one wrk run."""
+    argv = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rate = float(WRK_LINE.search(out).group(1))
+    pct = {int(p): float(v) * SCALE[unit] for p, v, unit in PERCENTILE.findall(out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, pct.get(50, float("nan")), pct.get(99, float("nan")), f"{errors.group(1)} non-2xx" if errors else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20, help="each wrk run")
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
+    args = parser.parse_args()
+    valkey_url = os.environ.get("VALKEY_URL", "redis://127.0.0.1:6379/13")
+    redis.Redis.from_url(valkey_url).flushdb()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENEDIS_", "RTE_", "RELEVE_", "API_"))}
+    env.update(RELEVE_ENV="test", DATABASE_URL=database(), VALKEY_URL=valkey_url,
+               RELEVE_MASTER_KEY=embedded.new_master_key(), SECRET_KEY="bench-" + "x" * 40,
+               API_QUOTA_PER_MINUTE="100000000", API_QUOTA_PER_DAY="1000000000")
+    settings = Settings.from_env(env)
+    secret, start, end = household(env, settings)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api_url = f"{base}/api/v1/meters/{PDL}/consumption/daily?start={start}&end={end}"
+    auth = {"Authorization": f"Bearer {secret}"}
+    web = subprocess.Popen([RELEVE, "web", "--bind", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                answer = requests.get(api_url, headers=auth, timeout=10)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or web.poll() is not None:
+                    raise SystemExit("releve web did not start") from None
+                time.sleep(0.5)
+        assert answer.status_code == 200 and len(answer.json()["values"]) == 365, answer.text[:300]
+        STATIC.write_bytes(answer.content)
+        static_url = f"{base}/static/{STATIC.name}"
+        assert requests.get(static_url, timeout=10).content == answer.content
+        load = os.getloadavg()
+        print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} before the runs; "
+              f"body {len(answer.content)} bytes; releve web: 2 workers x 4 threads; wrk 2 threads, {args.seconds} s")
+        print(f"{'connections':>11}  {'what':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+        for connections in args.connections:
+            results = {}
+            for label, url, headers in (("static JSON (ceiling)", static_url, {}),
+                                        ("/api/v1 daily, 365 days", api_url, auth)):
+                rate, p50, p99, errors = wrk(url, connections, args.seconds, headers)
+                results[label] = rate
+                print(f"{connections:>11}  {label:<28} {rate:>8.0f} {p50:>8.1f} {p99:>8.1f} {errors}")
+            ratio = results["/api/v1 daily, 365 days"] / results["static JSON (ceiling)"]
+            print(f"{'':>11}  API / ceiling: {ratio:.0%}")
+    finally:
+        STATIC.unlink(missing_ok=True)
+        os.killpg(web.pid, 15)
+        web.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

@@ -30,6 +30,7 @@ import redis
 
 from models.cache import EncryptedCache
 from models.calendar import PARIS, last_published_day
+from models.daypack import energy_wh
 from models.db import session_scope
 from models.keys import readings_version_key
 from models.settings import Settings
@@ -46,7 +47,7 @@ def _curve(first: date, last: date, rnd: random.Random) -> dict[date, list[dict]
         local = t.astimezone(PARIS)
         watts = rnd.randrange(150, 600) + (1800 if 18 <= local.hour < 22 else 0) + (2500 if local.hour in (2, 3) else 0)
         days.setdefault(local.date(), []).append({"start": local.isoformat(), "minutes": 30, "watts": watts,
-                                                  "wh": watts // 2})
+                                                  "wh": energy_wh(watts, 30)})
         t += timedelta(minutes=30)
     return days
 

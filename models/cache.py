@@ -5,8 +5,11 @@ and the owner's user id. The associated data binds the Valkey key and the user i
 entry copied under another key or another user's name fails to authenticate; it is then
 treated as a miss, and logged.
 
-Layout of a stored value: format byte (1), key-version byte, 12-byte nonce, ciphertext
-with its 16-byte tag. The key version says which master key sealed the entry. Master keys
+Layout of a stored value: format byte, key-version byte, 12-byte nonce, ciphertext with its
+16-byte tag. Format 1: the plaintext is JSON (single entries; days written by earlier
+releases, still read until they expire). Format 2: a day of a series in compact form
+(`models/daypack.py`: the numbers only, 135 bytes sealed for a 30-minute load-curve day
+where JSON took about 3.5 KB). The associated data is the same for both. The key version says which master key sealed the entry. Master keys
 rotate (README, "Rotating the master key"): `RELEVE_MASTER_KEY` is the current key, which
 seals every write; `RELEVE_MASTER_KEY_PREVIOUS` lists older ones, which only read what they
 sealed until it expires or is fetched again. An entry whose version is no longer configured
@@ -20,8 +23,14 @@ configured master key: retiring that key would have turned every entry into a mi
 
     releve:c:{user_id}:{"p" + point id, or "-"}:{name}
 
-A day of a series is one key (`{series}:{YYYY-MM-DD}`): a range read is one MGET, and a
+A day of a series is one key (`{series}:{YYYY-MM-DD}`): a range read is one round trip, and a
 day fetched again replaces itself (a partial day is never there twice).
+
+Reading renews: a read on behalf of the owner (a page, the API: `renew=True`, the default)
+sets the time to live of every day it found back to `CACHE_TTL_SECONDS`, and marks the point
+used (`releve:used`, see `used_points`), in the same round trip (one Lua script). What the
+owner keeps looking at stays; what nobody reads for a whole TTL is gone. The pipeline's own
+reads pass `renew=False` (a plain MGET) so that they keep nothing alive.
 """
 
 from __future__ import annotations
@@ -29,9 +38,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -41,13 +50,32 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from models.keys import cache_key, day_entry, history_start_entry, readings_version_key
+from models import daypack
+from models.keys import USED_KEY, cache_key, day_keys, history_start_entry, readings_version_key
 from models.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 1  # JSON
+DAY_FORMAT = 2  # a compact day (models/daypack.py)
 NONCE_BYTES = 12
+
+# KEYS: entries read and renewed (ARGV[1] of them), then entries only read, then the used set when ARGV[3] > 0
+# ARGV: n renewed, ttl seconds, n points to mark used, their ids…
+# Returns the values of every entry but the used set, in order (nil when absent).
+_READ = """
+local n, ttl, n_used = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local last = #KEYS
+if n_used > 0 then last = last - 1 end
+local out = {}
+for i = 1, n do out[i] = redis.call('GETEX', KEYS[i], 'EX', ttl) end
+for i = n + 1, last do out[i] = redis.call('GET', KEYS[i]) end
+if n_used > 0 then
+  local now = redis.call('TIME')[1]
+  for i = 1, n_used do redis.call('ZADD', KEYS[#KEYS], now, ARGV[3 + i]) end
+end
+return out
+"""
 
 
 def _json_default(value: Any) -> Any:
@@ -70,6 +98,9 @@ class RangeResult:
     history_start: date | None = None                   # upstream serves nothing before this day
 
 
+Span = tuple[int, str, date, date]  # (point id, series, start, end): days [start, end) of a series of a point
+
+
 class EncryptedCache:
     """Personal readings sealed per user, with a TTL, read a range at a time."""
 
@@ -89,6 +120,7 @@ class EncryptedCache:
         self.version = max(keys) if current is None else current
         self.ttl = int(ttl_seconds)
         self._user_key = lru_cache(maxsize=4096)(self._derive_user_key)
+        self._read = client.register_script(_READ)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> EncryptedCache:
@@ -114,11 +146,17 @@ class EncryptedCache:
         aad = f"{key}|{user_id}".encode()
         return bytes((FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
 
-    def open(self, user_id: int, key: str, blob: bytes | None) -> Any | None:
-        """The value, or None for a miss (absent, unknown format or key, or failing authentication)."""
+    def seal_day(self, user_id: int, key: str, day: date, value: Any, final: bool) -> bytes:
+        """A day of a series, compact (format 2)."""
+        nonce = os.urandom(NONCE_BYTES)
+        plaintext = daypack.encode(day, value, final)
+        aad = f"{key}|{user_id}".encode()
+        return bytes((DAY_FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
+
+    def _plaintext(self, user_id: int, key: str, blob: bytes | None, formats: tuple[int, ...]) -> bytes | None:
         if blob is None:
             return None
-        if len(blob) < 2 + NONCE_BYTES + 16 or blob[0] != FORMAT:
+        if len(blob) < 2 + NONCE_BYTES + 16 or blob[0] not in formats:
             log.warning("cache: unreadable entry %s (unknown format), treated as a miss", key)
             return None
         if blob[1] not in self.masters:
@@ -126,14 +164,62 @@ class EncryptedCache:
             log.info("cache: entry %s is sealed under key version %d, not configured (retired?): a miss",
                      key, blob[1])
             return None
-        nonce, sealed = blob[2:2 + NONCE_BYTES], blob[2 + NONCE_BYTES:]
         try:
-            plaintext = self._user_key(blob[1], user_id).decrypt(nonce, sealed, f"{key}|{user_id}".encode())
+            return self._user_key(blob[1], user_id).decrypt(blob[2:2 + NONCE_BYTES], blob[2 + NONCE_BYTES:],
+                                                            f"{key}|{user_id}".encode())
         except InvalidTag:
             log.warning("cache: entry %s failed authentication for user %s (moved or tampered), treated as a miss",
                         key, user_id)
             return None
-        return json.loads(plaintext)
+
+    def open_day(self, user_id: int, key: str, day: date, blob: bytes | None) -> tuple[Any, bool] | None:
+        """(value, final) of a day entry of either format, or None for a miss."""
+        plaintext = self._plaintext(user_id, key, blob, (FORMAT, DAY_FORMAT))
+        if plaintext is None:
+            return None
+        try:
+            if blob[0] == DAY_FORMAT:
+                return daypack.decode(day, plaintext)
+            record = json.loads(plaintext)
+            return record["v"], bool(record["f"])
+        except (daypack.Undecodable, ValueError, KeyError, TypeError):
+            log.warning("cache: entry %s does not decode (format %d), treated as a miss", key, blob[0])
+            return None
+
+    def _open_day_fast(self, user_id: int, key: str, day: date, blob: bytes | None, aead: Mapping[int, AESGCM],
+                       suffix: bytes) -> tuple[Any, bool] | None:
+        """`open_day` for a range read: the common case (a compact day under a configured key) inline."""
+        if blob is None:
+            return None
+        if blob[0] == DAY_FORMAT and len(blob) >= 2 + NONCE_BYTES + 16 and blob[1] in aead:
+            try:
+                plaintext = aead[blob[1]].decrypt(blob[2:2 + NONCE_BYTES], blob[2 + NONCE_BYTES:],
+                                                  key.encode() + suffix)
+            except InvalidTag:
+                return self.open_day(user_id, key, day, blob)  # logs the failure
+            if plaintext[0] == daypack.CURVE and len(plaintext) >= 4 and plaintext[2] in (2, 4):
+                return daypack.CurveDay(day, packed=plaintext), bool(plaintext[1] & daypack.FINAL)
+            if plaintext[0] == daypack.DAILY and len(plaintext) == 10:
+                return {"day": day.isoformat(), "value": int.from_bytes(plaintext[2:], "little", signed=True)}, \
+                    bool(plaintext[1] & daypack.FINAL)
+            try:
+                return daypack.decode(day, plaintext)
+            except daypack.Undecodable:
+                log.warning("cache: entry %s does not decode (format %d), treated as a miss", key, blob[0])
+                return None
+        return self.open_day(user_id, key, day, blob)
+
+    def open(self, user_id: int, key: str, blob: bytes | None) -> Any | None:
+        """The value of a single (JSON) entry, or None for a miss (absent, unknown format or key, or failing
+        authentication)."""
+        plaintext = self._plaintext(user_id, key, blob, (FORMAT,))
+        if plaintext is None:
+            return None
+        try:
+            return json.loads(plaintext)
+        except ValueError:
+            log.warning("cache: entry %s does not decode, treated as a miss", key)
+            return None
 
     # -- single entries ---------------------------------------------------------------
 
@@ -152,6 +238,10 @@ class EncryptedCache:
             return []
         return [self.open(user_id, k, blob) for k, blob in zip(keys, self.client.mget(keys))]
 
+    def touch(self, user_id: int, name: str, *, point: int | None = None) -> bool:
+        """Give an entry `CACHE_TTL_SECONDS` to live again (False: it is not there)."""
+        return bool(self.client.expire(self.key(user_id, name, point), self.ttl))
+
     def delete(self, user_id: int, name: str, *, point: int | None = None) -> None:
         self.client.delete(self.key(user_id, name, point))
 
@@ -159,16 +249,14 @@ class EncryptedCache:
 
     def put_days(self, user_id: int, point: int, series: str, days: Mapping[date, Any],
                  final: Mapping[date, bool] | None = None) -> None:
-        """Store one entry per day (one round trip); a day not final is fetched again later.
+        """Store one entry per day, compact (one round trip); a day not final is fetched again later.
 
         Each write bumps the series' version (`readings_version`), in the same round trip."""
         if not days:
             return
         pipe = self.client.pipeline(transaction=False)
-        for day, value in days.items():
-            key = self.key(user_id, day_entry(series, day), point)
-            record = {"v": value, "f": bool((final or {}).get(day, True))}
-            pipe.set(key, self.seal(user_id, key, record), ex=self.ttl)
+        for (day, value), key in zip(days.items(), day_keys(user_id, point, series, days)):
+            pipe.set(key, self.seal_day(user_id, key, day, value, bool((final or {}).get(day, True))), ex=self.ttl)
         pipe.hincrby(readings_version_key(point), series, 1)
         pipe.execute()
 
@@ -185,23 +273,70 @@ class EncryptedCache:
         value = self.get(user_id, history_start_entry(series), point=point)
         return date.fromisoformat(value) if value else None
 
-    def read_range(self, user_id: int, point: int, series: str, start: date, end: date) -> RangeResult:
-        """Days of [start, end) in one round trip, with what is still missing."""
-        n = (end - start).days
-        days = [start + timedelta(days=i) for i in range(max(0, n))]
-        keys = [self.key(user_id, day_entry(series, d), point) for d in days]
-        history_key = self.key(user_id, history_start_entry(series), point)
-        blobs = self.client.mget(keys + [history_key])
-        first = self.open(user_id, history_key, blobs[-1])
-        result = RangeResult(history_start=date.fromisoformat(first) if first else None)
-        for day, key, blob in zip(days, keys, blobs):
-            record = self.open(user_id, key, blob)
-            if record is None:
-                if result.history_start is None or day >= result.history_start:
+    def read_range(self, user_id: int, point: int, series: str, start: date, end: date, *,
+                   renew: bool = True) -> RangeResult:
+        """Days of [start, end) in one round trip, with what is still missing.
+
+        `renew` (an owner's read: a page, the API): the days found live `CACHE_TTL_SECONDS` again and the
+        point counts as used, in the same round trip. The pipeline's own reads pass `renew=False`.
+
+        A day's value is what was cached (a dict, or None for a known gap), except for load-curve days,
+        which come back as `daypack.CurveDay`: a read-only sequence of the same `{"start", "minutes",
+        "watts", "wh"}` dicts (`.to_json()` for a plain list)."""
+        return self.read_ranges(user_id, [(point, series, start, end)], renew=renew)[0][0]
+
+    def read_ranges(self, user_id: int, spans: Sequence[Span], entries: Sequence[tuple[str, int | None]] = (), *,
+                    renew: bool = True) -> tuple[list[RangeResult], list[Any | None]]:
+        """Everything a page needs in one round trip: several ranges `(point, series, start, end)` of a
+        user's points (each as `read_range` gives it), and single entries `(name, point)` (as `get_many`
+        gives them).
+
+        With `renew`, the days and entries found are renewed and every point of `spans` is marked used
+        (`read_range`)."""
+        keys: list[str] = []
+        plan = []
+        for point, series, start, end in spans:
+            days = list(map(date.fromordinal, range(start.toordinal(), end.toordinal())))
+            keys += day_keys(user_id, point, series, days)
+            keys.append(self.key(user_id, history_start_entry(series), point))
+            plan.append(days)
+        single = [self.key(user_id, name, point) for name, point in entries]
+        if not keys and not single:
+            return [], []
+        if renew:
+            used = sorted({int(point) for point, *_ in spans})
+            blobs = self._read(keys=[*keys, *single, *([USED_KEY] if used else [])],
+                               args=[len(keys) + len(single), self.ttl, len(used), *used])
+        else:
+            blobs = self.client.mget(keys + single)
+        results, at = [], 0
+        aead = {version: self._user_key(version, user_id) for version in self.masters}
+        suffix = f"|{user_id}".encode()
+        for days in plan:
+            day_blobs, history_blob = blobs[at:at + len(days)], blobs[at + len(days)]
+            history_key = keys[at + len(days)]
+            first = self.open(user_id, history_key, history_blob)
+            result = RangeResult(history_start=date.fromisoformat(first) if first else None)
+            for day, key, blob in zip(days, keys[at:at + len(days)], day_blobs):
+                record = self._open_day_fast(user_id, key, day, blob, aead, suffix)
+                if record is None:
+                    if result.history_start is None or day >= result.history_start:
+                        result.missing.append(day)
+                    continue
+                result.days[day] = record[0]
+                if not record[1]:
+                    result.partial.append(day)
                     result.missing.append(day)
-                continue
-            result.days[day] = record["v"]
-            if not record["f"]:
-                result.partial.append(day)
-                result.missing.append(day)
-        return result
+            results.append(result)
+            at += len(days) + 1
+        return results, [self.open(user_id, k, b) for k, b in zip(single, blobs[len(keys):])]
+
+    def used_points(self, within_seconds: int | None = None) -> set[int]:
+        """Points their owner read (page or API, `renew=True`) within `within_seconds` (default: the cache's
+        TTL, so exactly those whose days an owner's read kept); older marks are dropped on the way."""
+        seconds, _ = self.client.time()
+        since = int(seconds) - int(within_seconds if within_seconds is not None else self.ttl)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zremrangebyscore(USED_KEY, "-inf", f"({since}")
+        pipe.zrangebyscore(USED_KEY, since, "+inf")
+        return {int(member) for member in pipe.execute()[1]}

@@ -13,6 +13,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:c:{user id}:{p{point id} or "-"}:{entry}   encrypted cache entries (models/cache.py)
     releve:progress:{point id}[:done]           backfill progress of a point
     releve:readings:{point id}                  how often each series of a point was written (a hash)
+    releve:used                                 points their owner read lately (sorted set: point id → POSIX time)
     releve:once:{claim}                         dedupe claims (fetch windows, beat passes, recovery, simulations)
     releve:lock:fetch:{point id}:{window}       a backfill window being fetched (one run at a time)
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
@@ -62,6 +63,12 @@ def cache_pattern(user_id: int, point_id: int | None = None) -> str:
 def day_entry(series: str, day: date) -> str:
     """A day of a series: one entry a day, so a day fetched again replaces itself."""
     return f"{series}:{day.isoformat()}"
+
+
+def day_keys(user_id: int, point_id: int, series: str, days: Iterable[date]) -> list[str]:
+    """The keys of several days of a series of a point (`cache_key(…, day_entry(series, day))` each, built once)."""
+    prefix = cache_key(user_id, point_id, series) + ":"
+    return [prefix + day.isoformat() for day in days]
 
 
 def history_start_entry(series: str) -> str:
@@ -120,6 +127,9 @@ def readings_version_key(point_id: int) -> str:
     return f"{READINGS_PREFIX}:{int(point_id)}"
 
 
+USED_KEY = "releve:used"
+
+
 def once_key(claim: str) -> str:
     """The key that makes `claim` happen once per period (SET NX EX)."""
     return f"{ONCE_PREFIX}{claim}"
@@ -133,6 +143,16 @@ def fetch_claim(point_id: int, series: str, start: date | str, end: date | str) 
 def fetch_claims_pattern(point_id: int) -> str:
     """SCAN pattern of every fetch claim of a point."""
     return once_key(fetch_claim(point_id, "*", "*", "*"))
+
+
+def series_refreshed_claim(point_id: int, series: str, day: date) -> str:
+    """A series of a point was fetched again by a refresh pass of `day` (its not-final days wait for tomorrow's)."""
+    return f"refreshed:{int(point_id)}:{series}:{day.isoformat()}"
+
+
+def contract_checked_claim(point_id: int) -> str:
+    """The refresh passes read a point's contract again at most once per claim period (its off-peak hours)."""
+    return f"contract-checked:{int(point_id)}"
 
 
 VALKEY_RUN_KEY = "releve:recovery:valkey-run"  # the run id of Valkey the recovery check last saw
@@ -184,7 +204,7 @@ RATELIMIT_PREFIX = "releve:ratelimit"
 
 
 def ratelimit_key(upstream: str, part: str) -> str:
-    """One part of the limiter's state for an upstream quota ("second", "hour", "last", "blocked", "strikes")."""
+    """One part of the limiter's state for an upstream quota ("second", "hour", "last", "blocked", "strikes", "margin")."""
     return f"{RATELIMIT_PREFIX}:{upstream}:{part}"
 
 
@@ -261,7 +281,8 @@ def _point_keys(client: redis.Redis, point_id: int) -> Iterable[str | bytes]:
 def forget_point(client: redis.Redis, user_id: int, point_id: int) -> int:
     """Drop what Valkey holds of one point of a user: its cache entries, backfill progress and
     fetch claims (it changed hands, or was removed). Its next holder, a new point, starts from
-    nothing and has its windows enqueued at once. Returns how many keys went."""
+    nothing and has its windows enqueued at once; it is no longer counted as used. Returns how many keys went."""
+    client.zrem(USED_KEY, int(point_id))
     return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id, point_id), count=1000),
                                  _point_keys(client, point_id)))
 
@@ -270,6 +291,9 @@ def forget_user(client: redis.Redis, user_id: int, point_ids: Iterable[int]) -> 
     """Drop what Valkey holds of a user (account deleted): every cache entry, the progress and
     fetch claims of each of its points (`point_ids`, read before the rows go), its interactive
     budget. Returns how many keys went."""
+    point_ids = [int(p) for p in point_ids]
+    if point_ids:
+        client.zrem(USED_KEY, *point_ids)
     return _unlink(client, chain(client.scan_iter(match=cache_pattern(user_id), count=1000),
                                  (interactive_budget_key(user_id),),
                                  *(_point_keys(client, point_id) for point_id in point_ids)))

@@ -44,6 +44,30 @@ def sum_days(days: Mapping[date, Any], first: date, last: date) -> tuple[float |
     return (total if seen else None), absent
 
 
+class DailyTotals:
+    """`sum_days` over many spans of the same days, each answered in constant time (prefix sums): a page
+    sums two years of daily energy by month, year to date and year before, from one pass over the days."""
+
+    def __init__(self, days: Mapping[date, Any], first: date, last: date):
+        self.first = first
+        self._wh, self._seen = [0.0], [0]
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            wh = daily_wh(days.get(date.fromordinal(ordinal)))
+            self._wh.append(self._wh[-1] + (wh or 0.0))
+            self._seen.append(self._seen[-1] + (wh is not None))
+
+    def sum(self, first: date, last: date) -> tuple[float | None, int]:
+        """What `sum_days(days, first, last)` answers (days outside those given count as absent)."""
+        if last < first:
+            return None, 0
+        size = len(self._seen) - 1
+        i = min(max((first - self.first).days, 0), size)
+        j = min(max((last - self.first).days + 1, 0), size)
+        seen = self._seen[j] - self._seen[i] if j > i else 0
+        total = self._wh[j] - self._wh[i] if j > i else 0.0
+        return (total if seen else None), (last - first).days + 1 - seen
+
+
 def local_start(point: Mapping[str, Any]) -> datetime:
     """A load-curve point's start on the Paris wall clock."""
     return datetime.fromisoformat(point["start"]).astimezone(PARIS)

@@ -370,8 +370,10 @@ class SeriesRead:
     first_day: date  # the first day upstream may serve (history kept, activation)
     last_day: date  # the newest day Enedis has published
     days: dict[date, Any] = field(default_factory=dict)
-    missing: list[date] = field(default_factory=list)  # inside [first_day, last_day], not cached or not final
-    partial: list[date] = field(default_factory=list)  # cached but not final yet (D-1, D-2): served, fetched again
+    missing: list[date] = field(default_factory=list)  # inside [first_day, last_day], not cached
+    # Cached but not final yet (the last days): served as they are; the refresh passes fetch them again for
+    # meters in use (#16), so a client polling every hour costs no upstream call for them.
+    partial: list[date] = field(default_factory=list)
     outside: int = 0  # asked days outside [first_day, last_day]: never fetched, answered as absent
     fetching: bool = False  # a fetch of the missing days was sent, or one is under way
     retry_after: int = 0  # when to ask again (seconds), when something is missing
@@ -450,7 +452,9 @@ class ReadApi:
         if inside_end > inside_start:
             # Only the days upstream may serve are asked of Valkey (a range in the future costs nothing).
             cached = self.cache.read_range(point.user_id, point.id, series, inside_start, inside_end)
-            read.days, read.missing, read.partial = cached.days, cached.missing, cached.partial
+            partial = set(cached.partial)
+            read.days, read.partial = cached.days, cached.partial
+            read.missing = [day for day in cached.missing if day not in partial] if partial else cached.missing
             read.outside = total - (inside_end - inside_start).days
         else:
             read.outside = total

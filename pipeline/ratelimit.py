@@ -35,7 +35,7 @@ from models.keys import COUNT_TTL, count_key, interactive_budget_key, ratelimit_
 from models.valkey import count_in_window
 
 MAX_ANNOUNCED_WAIT = 3600.0  # a Retry-After beyond an hour is treated as an hour
-DEFAULT_MARGIN = 0.1  # seconds added to the per-second window
+DEFAULT_MARGIN = 0.04  # seconds added to the per-second window (bench: `python -m bench --only backfill`)
 
 
 class RateLimitWait(Exception):
@@ -50,64 +50,98 @@ class LimiterUnavailable(Exception):
     """Valkey could not be asked: the caller must not call upstream now."""
 
 
-# KEYS: second-log, hour-log, last-call, blocked-until, strikes, [today's call counter]
-# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, [counter ttl s]
-# Returns the wait in ms (0: slot taken, or free when peeking).
+# KEYS: second-log, hour-log, last-call, blocked-until, strikes, extra-margin, [today's call counter]
+# ARGV: mode ("take" | "peek"), n_second, window_ms, n_hour, min_interval_ms, member, max_wait_ms, hour_ms,
+#       [counter ttl s]
+# Returns {wait ms, 1 when a slot was taken at now + wait (the caller sleeps until then and calls), else 0}.
+#
+# A slot may be taken in the near future (within max_wait): the caller reserves the first instant every
+# quota allows, after every slot already taken (first come, first served), and sleeps until then. Waiting
+# callers thus queue instead of waking together and racing, and the quota is used to the last slot.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, n_sec, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n_hour, min_interval = tonumber(ARGV[4]), tonumber(ARGV[5])
-local wait = 0
+local max_wait, hour = tonumber(ARGV[7]), tonumber(ARGV[8])
+if n_sec > 0 then window = window + tonumber(redis.call('GET', KEYS[6]) or '0') end
+local at = now
 local blocked = tonumber(redis.call('GET', KEYS[4]) or '0')
-if blocked > now then wait = blocked - now end
-if n_sec > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[1]) >= n_sec then
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + window - now + 1)
+if blocked > at then at = blocked end
+local function after_log(key, n, span)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
+  local count = redis.call('ZCARD', key)
+  if count == 0 then return end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if tonumber(last[2]) > at then at = tonumber(last[2]) end
+  if count >= n then
+    local nth = redis.call('ZRANGE', key, count - n, count - n, 'WITHSCORES')
+    if tonumber(nth[2]) + span > at then at = tonumber(nth[2]) + span end
   end
 end
-if n_hour > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600000)
-  local count = redis.call('ZCARD', KEYS[2])
-  if count >= n_hour then
-    local oldest = redis.call('ZRANGE', KEYS[2], count - n_hour, count - n_hour, 'WITHSCORES')
-    wait = math.max(wait, tonumber(oldest[2]) + 3600000 - now + 1)
-  end
-end
+if n_sec > 0 then after_log(KEYS[1], n_sec, window) end
+if n_hour > 0 then after_log(KEYS[2], n_hour, hour) end
 if min_interval > 0 then
   local last = tonumber(redis.call('GET', KEYS[3]) or '-1')
-  if last >= 0 and last + min_interval > now then wait = math.max(wait, last + min_interval - now) end
+  if last >= 0 and last + min_interval > at then at = last + min_interval end
 end
-if wait > 0 or mode == 'peek' then return wait end
-local member = ARGV[6] .. ':' .. now
+local wait = at - now
+if mode == 'peek' or wait > max_wait then return {wait, 0} end
+local member = ARGV[6]
 if n_sec > 0 then
-  redis.call('ZADD', KEYS[1], now, member)
-  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  redis.call('ZADD', KEYS[1], at, member)
+  redis.call('PEXPIRE', KEYS[1], wait + window + 1000)
 end
 if n_hour > 0 then
-  redis.call('ZADD', KEYS[2], now, member)
-  redis.call('PEXPIRE', KEYS[2], 3600000 + 1000)
+  redis.call('ZADD', KEYS[2], at, member)
+  redis.call('PEXPIRE', KEYS[2], wait + hour + 1000)
 end
 if min_interval > 0 then
-  redis.call('SET', KEYS[3], now, 'PX', min_interval + 1000)
+  redis.call('SET', KEYS[3], at, 'PX', wait + min_interval + 1000)
 end
-if KEYS[6] then
-  redis.call('INCR', KEYS[6])
-  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[7]))
+if KEYS[7] then
+  redis.call('INCR', KEYS[7])
+  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[9]))
 end
+return {wait, 1}
+"""
+
+# KEYS: second-log, hour-log, blocked-until
+# ARGV: member
+# A caller woke for the slot it reserved: the slot now says when it really comes (a busy machine wakes
+# a sleeper late, and the slots reserved after it must count from when its call leaves, not from when
+# it was due). When a pause was ordered meanwhile, the slot is given back and the pause's wait returned.
+_CONFIRM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
+if blocked > now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return blocked - now
+end
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[1])
 return 0
 """
 
-# KEYS: blocked-until, strikes, [today's 429 counter]
-# ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1), [counter ttl s]
+# KEYS: blocked-until, strikes, extra-margin, [today's 429 counter]
+# ARGV: mode ("block" | "backoff"), ms, base_ms, cap_ms, jitter (0..1), margin_step_ms, [counter ttl s]
 # "block" pauses for ms; "backoff" counts a strike and pauses base·2^(strikes-1), capped, jittered.
+# Either way the per-second window widens for the next 10 minutes: a 429 says that calls arrived closer
+# together than they left (a busy machine, the network), so the margin grows by margin_step_ms, twice
+# as much at the next 429, up to 4 steps more, and falls back to nothing 10 minutes after the last one.
 # Returns the pause in ms; an existing later pause is kept.
 _BLOCK = """
-if KEYS[3] then
-  redis.call('INCR', KEYS[3])
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+if KEYS[4] then
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[7]))
+end
+local step = tonumber(ARGV[6])
+if step > 0 then
+  local extra = tonumber(redis.call('GET', KEYS[3]) or '0')
+  extra = math.min(4 * step, math.max(step, 2 * extra))
+  redis.call('SET', KEYS[3], extra, 'PX', 600000)
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -141,50 +175,66 @@ class RateLimiter:
         self.client = client
         self.name = name
         # KEYS of the scripts, in this order.
-        self.keys = [ratelimit_key(name, part) for part in ("second", "hour", "last", "blocked", "strikes")]
+        self.keys = [ratelimit_key(name, part) for part in ("second", "hour", "last", "blocked", "strikes", "margin")]
         if per_second:
             self.n_second = max(1, math.floor(per_second))
             self.window_ms = round((self.n_second / per_second + margin) * 1000)
+            self.margin_step_ms = round(margin * 1000)  # what each 429 adds to the margin, for 10 minutes
         else:
-            self.n_second, self.window_ms = 0, 0
+            self.n_second, self.window_ms, self.margin_step_ms = 0, 0, 0
         self.n_hour = int(per_hour or 0)
+        self.hour_ms = 3_600_000
         self.min_interval_ms = round((min_interval or 0) * 1000)
         self.backoff_base_ms = round(backoff_base * 1000)
         self.backoff_cap_ms = round(backoff_cap * 1000)
         self.sleep = sleep
         self._acquire = client.register_script(_ACQUIRE)
         self._block = client.register_script(_BLOCK)
+        self._confirm = client.register_script(_CONFIRM)
         self._member = f"{random.getrandbits(48):012x}"
         self._sequence = 0
 
-    def _run(self, mode: str) -> float:
+    def _run(self, mode: str, max_wait: float = 0.0) -> tuple[float, bool]:
         self._sequence += 1
         try:
-            waited = self._acquire(keys=[*self.keys, count_key(self.name, "calls", today_paris())],
-                                   args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms,
-                                         f"{self._member}:{self._sequence}", COUNT_TTL])
+            waited, taken = self._acquire(
+                keys=[*self.keys, count_key(self.name, "calls", today_paris())],
+                args=[mode, self.n_second, self.window_ms, self.n_hour, self.min_interval_ms, self._slot(),
+                      round(max_wait * 1000), self.hour_ms, COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return int(waited) / 1000
+        return int(waited) / 1000, bool(taken)
 
     def try_acquire(self) -> float:
         """Take a slot now (0.0) or return the seconds to wait without taking one."""
-        return self._run("take")
+        return self._run("take")[0]
 
     def blocked_for(self) -> float:
         """Seconds before a slot would be free (0.0: free now); takes nothing."""
-        return self._run("peek")
+        return self._run("peek")[0]
 
     def acquire(self, max_wait: float = 5.0) -> None:
-        """Take a slot, sleeping for short waits; raise RateLimitWait when the wait exceeds `max_wait`."""
-        deadline = time.monotonic() + max_wait
-        while True:
-            wait = self.try_acquire()
-            if wait <= 0:
-                return
-            if time.monotonic() + wait > deadline:
-                raise RateLimitWait(wait)
-            self.sleep(wait + random.uniform(0, 0.02))  # a little jitter: waiters do not wake in lockstep
+        """Take the first free slot if it comes within `max_wait` seconds, and sleep until it; raise
+        RateLimitWait (taking nothing) when it is further away.
+
+        On waking, the slot is moved to the moment the call really leaves (`_CONFIRM`); a pause ordered
+        meanwhile (a 429 answered to another worker) gives the slot back and raises RateLimitWait."""
+        wait, taken = self._run("take", max_wait)
+        if not taken:
+            raise RateLimitWait(wait)
+        if wait <= 0:
+            return
+        self.sleep(wait)
+        try:
+            paused = int(self._confirm(keys=[self.keys[0], self.keys[1], self.keys[3]], args=[self._slot()]))
+        except redis.RedisError as exc:
+            raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if paused > 0:
+            raise RateLimitWait(paused / 1000)
+
+    def _slot(self) -> str:
+        """The name of this limiter's current slot in the logs."""
+        return f"{self._member}:{self._sequence}"
 
     def block(self, seconds: float) -> float:
         """Pause every worker for `seconds` (a later pause already set is kept); returns the pause."""
@@ -196,9 +246,9 @@ class RateLimiter:
 
     def _pause(self, mode: str, seconds: float) -> float:
         try:
-            ms = self._block(keys=[self.keys[3], self.keys[4], count_key(self.name, "429", today_paris())],
+            ms = self._block(keys=[self.keys[3], self.keys[4], self.keys[5], count_key(self.name, "429", today_paris())],
                              args=[mode, round(seconds * 1000), self.backoff_base_ms, self.backoff_cap_ms, random.random(),
-                                   COUNT_TTL])
+                                   self.margin_step_ms, COUNT_TTL])
         except redis.RedisError as exc:
             raise LimiterUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(ms) / 1000
@@ -207,7 +257,7 @@ class RateLimiter:
         """Slots granted in the sliding hour (what `per_hour` counts; 0 when no hourly quota is kept)."""
         seconds, micros = self.client.time()
         now_ms = seconds * 1000 + micros // 1000
-        return int(self.client.zcount(self.keys[1], now_ms - 3_600_000, "+inf"))
+        return int(self.client.zcount(self.keys[1], now_ms - self.hour_ms, "+inf"))
 
     def reset(self) -> None:
         """Forget every call and pause (tests and benchmarks)."""

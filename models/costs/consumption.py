@@ -13,12 +13,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from models.calendar import PARIS, day_minutes
 from models.costs.inputs import CurvePoint
+from models.daypack import CurveDay
 
 WMIN_PER_KWH = 60_000
 WMIN_PER_WH = 60
@@ -169,6 +170,10 @@ def points_from_cache(days: Mapping[date, Sequence[Mapping[str, Any]] | None]) -
     `models.readings`): the pipeline already turned Enedis's end labels into starts."""
     points = []
     for entries in days.values():
+        if isinstance(entries, CurveDay):  # the compact cache format: the numbers, no text to parse
+            points += [CurvePoint(end=datetime.fromtimestamp(start + minutes * 60, UTC), minutes=minutes, watts=watts)
+                       for start, minutes, watts in entries.intervals()]
+            continue
         for entry in entries or ():
             start = datetime.fromisoformat(entry["start"])  # with its UTC offset, e.g. +01:00
             minutes = int(entry.get("minutes") or 30)

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from models.calendar import PARIS
+from models.daypack import energy_wh  # the cache derives the energy the same way (format 2 stores watts only)
 from models.pdl import is_pdl
 from pipeline.clients.base import (
     ConsentNeeded,
@@ -136,11 +137,6 @@ def resolve_local(label: datetime, after: datetime | None) -> datetime:
         if after is None or candidate > after:
             return candidate.astimezone(PARIS)
     return candidates[-1].astimezone(PARIS)
-
-
-def energy_wh(watts: int, minutes: int) -> int:
-    wh, rest = divmod(watts * minutes, 60)
-    return wh if rest == 0 else round(watts * minutes / 60)
 
 
 def parse_load_curve(body: dict[str, Any]) -> list[LoadPoint]:

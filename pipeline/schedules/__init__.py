@@ -23,10 +23,11 @@ def schedule(nowfun=None, settings: Settings | None = None) -> dict[str, dict]:
     kw = {"nowfun": nowfun} if nowfun else {}
     recovery = (settings or Settings()).recovery_check_seconds
     return _no_result({
-        # Enedis publishes D-1 from about 08:00; later passes catch late and partial days.
+        # Enedis publishes D-1 from about 08:00: 09:15 catches what 08:15 missed (yesterday cached by 10:00),
+        # later passes what Enedis publishes late. A pass fetches a used point's series once a day (refresh_point).
         "enedis-refresh": {
             "task": tasks.REFRESH_ALL,
-            "schedule": crontab(minute=15, hour="8,10,13,17,21", **kw),
+            "schedule": crontab(minute=15, hour="8,9,13,17,21", **kw),
             "options": {"expires": 3600},
         },
         # Tomorrow's Tempo colour is committed at 10:30 (seen changing until ~11:15).

@@ -18,7 +18,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from models.calendar import PARIS, PUBLISHED_AT_HOUR, today_paris
-from models.keys import ADDRESS, CONTRACT, refresh_pass_claim
+from models.keys import ADDRESS, CONTRACT, contract_checked_claim, refresh_pass_claim, series_refreshed_claim
 from models.offpeak_history import record_offpeak
 from models.series import SERIES, series_for
 from models.transfers import TransferRequest
@@ -243,10 +243,19 @@ def learn_contract(task: ReleveTask, point: PointState, contract: dict[str, Any]
             log.info("point %s: off-peak hours recorded", point.id)
 
 
+CONTRACT_CHECK_SECONDS = 7 * 86400  # a used point's contract is read again once a week
+
+
 def refresh_contract(task: ReleveTask, point: PointState) -> dict[str, Any]:
-    """Fetch the contract again once its cache entry has expired (about once a day): a change of off-peak
-    hours (Enedis moved some to 11–17 h from November 2025) starts a new row of the point's history."""
-    if point.kind != "consumption" or task.services.cache.get(point.user_id, CONTRACT, point=point.id) is not None:
+    """Fetch the contract again when it is not cached, and at least once a week (`CONTRACT_CHECK_SECONDS`;
+    meanwhile the refresh of a used point keeps the cached copy alive, as its owner's reads do): a change of off-peak hours (Enedis moved some to
+    11–17 h from November 2025) starts a new row of the point's history."""
+    if point.kind != "consumption":
+        return {"status": "cached"}
+    cache = task.services.cache
+    cached = cache.get(point.user_id, CONTRACT, point=point.id) is not None
+    if not once(task.settings, contract_checked_claim(point.id), CONTRACT_CHECK_SECONDS) and cached:
+        cache.touch(point.user_id, CONTRACT, point=point.id)  # a used point keeps its contract until the next check
         return {"status": "cached"}
     try:
         learn_contract(task, point, task.services.enedis.contract(point.pdl))
@@ -343,7 +352,13 @@ def resume_backfills(self: ReleveTask) -> dict[str, Any]:
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_POINT)
 def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
-    """Fetch the recent days a point is still missing (D-3 … D-1), one call per series."""
+    """Fetch what a used point's recent days (D-3 … D-1) still need: one call per series and per day.
+
+    A day never cached (D-1 not published at the previous pass, or expired) is fetched at every pass
+    until it is there; days cached but not final yet (D-1, D-2: Enedis may still correct them) are
+    fetched again once a day, by the first pass that finds them. So once Enedis has published, a
+    point costs one call per series a day (three for a consumption meter with its load curve), and
+    the contract one call a week (`refresh_contract`)."""
     point = load_point(self, point_id)
     if point is None:
         return {"status": "skipped"}
@@ -351,10 +366,15 @@ def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
     today = today_paris()
     start = today - timedelta(days=REFRESH_DAYS)
     for series in series_for(point.kind, point.load_curve_enabled):
-        missing = svc.cache.read_range(point.user_id, point.id, series.name, start, today).missing
-        if missing:
-            results[series.name] = fetch_into_cache(self, point, series.name, min(missing),
-                                                    max(missing) + timedelta(days=1))
+        # renew=False: the pipeline's own read keeps nothing alive (only the owner's reads do).
+        read = svc.cache.read_range(point.user_id, point.id, series.name, start, today, renew=False)
+        absent = sorted(set(read.missing) - set(read.partial))
+        # The claim is taken by any fetch of the day, so the not-final days are fetched once a day.
+        first_today = once(self.settings, series_refreshed_claim(point.id, series.name, today), 86400)
+        days = read.missing if absent or (read.partial and first_today) else []
+        if days:
+            results[series.name] = fetch_into_cache(self, point, series.name, min(days),
+                                                    max(days) + timedelta(days=1))
             if point.status != "active":
                 break
     if point.status == "active":
@@ -365,7 +385,8 @@ def refresh_point(self: ReleveTask, point_id: int) -> dict[str, Any]:
 
 @shared_task(bind=True, base=ReleveTask, name=tasks.REFRESH_ALL)
 def refresh_all(self: ReleveTask, now: str | None = None) -> int:
-    """Enqueue a refresh of every active point, once per publication pass (beat calls it)."""
+    """Enqueue a refresh of every used active point (and the onboarding of any never onboarded), once per
+    publication pass (beat calls it)."""
     moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     local = moment.astimezone(PARIS)
     if local.hour < PUBLISHED_AT_HOUR:
@@ -376,12 +397,20 @@ def refresh_all(self: ReleveTask, now: str | None = None) -> int:
         # Ids only, in one pass: the limiter, not the broker, sets the pace of the fetches.
         rows = session.execute(select(UsagePoint.id, UsagePoint.kind).where(UsagePoint.status == "active")
                                .order_by(UsagePoint.id)).all()
+    # Only the points their owner read within the cache's lifetime (page or API): the others cost
+    # nothing until their owner comes back, and then their pages fetch what they miss.
+    used = self.services.cache.used_points()
+    sent = 0
     for point_id, kind in rows:
         # A point still of unknown kind was never onboarded (the broker was down at consent,
         # or onboarding gave up): this pass onboards it instead, on the refresh queue.
         if kind == "unknown":
             enqueue(self.app, tasks.ONBOARD, {"point_id": point_id}, queue=queues.REFRESH)
-        else:
+        elif point_id in used:
             enqueue(self.app, tasks.REFRESH_POINT, {"point_id": point_id})
-    log.info("refresh pass %s: %d points", local.strftime("%Y-%m-%d %H:%M"), len(rows))
-    return len(rows)
+        else:
+            continue
+        sent += 1
+    log.info("refresh pass %s: %d of %d active points (the others unused)", local.strftime("%Y-%m-%d %H:%M"),
+             sent, len(rows))
+    return sent

@@ -67,3 +67,19 @@ def test_balance_over_the_days_both_are_known():
     assert (totals.days, totals.consumed, totals.produced) == (2, 3000.0, 2000.0)
     assert (totals.surplus, totals.deficit) == (500.0, 1500.0)
     assert daily_balance([None], [1.0]) == daily_balance([], []) == Balance(0, None, None, None, None)
+
+
+def test_daily_totals_answer_what_sum_days_answers():
+    from datetime import timedelta
+
+    from models.readings import DailyTotals
+
+    first = date(2025, 1, 1)
+    days = {first + timedelta(days=i): ({"day": "-", "value": 100 * i} if i % 7 else None) for i in range(400)}
+    del days[first + timedelta(days=30)]  # absent altogether, not only a known gap
+    totals = DailyTotals(days, first + timedelta(days=10), first + timedelta(days=380))
+    spans = [(0, 5), (10, 10), (10, 380), (25, 40), (370, 399), (200, 100), (7, 7), (-5, 20)]
+    for a, b in spans:
+        lo, hi = first + timedelta(days=a), first + timedelta(days=b)
+        inside = {d: v for d, v in days.items() if first + timedelta(days=10) <= d <= first + timedelta(days=380)}
+        assert totals.sum(lo, hi) == sum_days(inside, lo, hi), (a, b)

@@ -237,6 +237,26 @@ def test_a_miss_enqueues_one_interactive_fetch_of_the_missing_run_and_polling_co
     assert len(queued(valkey)) == 1  # the fetch under way is not sent twice
 
 
+def test_days_cached_but_not_final_are_served_and_cost_no_upstream_call(api, session, store, valkey):
+    """An hourly poller of the last days: what is cached is served, not final or not (#16: the refresh
+    passes fetch those days again for meters in use; a read never does)."""
+    alice = make_user(session)
+    point = make_point(session, alice, kind="consumption")
+    caller = caller_of(session, alice)
+    first = LAST - timedelta(days=4)
+    days = {first + timedelta(days=i): daily(first + timedelta(days=i), 10 + i) for i in range(5)}
+    store.put_days(alice.id, point.id, "daily_consumption", days,
+                   {day: day < LAST - timedelta(days=1) for day in days})  # D-2 and D-1 not final
+    for _ in range(3):
+        served = api.series(caller, point, "daily_consumption", first, LAST + timedelta(days=1), now=NOW)
+        commit(session)
+        read = served.read
+        assert read.complete and not read.fetching and read.missing == []
+        assert read.partial == [LAST - timedelta(days=1), LAST] and read.days[LAST]["value"] == 14
+        assert served.quota.used["upstream:day"] == 0
+    assert queued(valkey) == []
+
+
 def test_a_point_waiting_for_consent_enqueues_nothing(api, session, valkey):
     alice = make_user(session)
     point = make_point(session, alice, kind="consumption", status="consent_needed")

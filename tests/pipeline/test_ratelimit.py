@@ -152,3 +152,56 @@ def test_grants_and_429s_are_counted_per_paris_day(valkey):
     assert int(valkey.get(count_key("counted", "429", day))) == 2
     assert 0 < valkey.ttl(count_key("counted", "calls", day)) <= 8 * 86400
     assert limiter.calls_last_hour() == 2
+
+
+def test_a_wait_within_the_budget_reserves_the_next_free_slot_in_turn(limiter_for, valkey):
+    """Waiting callers queue for slots instead of waking together: each is given a later slot than the one before,
+    and a caller whose slot lies beyond its budget takes nothing."""
+    slept = []
+    limiter = limiter_for(per_second=5, sleep=slept.append)  # nobody really sleeps: the slots stay reserved
+    for _ in range(5):
+        limiter.acquire(max_wait=5)
+    assert slept == []
+    for _ in range(6):
+        limiter.acquire(max_wait=5)
+    # Every slot comes one window (5 calls in 1.04 s) after the slot five before it, in the order asked.
+    slots = [score for _, score in valkey.zrange("releve:ratelimit:test:second", 0, -1, withscores=True)]
+    assert len(slots) == 11 and len(slept) == 6 and all(wait > 0 for wait in slept)
+    assert all(slots[i] >= slots[i - 5] + limiter.window_ms for i in range(5, 11))
+    with pytest.raises(RateLimitWait):
+        limiter.acquire(max_wait=0.5)
+    assert valkey.zcard("releve:ratelimit:test:second") == 11  # refused: nothing reserved
+
+
+def test_a_pause_ordered_while_a_caller_waits_for_its_slot_is_kept(valkey):
+    other = RateLimiter(valkey, "shared-pause", per_second=5)
+    waiter = RateLimiter(valkey, "shared-pause", per_second=5, sleep=lambda seconds: other.block(30))
+    for _ in range(5):
+        waiter.acquire()
+    with pytest.raises(RateLimitWait) as raised:
+        waiter.acquire(max_wait=5)  # its slot was reserved, but a 429 paused everyone meanwhile
+    assert raised.value.wait > 25
+    assert valkey.zcard("releve:ratelimit:shared-pause:second") == 5  # the slot it will not use is given back
+
+
+def test_each_429_widens_the_per_second_window_for_a_while(limiter_for, valkey):
+    limiter = limiter_for(per_second=5)  # 5 calls in 1.04 s
+    assert valkey.get("releve:ratelimit:test:margin") is None
+    widths = []
+    for _ in range(4):
+        limiter.block(0.001)  # upstream answered 429 (it announced almost no wait)
+        widths.append(int(valkey.get("releve:ratelimit:test:margin")))
+    assert widths == [40, 80, 160, 160]  # doubled at each 429, capped at four times the margin
+    assert 0 < valkey.pttl("releve:ratelimit:test:margin") <= 600_000  # forgotten ten minutes after the last
+    valkey.delete("releve:ratelimit:test:blocked")
+    assert [limiter.try_acquire() for _ in range(5)] == [0.0] * 5
+    ((_, first),) = valkey.zrange("releve:ratelimit:test:second", 0, 0, withscores=True)
+
+    def now_ms():
+        seconds, micros = valkey.time()
+        return seconds * 1000 + micros // 1000
+
+    before = now_ms()
+    wait = limiter.try_acquire()
+    after = now_ms()
+    assert (first + 1200 - after) / 1000 <= wait <= (first + 1200 - before) / 1000  # the sixth waits 1.2 s after the first

@@ -34,7 +34,7 @@ def simulate(celery_app, day_start_utc: datetime, hours: int) -> dict[str, list[
 def test_daily_entries_fire_once_per_slot_and_never_in_the_dst_hour(celery_app, day, length):
     midnight = datetime.fromisoformat(day).replace(tzinfo=PARIS).astimezone(UTC)
     fired = simulate(celery_app, midnight, length)
-    assert [t.strftime("%H:%M") for t in fired["enedis-refresh"]] == ["08:15", "10:15", "13:15", "17:15", "21:15"]
+    assert [t.strftime("%H:%M") for t in fired["enedis-refresh"]] == ["08:15", "09:15", "13:15", "17:15", "21:15"]
     assert [t.strftime("%H:%M") for t in fired["rte-tempo-season"]] == ["04:10"]
     tempo = [t.strftime("%H:%M") for t in fired["rte-tempo-tomorrow"]]
     assert tempo[0] == "10:00" and "10:30" in tempo and len(tempo) == 12

@@ -60,9 +60,8 @@ def clamp_end(end: date) -> date:
 
 def absent_days(read: SeriesRead) -> list[date]:
     """The days these clients would miss: not in the cache at all. A day cached but not final yet (D-1, D-2)
-    is served (Enedis serves it the same way) and fetched again behind the scenes."""
-    partial = set(read.partial)
-    return [d for d in read.missing if d not in partial]
+    is served (Enedis serves it the same way); the refresh passes fetch it again (`SeriesRead.partial`)."""
+    return list(read.missing)
 
 
 def consent_expiry(point: UsagePoint) -> datetime | None:

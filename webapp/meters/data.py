@@ -12,9 +12,10 @@ from typing import Any
 from flask import request
 
 from models.calendar import month_end, same_day_last_year
+from models.cache import RangeResult
 from models.keys import CONTRACT
 from models.offpeak import OffPeakParseError, parse_offpeak_hours
-from models.readings import daily_balance, daily_wh, kwh, load_curve_points, split_offpeak, sum_days
+from models.readings import DailyTotals, daily_balance, daily_wh, kwh, load_curve_points, split_offpeak
 from models.series import CONSUMER_KINDS, SERIES_OF
 from models.usage_points import UsagePoint
 from webapp.clock import last_published_day
@@ -42,6 +43,12 @@ def choose_point(param: str, kinds: tuple[str, ...]) -> tuple[UsagePoint | None,
     return (suitable[0] if suitable else None), suitable, points
 
 
+def absent(result: RangeResult) -> list[date]:
+    """The days of a read that are not cached at all (those cached but not final yet are shown as they are)."""
+    partial = set(result.partial)
+    return [d for d in result.missing if d not in partial] if partial else result.missing
+
+
 def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     """Everything the consumption or production page shows for one point, from the cache."""
     series = SERIES_OF[kind]
@@ -53,39 +60,50 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     day = parse_day(request.args.get("jour"), last, last - timedelta(days=730), last)
     missing: dict[str, list[date]] = {}
 
-    # Daily energy: this year and last, in one read.
+    # Everything from the cache in one round trip (which renews what it finds and marks the point used):
+    # daily energy of this year and last, the load curve of the chosen day or week, the daily maximum
+    # power of the last 30 days, the contract.
     start = max(date(last.year - 1, 1, 1), floor)
-    daily = c.read_range(uid, point.id, series["daily"], start, last + timedelta(days=1))
-    missing[series["daily"]] = daily.missing
+    first30 = last - timedelta(days=DAILY_DAYS - 1)
+    curve_first = day - timedelta(days=6) if view == "semaine" else day
+    spans = {"daily": (point.id, series["daily"], start, last + timedelta(days=1))}
+    if point.load_curve_enabled:
+        spans["curve"] = (point.id, series["curve"], curve_first, day + timedelta(days=1))
+    if series["max"]:
+        spans["max"] = (point.id, series["max"], max(first30, floor), last + timedelta(days=1))
+    entries = [(CONTRACT, point.id)] if kind == "consumption" else []
+    found, singles = c.read_ranges(uid, list(spans.values()), entries)
+    read = dict(zip(spans, found))
+    contract = singles[0] if entries else None
+    for role, result in read.items():
+        # Days cached but not final yet are shown; the refresh passes fetch them again (once a day).
+        missing[series[role]] = absent(result)
+    daily = read["daily"]
     days = daily.days
 
-    first30 = last - timedelta(days=DAILY_DAYS - 1)
     d_labels = [(first30 + timedelta(days=i)) for i in range(DAILY_DAYS)]
     d_values = [kwh(daily_wh(days.get(d))) for d in d_labels]
-    total30, absent30 = sum_days(days, first30, last)
+    totals = DailyTotals(days, start, last)
+    total30, absent30 = totals.sum(first30, last)
 
     months = []
     for m in range(1, 13):
         cur_first, cur_last = date(last.year, m, 1), min(month_end(last.year, m), last)
         prev_first, prev_last = date(last.year - 1, m, 1), month_end(last.year - 1, m)
-        cur = sum_days(days, cur_first, cur_last)[0] if cur_first <= last else None
-        prev = sum_days(days, prev_first, prev_last)[0]
+        cur = totals.sum(cur_first, cur_last)[0] if cur_first <= last else None
+        prev = totals.sum(prev_first, prev_last)[0]
         change = round((cur - prev) / prev * 100) if cur is not None and prev and cur_last == month_end(last.year, m) else None
         months.append({"label": MONTHS[m - 1], "current": kwh(cur), "previous": kwh(prev), "change": change})
-    ytd, ytd_absent = sum_days(days, date(last.year, 1, 1), last)
-    prev_ytd, _ = sum_days(days, date(last.year - 1, 1, 1), same_day_last_year(last))
-    prev_year, _ = sum_days(days, date(last.year - 1, 1, 1), date(last.year - 1, 12, 31))
+    ytd, ytd_absent = totals.sum(date(last.year, 1, 1), last)
+    prev_ytd, _ = totals.sum(date(last.year - 1, 1, 1), same_day_last_year(last))
+    prev_year, _ = totals.sum(date(last.year - 1, 1, 1), date(last.year - 1, 12, 31))
 
     # Load curve of the chosen day or week.
     curve_points: list[dict[str, Any]] = []
-    curve_first = day - timedelta(days=6) if view == "semaine" else day
     if point.load_curve_enabled:
-        curve = c.read_range(uid, point.id, series["curve"], curve_first, day + timedelta(days=1))
-        missing[series["curve"]] = curve.missing
-        curve_points = load_curve_points(curve.days)
+        curve_points = load_curve_points(read["curve"].days)
 
     # Off-peak split (consumption: from the contract's off-peak hours).
-    contract = c.get(uid, CONTRACT, point=point.id) if kind == "consumption" else None
     offpeak: dict[str, Any] = {"status": "none"}
     if kind == "consumption":
         if not point.load_curve_enabled:
@@ -113,8 +131,7 @@ def meter_data(point: UsagePoint, kind: str, *, ask: bool) -> dict[str, Any]:
     # Daily max power against the subscribed power.
     max_power = mp_va = None
     if series["max"]:
-        mp = c.read_range(uid, point.id, series["max"], max(first30, floor), last + timedelta(days=1))
-        missing[series["max"]] = mp.missing
+        mp = read["max"]
         subscribed = (contract or {}).get("subscribed_power_kva")
         va = [(mp.days.get(d) or {}).get("va") for d in d_labels]
         known = [v for v in va if v is not None]
@@ -147,17 +164,17 @@ def balance_data(consumer: UsagePoint, producer: UsagePoint, *, ask: bool) -> di
     last = last_published_day()
     first = last - timedelta(days=DAILY_DAYS - 1)
     end = last + timedelta(days=1)
-    cons = c.read_range(consumer.user_id, consumer.id, "daily_consumption", first, end)
-    prod = c.read_range(producer.user_id, producer.id, "daily_production", first, end)
+    (cons, prod), _ = c.read_ranges(consumer.user_id, [(consumer.id, "daily_consumption", first, end),
+                                                       (producer.id, "daily_production", first, end)])
     pending = False
     # Only ask for a series a point is known to carry: asking a consumption point for
     # production would be ERR0069 (the self-consumption point's production comes with its consumption).
     for point, name, result in ((consumer, "daily_consumption", cons), (producer, "daily_production", prod)):
-        if point.kind in SERIES_OF and SERIES_OF[point.kind]["daily"] == name and result.missing:
+        if point.kind in SERIES_OF and SERIES_OF[point.kind]["daily"] == name and absent(result):
             if point.status == "active":
                 pending = True
                 if ask:
-                    request_days(point, name, result.missing)
+                    request_days(point, name, absent(result))
     labels = [first + timedelta(days=i) for i in range(DAILY_DAYS)]
     c_wh = [daily_wh(cons.days.get(d)) for d in labels]
     p_wh = [daily_wh(prod.days.get(d)) for d in labels]

@@ -31,35 +31,24 @@ from datetime import datetime
 from pathlib import Path
 
 import redis
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete
 
-from bench import cache, cost_pages, costs, meter_pages, week
+from bench import bench_database, cache, cost_pages, costs, meter_pages, week
 from models.calendar import PARIS
 from models.db import session_scope
 from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
 from releve import embedded
-from releve.cli import run_migrations
 from sandbox.testing import running_sandbox
 
 RELEVE = str(Path(sys.executable).parent / "releve")
 
 
 def servers() -> tuple[str, str]:
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS releve_bench WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE releve_bench"))
-        admin.dispose()
-        database_url = "postgresql+psycopg://postgres@127.0.0.1:5432/releve_bench"
     valkey_url = os.environ.get("VALKEY_URL", "redis://127.0.0.1:6379/12")
     redis.Redis.from_url(valkey_url).flushdb()
-    run_migrations(database_url)
-    return make_url(database_url).render_as_string(hide_password=False), valkey_url
+    return bench_database("releve_bench"), valkey_url
 
 
 def tree_cpu_seconds(roots: list[int]) -> float:

@@ -28,9 +28,8 @@ from pathlib import Path
 
 import redis
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench import bench_database
 from models.api_clients import ApiClient
 from models.cache import EncryptedCache
 from models.calendar import last_published_day, now_paris
@@ -39,7 +38,6 @@ from models.settings import Settings
 from models.usage_points import UsagePoint
 from models.users import User
 from releve import embedded
-from releve.cli import run_migrations
 from sandbox.testing import free_port
 
 RELEVE = str(Path(sys.executable).parent / "releve")
@@ -48,16 +46,7 @@ PDL = "98000000000365"
 
 
 def database() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS releve_bench_api WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE releve_bench_api"))
-        admin.dispose()
-        url = "postgresql+psycopg://postgres@127.0.0.1:5432/releve_bench_api"
-    run_migrations(url)
-    return make_url(url).render_as_string(hide_password=False)
+    return bench_database("releve_bench_api")
 
 
 def household(env: dict[str, str], settings: Settings) -> tuple[str, date, date]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, date, datetime
 
+from flask import Response, jsonify
 from sqlalchemy import any_, select
 
 from models.calendar import today_paris
@@ -17,6 +19,21 @@ from models.usage_points import UsagePoint
 from pipeline.api import Caller, ReadApi, SeriesRead
 from webapp.api.v1 import api
 from webapp.db import db
+
+
+class DetailError(Exception):
+    """An answer `{"detail": …}` with a status (and headers): every v1 error, and v2's outside its envelope."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None):
+        super().__init__(str(detail))
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+def detail_answer(exc: DetailError) -> Response:
+    response = jsonify(detail=exc.detail)
+    response.status_code = exc.status
+    response.headers.update(exc.headers)
+    return response
 
 # What MyElectricalData's URLs name, and the role (`pipeline.api.ROLES`) and body shape behind it.
 V1_SERIES = {

@@ -29,8 +29,8 @@ from pipeline.api import Caller, QuotaState, authenticate_for, secret_of, series
 from webapp.db import commit_despite_5xx
 from webapp.med import shapes
 from webapp.med.common import (
-    MAX_ECOWATT_DAYS, MAX_REQUEST_DAYS, MAX_TEMPO_DAYS, V1_SERIES, DateError, absent_days, clamp_end, consent_expiry,
-    last_call, parse_day, read_api, upstream_pause,
+    MAX_ECOWATT_DAYS, MAX_REQUEST_DAYS, MAX_TEMPO_DAYS, V1_SERIES, DateError, DetailError, absent_days, clamp_end,
+    consent_expiry, detail_answer, last_call, parse_day, read_api, upstream_pause,
 )
 from webapp.med.tempo_prices import tempo_prices
 
@@ -41,20 +41,7 @@ CONSENT = ("Le consentement Enedis de ce point de livraison a expiré ou a été
            "renouvelez-le depuis le tableau de bord de Relevé.")
 
 
-class V1Error(Exception):
-    """An answer `{"detail": …}` with a status (and headers)."""
-
-    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None):
-        super().__init__(str(detail))
-        self.status, self.detail, self.headers = status, detail, headers or {}
-
-
-@bp.errorhandler(V1Error)
-def _v1_error(exc: V1Error) -> Response:
-    response = jsonify(detail=exc.detail)
-    response.status_code = exc.status
-    response.headers.update(exc.headers)
-    return response
+bp.register_error_handler(DetailError, detail_answer)
 
 
 def _json(body: Any, quota: QuotaState | None = None) -> Response:
@@ -67,7 +54,7 @@ def _json(body: Any, quota: QuotaState | None = None) -> Response:
 def _secret() -> str:
     secret = secret_of(request.headers.get("Authorization"), raw=True)
     if secret is None:
-        raise V1Error(401, "Jeton manquant : envoyez votre secret d'API Relevé dans l'en-tête Authorization.")
+        raise DetailError(401, "Jeton manquant : envoyez votre secret d'API Relevé dans l'en-tête Authorization.")
     return secret
 
 
@@ -76,30 +63,30 @@ def caller_and_point(pdl: str) -> tuple[Caller, UsagePoint]:
     404 otherwise (another account's PDL answers exactly as one that does not exist); one query."""
     found, point = authenticate_for(read_api().session, _secret(), pdl)
     if found is None:
-        raise V1Error(401, "Jeton inconnu, révoqué, ou compte désactivé.")
+        raise DetailError(401, "Jeton inconnu, révoqué, ou compte désactivé.")
     if point is None:
-        raise V1Error(404, NOT_YOURS)
+        raise DetailError(404, NOT_YOURS)
     return found, point
 
 
-def quota_refused(quota: QuotaState) -> V1Error:
+def quota_refused(quota: QuotaState) -> DetailError:
     """409: the caller's own quota (MED's convention, myelectricaldatapy raises LimitReached)."""
     kind, period = (quota.refused or "cache:day").split(":")
     limit = quota.limits.get(quota.refused or "cache:day")
     what = "journalier" if period == "day" else "par minute"
     of = " d'appels à Enedis" if kind == "upstream" else ""
-    return V1Error(409, f"Vous avez dépassé votre quota {what}{of} ({limit}).",
+    return DetailError(409, f"Vous avez dépassé votre quota {what}{of} ({limit}).",
                    {"Retry-After": str(quota.retry_after), **quota.headers()})
 
 
-def pending(missing: int, retry_after: int, quota: QuotaState) -> V1Error:
+def pending(missing: int, retry_after: int, quota: QuotaState) -> DetailError:
     """The miss: 429 while Enedis makes the gateway wait, 503 + Retry-After while the fetch runs."""
     commit_despite_5xx()  # the fetch enqueued is sent once the request's transaction commits
     pause = upstream_pause()
     if pause is not None:
-        return V1Error(429, pause.enedis_body(), {"Retry-After": str(pause.seconds), **quota.headers()})
+        return DetailError(429, pause.enedis_body(), {"Retry-After": str(pause.seconds), **quota.headers()})
     wait = max(1, retry_after or 30)
-    return V1Error(503, f"Données en cours de récupération auprès d'Enedis ({missing} jour(s) manquant(s)) : "
+    return DetailError(503, f"Données en cours de récupération auprès d'Enedis ({missing} jour(s) manquant(s)) : "
                         f"réessayez dans {wait} s.", {"Retry-After": str(wait), **quota.headers()})
 
 
@@ -137,16 +124,16 @@ def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
     try:
         first, last = parse_day(start, "de début"), parse_day(end, "de fin")
     except DateError as exc:
-        raise V1Error(400, str(exc)) from None
+        raise DetailError(400, str(exc)) from None
     last = clamp_end(last)
     if last <= first:
-        raise V1Error(400, "La date de fin (exclue) doit être après la date de début, et pas dans le futur.")
+        raise DetailError(400, "La date de fin (exclue) doit être après la date de début, et pas dans le futur.")
     if (last - first).days > MAX_REQUEST_DAYS[shape]:
-        raise V1Error(400, f"Au plus {MAX_REQUEST_DAYS[shape]} jours par requête pour {endpoint} : "
+        raise DetailError(400, f"Au plus {MAX_REQUEST_DAYS[shape]} jours par requête pour {endpoint} : "
                            "découpez la période.")
     series = series_name(point, role)
     if series is None:
-        raise V1Error(404, "Ce point de livraison ne fournit pas cette donnée (type de compteur, "
+        raise DetailError(404, "Ce point de livraison ne fournit pas cette donnée (type de compteur, "
                            "ou courbe de charge non activée chez Enedis).")
     served = read_api().series(who, point, series, first, last)
     if not served.quota.allowed:
@@ -155,9 +142,9 @@ def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
     absent = absent_days(read)
     if absent:
         if read.blocked == "consent_needed":
-            raise V1Error(403, CONSENT, served.quota.headers())
+            raise DetailError(403, CONSENT, served.quota.headers())
         if read.blocked == "series_not_available":
-            raise V1Error(404, "Ce point de livraison ne fournit pas cette donnée.", served.quota.headers())
+            raise DetailError(404, "Ce point de livraison ne fournit pas cette donnée.", served.quota.headers())
         raise pending(len(absent), read.retry_after, served.quota)
     if shape == "curve":
         items = shapes.curve_items(read.days, at_end=True)
@@ -166,7 +153,7 @@ def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
     else:
         items = shapes.daily_items(read.days)
     if not items:
-        raise V1Error(404, f"Pas de données disponibles entre le {first} et le {last} (exclu).", served.quota.headers())
+        raise DetailError(404, f"Pas de données disponibles entre le {first} et le {last} (exclu).", served.quota.headers())
     return _json(shapes.meter_reading(point.pdl, first, last, shape, items), served.quota)
 
 
@@ -182,9 +169,9 @@ def customer_entry(name: str, pdl: str) -> Response:
     read = served.read
     if read.value is None:
         if read.blocked == "consent_needed":
-            raise V1Error(403, CONSENT, served.quota.headers())
+            raise DetailError(403, CONSENT, served.quota.headers())
         if read.blocked:
-            raise V1Error(404, "Enedis ne fournit pas ces informations pour ce point de livraison.",
+            raise DetailError(404, "Enedis ne fournit pas ces informations pour ce point de livraison.",
                           served.quota.headers())
         raise pending(1, read.retry_after, served.quota)
     customer_id = str(point.id)
@@ -197,7 +184,7 @@ def customer_entry(name: str, pdl: str) -> Response:
 def not_kept(pdl: str) -> Response:
     """identity and contact: Relevé never asks Enedis for the holder's identity or contact data."""
     caller_and_point(pdl)
-    raise V1Error(404, "Relevé ne conserve ni l'identité ni les coordonnées du titulaire.")
+    raise DetailError(404, "Relevé ne conserve ni l'identité ni les coordonnées du titulaire.")
 
 
 def cache_delete(pdl: str, **_dates: str) -> Response:
@@ -216,9 +203,9 @@ def _public_range(start: str, end: str, max_days: int) -> tuple[date, date]:
     try:
         first, last = parse_day(start, "de début"), parse_day(end, "de fin")
     except DateError as exc:
-        raise V1Error(400, str(exc)) from None
+        raise DetailError(400, str(exc)) from None
     if last < first:
-        raise V1Error(400, "La date de fin doit être après la date de début.")
+        raise DetailError(400, "La date de fin doit être après la date de début.")
     return max(first, last - timedelta(days=max_days - 1)), last + timedelta(days=1)
 
 
@@ -245,7 +232,7 @@ def tempo_days_left() -> Response:
 def tempo_price() -> Response:
     prices = tempo_prices(read_api().session, today_paris())
     if prices is None:
-        raise V1Error(404, "Aucun prix Tempo en vigueur dans le catalogue de Relevé.")
+        raise DetailError(404, "Aucun prix Tempo en vigueur dans le catalogue de Relevé.")
     return jsonify(prices)
 
 

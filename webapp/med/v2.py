@@ -32,21 +32,13 @@ from models.usage_points import UsagePoint
 from pipeline.api import Caller, QuotaState, secret_of, series_name
 from pipeline.series import history_start
 from webapp.med import shapes, tokens
-from webapp.med.common import DateError, absent_days, parse_day, read_api, upstream_pause
+from webapp.med.common import DateError, DetailError, absent_days, detail_answer, parse_day, read_api, upstream_pause
 
 bp = Blueprint("med_v2", __name__, url_prefix="/api")
 
 # The longest range one request may ask: MED's client mode asks 365 days of daily, 7 of detail;
 # its web UI's batch routes ask longer runs of load curve.
 MAX_DAYS = {"daily": 1095, "max_power": 1095, "curve": 7, "batch": 31}
-
-
-class V2Error(Exception):
-    """An answer outside the envelope: 401 / 422 / 429 with `{"detail": …}`."""
-
-    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None):
-        super().__init__(str(detail))
-        self.status, self.detail, self.headers = status, detail, headers or {}
 
 
 class Refusal(Exception):
@@ -57,12 +49,7 @@ class Refusal(Exception):
         self.code, self.message, self.headers = code, message, headers or {}
 
 
-@bp.errorhandler(V2Error)
-def _v2_error(exc: V2Error) -> Response:
-    response = jsonify(detail=exc.detail)
-    response.status_code = exc.status
-    response.headers.update(exc.headers)
-    return response
+bp.register_error_handler(DetailError, detail_answer)
 
 
 @bp.errorhandler(Refusal)
@@ -79,8 +66,8 @@ def ok(data: Any, quota: QuotaState | None = None) -> Response:
     return response
 
 
-def missing_param(*names: str) -> V2Error:
-    return V2Error(422, [{"loc": ["query", n], "msg": "Paramètre obligatoire.", "type": "missing"} for n in names])
+def missing_param(*names: str) -> DetailError:
+    return DetailError(422, [{"loc": ["query", n], "msg": "Paramètre obligatoire.", "type": "missing"} for n in names])
 
 
 # -- auth -----------------------------------------------------------------------------------------
@@ -97,7 +84,7 @@ def _credential() -> str | None:
 def caller() -> Caller:
     value = _credential()
     if value is None:
-        raise V2Error(401, "Authentification requise.", {"WWW-Authenticate": "Bearer"})
+        raise DetailError(401, "Authentification requise.", {"WWW-Authenticate": "Bearer"})
     api = read_api()
     if "." in value:  # a token (API secrets are URL-safe base64, without dots)
         secret_hash = tokens.secret_hash_of(api.settings.secret_key, value)
@@ -105,7 +92,7 @@ def caller() -> Caller:
     else:
         found = api.authenticate(value)
     if found is None:
-        raise V2Error(401, "Identifiants invalides, révoqués ou expirés.", {"WWW-Authenticate": "Bearer"})
+        raise DetailError(401, "Identifiants invalides, révoqués ou expirés.", {"WWW-Authenticate": "Bearer"})
     return found
 
 
@@ -139,14 +126,14 @@ def token() -> Response:
         try:
             client_id, _, secret = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise V2Error(401, "Identifiants illisibles.") from None
+            raise DetailError(401, "Identifiants illisibles.") from None
     if not client_id or not secret:
-        raise V2Error(422, [{"loc": ["body", n], "msg": "Paramètre obligatoire.", "type": "missing"}
+        raise DetailError(422, [{"loc": ["body", n], "msg": "Paramètre obligatoire.", "type": "missing"}
                             for n in ("client_id", "client_secret")])
     api = read_api()
     found = api.authenticate(secret_of(secret, raw=True))
     if found is None or found.client_id != client_id:
-        raise V2Error(401, "Identifiants invalides.")
+        raise DetailError(401, "Identifiants invalides.")
     return jsonify(access_token=tokens.issue(api.settings.secret_key, secret), token_type="bearer",
                    expires_in=tokens.TOKEN_SECONDS)
 
@@ -365,14 +352,14 @@ def ecowatt_forecast() -> Response:
     try:
         days = int(request.args.get("days", "4"))
     except ValueError:
-        raise V2Error(422, [{"loc": ["query", "days"], "msg": "Entier de 1 à 7.", "type": "int_parsing"}]) from None
+        raise DetailError(422, [{"loc": ["query", "days"], "msg": "Entier de 1 à 7.", "type": "int_parsing"}]) from None
     if not 1 <= days <= 7:
-        raise V2Error(422, [{"loc": ["query", "days"], "msg": "Entier de 1 à 7.", "type": "range"}])
+        raise DetailError(422, [{"loc": ["query", "days"], "msg": "Entier de 1 à 7.", "type": "range"}])
     api = read_api()
     quota = api.quotas.charge(who.client_pk, "cache")
     if not quota.allowed:
         slot = quota.refused or "cache:day"
-        raise V2Error(429, f"Quota dépassé : {quota.used[slot]}/{quota.limits[slot]} requêtes.",
+        raise DetailError(429, f"Quota dépassé : {quota.used[slot]}/{quota.limits[slot]} requêtes.",
                       {"Retry-After": str(quota.retry_after), **quota.headers()})
     today = today_paris()
     out = []
@@ -438,7 +425,7 @@ NATIONAL_TYPES = ("REALISED", "ID", "D-1", "D-2")
 def consumption_france() -> Response:
     kind = request.args.get("type")
     if kind is not None and kind not in NATIONAL_TYPES:
-        raise V2Error(422, [{"loc": ["query", "type"], "msg": f"Une valeur parmi {', '.join(NATIONAL_TYPES)}.",
+        raise DetailError(422, [{"loc": ["query", "type"], "msg": f"Une valeur parmi {', '.join(NATIONAL_TYPES)}.",
                              "type": "enum"}])
     first, stop = _public_range("start_date", "end_date", 2, 31)
     start_at = datetime.combine(first, datetime.min.time(), shapes.PARIS)

@@ -75,6 +75,16 @@ def curve_items(days: Mapping[date, Any], *, at_end: bool) -> list[dict[str, str
     return items
 
 
+def items_of(shape: str, days: Mapping[date, Any], *, curve_at_end: bool) -> list[dict[str, str]]:
+    """Enedis's `interval_reading` items of a range of `shape` ("curve", "max_power" or daily); load curve
+    points dated at their interval's end (v1) or start (v2)."""
+    if shape == "curve":
+        return curve_items(days, at_end=curve_at_end)
+    if shape == "max_power":
+        return max_power_items(days)
+    return daily_items(days)
+
+
 def meter_reading(pdl: str, start: date, end: date, kind: str, items: list[dict[str, str]]) -> dict[str, Any]:
     """An Enedis v5 metering body (`kind`: "daily", "max_power" or "curve")."""
     reading: dict[str, Any] = {"usage_point_id": pdl, "start": start.isoformat(), "end": end.isoformat(),

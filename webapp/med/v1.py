@@ -146,12 +146,7 @@ def readings(endpoint: str, pdl: str, start: str, end: str) -> Response:
         if read.blocked == "series_not_available":
             raise DetailError(404, "Ce point de livraison ne fournit pas cette donnée.", served.quota.headers())
         raise pending(len(absent), read.retry_after, served.quota)
-    if shape == "curve":
-        items = shapes.curve_items(read.days, at_end=True)
-    elif shape == "max_power":
-        items = shapes.max_power_items(read.days)
-    else:
-        items = shapes.daily_items(read.days)
+    items = shapes.items_of(shape, read.days, curve_at_end=True)
     if not items:
         raise DetailError(404, f"Pas de données disponibles entre le {first} et le {last} (exclu).", served.quota.headers())
     return _json(shapes.meter_reading(point.pdl, first, last, shape, items), served.quota)

@@ -219,12 +219,7 @@ def readings(pdl: str, role: str, shape: str, max_days: int) -> Response:
         if read.blocked == "series_not_available":
             raise Refusal("NO_DATA", "Ce point de livraison ne fournit pas cette donnée.", served.quota.headers())
         raise _pending(len(absent), read.retry_after, served.quota)
-    if shape == "curve":
-        items = shapes.curve_items(read.days, at_end=False)
-    elif shape == "max_power":
-        items = shapes.max_power_items(read.days)
-    else:
-        items = shapes.daily_items(read.days)
+    items = shapes.items_of(shape, read.days, curve_at_end=False)
     if not items:
         raise Refusal("NO_DATA", f"Pas de données entre le {first} et le {last} (exclu).", served.quota.headers())
     return ok(shapes.meter_reading(point.pdl, first, last, shape, items), served.quota)

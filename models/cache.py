@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1  # JSON
 DAY_FORMAT = 2  # a compact day (models/daypack.py)
+RAW_FORMAT = 3  # bytes as they are (an API answer kept whole, `pipeline.api.ReadApi.keep_answer`)
 NONCE_BYTES = 12
 
 # KEYS: entries read and renewed (ARGV[1] of them), then entries only read, then the used set when ARGV[3] > 0
@@ -146,6 +147,12 @@ class EncryptedCache:
         aad = f"{key}|{user_id}".encode()
         return bytes((FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
 
+    def seal_bytes(self, user_id: int, key: str, data: bytes) -> bytes:
+        """`data` sealed as it is, no JSON around it (`open_bytes`)."""
+        nonce = os.urandom(NONCE_BYTES)
+        aad = f"{key}|{user_id}".encode()
+        return bytes((RAW_FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, data, aad)
+
     def seal_day(self, user_id: int, key: str, day: date, value: Any, final: bool) -> bytes:
         """A day of a series, compact (format 2)."""
         nonce = os.urandom(NONCE_BYTES)
@@ -208,6 +215,10 @@ class EncryptedCache:
                 log.warning("cache: entry %s does not decode (format %d), treated as a miss", key, blob[0])
                 return None
         return self.open_day(user_id, key, day, blob)
+
+    def open_bytes(self, user_id: int, key: str, blob: bytes | None) -> bytes | None:
+        """What `seal_bytes` sealed, or None for a miss (absent, another format, unknown key, failing authentication)."""
+        return self._plaintext(user_id, key, blob, (RAW_FORMAT,))
 
     def open(self, user_id: int, key: str, blob: bytes | None) -> Any | None:
         """The value of a single (JSON) entry, or None for a miss (absent, unknown format or key, or failing

@@ -19,6 +19,7 @@ digest. A dump of Valkey alone tells nobody which meter or which person a key is
     releve:ratelimit:{upstream}:{part}          the cluster-wide limiter's state
     releve:budget:{user id}                     interactive fetches a person may still ask for
     releve:quota:{api client id}:{kind}:{m|d}:{bucket}  an API client's reads in a minute or a Paris day
+    releve:access:[gen:]{secret hash}           who an API secret is, kept between requests, and its generation (models/access.py)
     releve:login:{acct|addr}:{…}                failed sign-ins
     releve:mail:{purpose}:{acct|addr}:{…}       mails a visitor may still trigger
     releve:heartbeat:{beat|worker|workers}      liveness, read by /healthz and the admin dashboard
@@ -225,6 +226,19 @@ def quota_key(client_pk: int, kind: str, period: str, bucket: str) -> str:
 def quota_pattern(client_pk: int) -> str:
     """SCAN pattern of every quota counter of an API client (an administrator's reset)."""
     return f"{QUOTA_PREFIX}:{int(client_pk)}:*"
+
+
+ACCESS_PREFIX = "releve:access"
+
+
+def access_key(secret_hash: str) -> str:
+    """An API client's access kept between requests (`models.access`), named by its secret's SHA-256."""
+    return f"{ACCESS_PREFIX}:{secret_hash}"
+
+
+def access_generation_key(secret_hash: str) -> str:
+    """The generation an access entry of this secret must carry to be used (`models.access`)."""
+    return f"{ACCESS_PREFIX}:gen:{secret_hash}"
 
 
 def _digest(email: str) -> str:

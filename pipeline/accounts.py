@@ -13,6 +13,7 @@ from redis import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from models import access
 from models.accounts import AdminRefused, check_may_act_on, guard_last_admin
 from models.audit import record, user_target
 from models.db import after_commit
@@ -44,6 +45,7 @@ def delete_account(session: Session, settings: Settings, user_id: int, *, ip: st
     guard_last_admin(session, user)
     point_ids = list(session.scalars(select(UsagePoint.id).where(UsagePoint.user_id == user_id)))
     before = {"roles": sorted(r.name for r in user.roles), "active": user.is_active, "points": len(point_ids)}
+    access.changed(session, [user_id])  # a bulk DELETE passes by the ORM's hooks: its API secrets are refused now
     session.execute(delete(User).where(User.id == user_id))
     if actor is None:
         record(session, "account.deleted", actor_id=None, target=user_target(user_id), ip=ip)

@@ -9,8 +9,12 @@ Authentication
 - `authenticate(session, secret)` → `Caller | None` (`authenticate_hash` when only the hash is known, as in
   a MED v2 token): one indexed lookup by the secret's SHA-256
   (`api_clients.secret_hash`, unique), joined to the account. None when unknown, revoked or the account
-  is disabled: checked on every request, nothing cached, so a revocation holds at once.
-  `authenticate_for(session, secret, pdl)` → (caller, its point or None): the same and `own_point` in one query.
+  is disabled. `authenticate_for(session, secret, pdl)` → (caller, its point or None): the same and
+  `own_point` in one query. These ask PostgreSQL every time.
+- `ReadApi.authenticate*` (what the routes call): the same answers, from Valkey while they hold
+  (`models.access`: the client, its account and its points kept up to a minute, forgotten the moment a
+  client is revoked, an account disabled or a point changes, so a revocation still holds at once), else
+  from PostgreSQL (`load_access`), then kept. `ReadApi.own_points`/`own_point` answer from the same copy.
 
 Ownership
 - `own_points(session, user_id)`, `own_point(session, user_id, pdl)`: the caller's points; another
@@ -56,7 +60,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -65,10 +70,12 @@ import redis
 from celery import Celery
 from kombu.exceptions import KombuError
 from redis import RedisError
+from redis.commands.core import Script
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from models import calendar
+from models.access import Access, AccessCache
 from models.api_clients import ApiClient, hash_secret
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
@@ -163,6 +170,15 @@ def authenticate_hash_for(session: Session, secret_hash: str, pdl: str | None, *
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
         session.execute(update(ApiClient).where(ApiClient.id == row.id).values(last_used_at=now))
     return Caller(row.id, row.client_id, row.user_id), (row.UsagePoint if wanted is not None else None)
+
+
+def load_access(session: Session, secret_hash: str, *, now: datetime | None = None) -> Access | None:
+    """What PostgreSQL says of a secret, as `models.access` keeps it: the client, its account and the
+    account's points; None when unknown, revoked or the account is disabled."""
+    caller = authenticate_hash(session, secret_hash, now=now)
+    if caller is None:
+        return None
+    return Access.of(caller.client_pk, caller.client_id, caller.user_id, own_points(session, caller.user_id))
 
 
 # -- ownership ---------------------------------------------------------------------------------------
@@ -298,6 +314,17 @@ class QuotaState:
         return out
 
 
+_scripts: weakref.WeakKeyDictionary[redis.Redis, dict[str, Script]] = weakref.WeakKeyDictionary()
+
+
+def script(client: redis.Redis, source: str) -> Script:
+    """`client.register_script(source)`, made once per client (not on every request)."""
+    made = _scripts.setdefault(client, {})
+    if source not in made:
+        made[source] = client.register_script(source)
+    return made[source]
+
+
 class Quotas:
     """Per-client read quotas in Valkey, one Lua call a request (check and count together)."""
 
@@ -306,7 +333,7 @@ class Quotas:
         self.limits = {"cache:minute": settings.api_quota_per_minute, "cache:day": settings.api_quota_per_day,
                        "upstream:minute": settings.api_upstream_quota_per_minute,
                        "upstream:day": settings.api_upstream_quota_per_day}
-        self._script = client.register_script(_CHARGE)
+        self._script = script(client, _CHARGE)
 
     def window(self, client_pk: int, now: float | None = None) -> tuple[list[str], list[int], float]:
         """(the four keys of this minute and Paris day, the script's limit and ttl arguments, the moment)."""
@@ -414,28 +441,62 @@ def retry_after_for(windows: int) -> int:
 
 
 class ReadApi:
-    """The read API's services for one request (or one script): session, settings, Valkey, Celery."""
+    """The read API's services for one request (or one script): session, settings, Valkey, Celery.
 
-    def __init__(self, session: Session, settings: Settings, celery: Celery, *, cache: EncryptedCache | None = None,
-                 valkey: redis.Redis | None = None):
-        self.session, self.settings, self.celery = session, settings, celery
+    `session` may be a function that opens it: then it is opened only if PostgreSQL is needed (a request
+    answered from Valkey alone, the common case, neither checks out a connection nor commits)."""
+
+    def __init__(self, session: Session | Callable[[], Session], settings: Settings, celery: Celery, *,
+                 cache: EncryptedCache | None = None, valkey: redis.Redis | None = None):
+        self._session, self.settings, self.celery = session, settings, celery
         self.valkey = valkey or get_client(settings.valkey_url)
         self.cache = cache or EncryptedCache.from_settings(self.valkey, settings)
         self.quotas = Quotas(self.valkey, settings)
-        self._answer = self.valkey.register_script(_ANSWER)
+        self._answer = script(self.valkey, _ANSWER)
+        self.access = AccessCache(self.valkey, self.cache)
+        self._access: Access | None = None  # what the last authentication found (`own_points`)
 
-    # authentication and ownership, bound to this request's session
+    @property
+    def session(self) -> Session:
+        if not isinstance(self._session, Session):
+            self._session = self._session()
+        return self._session
+
+    # -- authentication and ownership: Valkey's copy while it holds, else PostgreSQL (`models.access`) -----
+
+    def authenticate_hash_for(self, secret_hash: str, pdl: str | None) -> tuple[Caller | None, UsagePoint | None]:
+        """(the caller, its point with this PDL or None); (None, None) when the secret may not read."""
+        access, generation = self.access.lookup(secret_hash)
+        if access is None:
+            access = load_access(self.session, secret_hash)
+            if access is None:
+                return None, None
+            self.access.keep(secret_hash, generation, access)
+        self._access = access
+        return Caller(access.client_pk, access.client_id, access.user_id), access.point(pdl)
+
+    def authenticate_for(self, secret: str | None, pdl: str | None) -> tuple[Caller | None, UsagePoint | None]:
+        if not secret:
+            return None, None
+        return self.authenticate_hash_for(hash_secret(secret), pdl)
+
     def authenticate(self, secret: str | None) -> Caller | None:
-        return authenticate(self.session, secret)
+        return self.authenticate_for(secret, None)[0]
 
     def authenticate_hash(self, secret_hash: str) -> Caller | None:
-        return authenticate_hash(self.session, secret_hash)
+        return self.authenticate_hash_for(secret_hash, None)[0]
+
+    def _access_of(self, caller: Caller) -> Access | None:
+        access = self._access
+        return access if access is not None and access.client_pk == caller.client_pk else None
 
     def own_points(self, caller: Caller) -> list[UsagePoint]:
-        return own_points(self.session, caller.user_id)
+        access = self._access_of(caller)
+        return access.all_points() if access is not None else own_points(self.session, caller.user_id)
 
     def own_point(self, caller: Caller, pdl: str | None) -> UsagePoint | None:
-        return own_point(self.session, caller.user_id, pdl)
+        access = self._access_of(caller)
+        return access.point(pdl) if access is not None else own_point(self.session, caller.user_id, pdl)
 
     # -- series -----------------------------------------------------------------------------------
 
@@ -519,10 +580,10 @@ class ReadApi:
         found = self._answer(keys=[*keys, readings_version_key(point.id), key], args=[1, *args, series])
         if found[0] == -1:
             return None
-        body = self.cache.open(point.user_id, key, found[5])
+        body = self.cache.open_bytes(point.user_id, key, found[5])
         if body is None:  # sealed under a retired key, or tampered with
             return None
-        return Served(body.encode(), self.quotas.state(found[0], found[1:5], moment))
+        return Served(body, self.quotas.state(found[0], found[1:5], moment))
 
     def keep_answer(self, point: UsagePoint, read: SeriesRead, variant: str, body: bytes, *,
                     now: datetime | None = None) -> None:
@@ -531,7 +592,7 @@ class ReadApi:
             return
         key = self._answer_key(point, read.series, read.start, read.end, variant, now)
         pipe = self.valkey.pipeline(transaction=False)
-        pipe.hset(key, mapping={"v": read.version, "b": self.cache.seal(point.user_id, key, body.decode())})
+        pipe.hset(key, mapping={"v": read.version, "b": self.cache.seal_bytes(point.user_id, key, body)})
         pipe.expire(key, ANSWER_TTL)
         pipe.execute()
 

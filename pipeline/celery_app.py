@@ -22,6 +22,7 @@ from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from models import access
 from models.calendar import PARIS
 from models.db import after_commit
 from models.keys import REDBEAT_PREFIX
@@ -96,7 +97,9 @@ def celery_config(settings: Settings) -> dict:
 def _configure_from_environment(sender: Celery, **_kwargs) -> None:
     # Runs on first use of the configuration, not at import: tests and tools can import freely.
     if "releve_settings" not in sender.conf:
-        sender.conf.update(celery_config(load().require_runtime()))
+        settings = load().require_runtime()
+        sender.conf.update(celery_config(settings))
+        access.configure(settings.valkey_url)  # a task's changes reach the API's kept access (models/access.py)
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -112,6 +115,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         celery.on_configure.connect(_configure_from_environment, weak=False)
     else:
         celery.conf.update(celery_config(settings))
+        access.configure(settings.valkey_url)
     celery.steps["worker"].add(WorkerHeartbeat)
     celery.steps["consumer"].add(BrokerWatch)
     return celery

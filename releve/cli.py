@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from models import access
 from models.settings import ConfigError, Settings
 from releve import embedded
 from releve.supervisor import Service, Supervisor
@@ -37,6 +38,7 @@ class Environment:
         if settings.is_production:
             settings.require_runtime()
             self.settings = settings
+            access.configure(settings.valkey_url)  # what a command changes reaches the API's kept access
             return
         # Absolute, so every child process writes mails where `releve dev` reads them.
         self.env.setdefault("MAIL_OUTBOX_DIR", str(embedded.var_dir() / "outbox"))
@@ -55,6 +57,7 @@ class Environment:
             stack.callback(valkey.stop)
             self._say(f"embedded Valkey: {valkey.url} (data in {valkey.dir})")
         self.settings = Settings.from_env(self.env)
+        access.configure(self.settings.valkey_url)
 
     def _say(self, message: str) -> None:
         if not self.quiet:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
+from models import access
 from models.settings import Settings, load
 
 
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     config = dict(config or {})
     settings: Settings = config.pop("RELEVE_SETTINGS", None) or load().require_runtime()
+    access.configure(settings.valkey_url)  # the API keeps who a secret is; changes here must reach it
     app.config.update(
         SECRET_KEY=settings.secret_key,
         RELEVE_SETTINGS=settings,

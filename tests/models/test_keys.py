@@ -47,6 +47,8 @@ def test_formats_stay_as_the_previous_release_wrote_them():
     assert keys.once_key(keys.customer_claim(12)) == "releve:once:customer:12"
     assert keys.quota_key(3, "upstream", "d", "2026-11-24") == "releve:quota:3:upstream:d:2026-11-24"
     assert keys.quota_pattern(3) == "releve:quota:3:*"
+    assert keys.access_key("ab" * 32) == "releve:access:" + "ab" * 32
+    assert keys.access_generation_key("ab" * 32) == "releve:access:gen:" + "ab" * 32
     assert keys.answer_entry("v1", "max_power", day, day, day) == "answer:v1:max_power:2026-11-24:2026-11-24:2026-11-24"
     digest = "7a64adf28737ea90719cbdf0b1a87a5e"  # SHA-256 of the address, 32 hex digits
     assert keys.login_keys("alice@example.org", "192.0.2.1") == (

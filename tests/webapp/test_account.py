@@ -110,13 +110,19 @@ def test_an_api_secret_is_shown_once_and_only_its_hash_is_stored(client, auth, s
     assert client_id in page and secret not in page  # listed, secret never again
 
 
+def api_status(client, secret: str) -> int:
+    return client.get("/api/v1/meters", headers={"Authorization": f"Bearer {secret}"}).status_code
+
+
 def test_regenerating_revokes_the_old_secret(client, auth, session):
     auth.signup()
     _, old_secret = create(client)
     [old] = clients_of(session, user(session).id)
+    assert api_status(client, old_secret) == 200
     response = post(client, f"/parametres/api/{old.id}/regenerer")
     assert response.status_code == 200
     new_secret = SECRET.search(response.get_data(as_text=True)).group(1)
+    assert (api_status(client, old_secret), api_status(client, new_secret)) == (401, 200)
     old, new = clients_of(session, user(session).id)
     assert old.revoked_at is not None and not old.check_secret(old_secret)
     assert new.revoked_at is None and new.check_secret(new_secret) and new.name == old.name
@@ -127,7 +133,9 @@ def test_revoking(client, auth, session):
     auth.signup()
     _, secret = create(client)
     [row] = clients_of(session, user(session).id)
+    assert api_status(client, secret) == 200  # the API now keeps who this secret is (models/access.py)
     assert post(client, f"/parametres/api/{row.id}/revoquer").status_code == 302
+    assert api_status(client, secret) == 401  # refused by the very next request
     [row] = clients_of(session, user(session).id)
     assert row.revoked_at is not None and not row.check_secret(secret)
     assert row.client_id not in client.get("/parametres").get_data(as_text=True)

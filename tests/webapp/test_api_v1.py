@@ -83,6 +83,26 @@ def test_a_revoked_secret_or_a_disabled_account_is_refused_at_once(client, holde
     assert client.get("/api/v1/meters", headers=headers).status_code == 401
 
 
+def test_what_an_operator_or_the_holder_changes_holds_at_the_next_request(client, holder, session, settings,
+                                                                            celery_app):
+    """Who a secret is stays in Valkey between requests (models/access.py); the services that change it
+    make the next request see the change: a point detached, an account deleted (a bulk DELETE)."""
+    from pipeline.accounts import delete_account
+    from pipeline.points import detach
+
+    user, point, api_client, headers = holder
+    second = make_point(session, user, kind="consumption")
+    assert client.get(f"/api/v1/meters/{second.pdl}", headers=headers).status_code == 200
+    detach(session, celery_app, second.id, actor_id=user.id, ip=None)
+    session.commit()
+    response = client.get(f"/api/v1/meters/{second.pdl}", headers=headers)
+    assert response.status_code == 404 and error_code(response) == "METER_NOT_FOUND"
+    assert [m["pdl"] for m in client.get("/api/v1/meters", headers=headers).get_json()["meters"]] == [point.pdl]
+    delete_account(session, settings, user.id)
+    session.commit()
+    assert client.get(f"/api/v1/meters/{point.pdl}", headers=headers).status_code == 401
+
+
 # -- ownership ----------------------------------------------------------------------------------------
 
 

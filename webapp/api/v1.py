@@ -25,7 +25,7 @@ from models.series import SERIES
 from models.usage_points import UsagePoint
 from models.valkey import get_client
 from pipeline.api import (
-    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, authenticate_for, check_range,
+    MAX_DAYS, MAX_PUBLIC_DAYS, Caller, QuotaState, RangeError, ReadApi, SeriesRead, check_range,
     secret_of, series_name,
 )
 from pipeline.costs import months_back, offer_choice, price_offers
@@ -93,7 +93,7 @@ def api() -> ReadApi:
     """This request's services (the request's session; the process's cache and Valkey client)."""
     if "read_api" not in g:
         s = settings()
-        g.read_api = ReadApi(db(), s, celery(), cache=cache(), valkey=get_client(s.valkey_url))
+        g.read_api = ReadApi(db, s, celery(), cache=cache(), valkey=get_client(s.valkey_url))  # db: opened if needed
     return g.read_api
 
 
@@ -106,8 +106,8 @@ def _authenticate() -> None:
     if request.endpoint in PUBLIC:
         return
     # With a PDL in the path, the caller and its point come in one query.
-    found, point = authenticate_for(api().session, secret_of(request.headers.get("Authorization")),
-                                    (request.view_args or {}).get("pdl"))
+    found, point = api().authenticate_for(secret_of(request.headers.get("Authorization")),
+                                          (request.view_args or {}).get("pdl"))
     if found is None:
         code, message = STATUS_CODES[401]
         raise ApiError(401, code, message)

@@ -25,7 +25,7 @@ from models.calendar import PARIS, today_paris
 from models.grid.tempo import count_season, season
 from models.keys import ADDRESS, CONTRACT
 from models.usage_points import UsagePoint
-from pipeline.api import Caller, QuotaState, authenticate_for, secret_of, series_name
+from pipeline.api import Caller, QuotaState, secret_of, series_name
 from webapp.db import commit_despite_5xx
 from webapp.med import shapes
 from webapp.med.common import (
@@ -61,7 +61,7 @@ def _secret() -> str:
 def caller_and_point(pdl: str) -> tuple[Caller, UsagePoint]:
     """The API client behind the raw token (or `Bearer` token), 401 otherwise, and its point with this PDL,
     404 otherwise (another account's PDL answers exactly as one that does not exist); one query."""
-    found, point = authenticate_for(read_api().session, _secret(), pdl)
+    found, point = read_api().authenticate_for(_secret(), pdl)
     if found is None:
         raise DetailError(401, "Jeton inconnu, révoqué, ou compte désactivé.")
     if point is None:

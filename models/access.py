@@ -1,0 +1,256 @@
+"""Who an API secret is, kept in Valkey between requests, and forgotten the moment that changes.
+
+An API request must know who calls (the client, its account) and what it may read (the account's
+points). PostgreSQL knows; asking it on every request cost a connection checkout, a query and a commit,
+most of a cached read's time (`python -m bench.api`). So the answer is kept in Valkey, keyed by the
+secret's SHA-256 (never the secret), for `ACCESS_TTL` seconds at most:
+
+    releve:access:{secret hash}       the client, its account and the account's points, sealed
+    releve:access:gen:{secret hash}   the client's access generation (a counter, kept a day)
+
+The entry is sealed like a cache entry, under the application's key (user 0) and bound to its name: an
+entry written into Valkey by anyone else fails authentication and is a miss, never a sign-in. It carries
+the generation its client had before PostgreSQL was read, and is used only while the generation is still
+that one (`AccessCache.lookup` reads both in one round trip).
+
+Whatever changes who may read what bumps the generation of every client concerned: a client revoked
+(or its secret or account changed), an account disabled, enabled or deleted, a point added, removed,
+moved to another account, or changed in what a read depends on (`WATCHED`). The ORM hooks below see
+these in every session of a process that called `configure()` (the web, the workers, the CLI): once
+before the flush writes them (if Valkey cannot hear of the change, the change is not made) and again
+after the commit (a request that read PostgreSQL just before the commit cannot keep what it read). So a
+revoked secret or a disabled account is refused by the very next request, as when nothing was kept. A
+bulk `DELETE`/`UPDATE` statement does not go through these hooks: its author calls `changed()`.
+
+A counter lives a day after its last bump (`GENERATION_TTL`); Valkey runs with `noeviction` (the broker
+shares it), so nothing takes it sooner. When it goes, its value starts again from 0, which an entry made
+under an older value cannot carry: such entries lived a minute (`ACCESS_TTL`), a day earlier. An entry
+made the minute before, under the value that went, carries a value ≥ 1 and is a miss: never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from models.api_clients import ApiClient
+from models.cache import EncryptedCache
+from models.keys import access_generation_key, access_key
+from models.usage_points import UsagePoint
+from models.users import User
+from models.valkey import get_client
+
+log = logging.getLogger(__name__)
+
+ACCESS_TTL = 60  # seconds an entry is used at most; `last_used_at` is written when it is made again
+GENERATION_TTL = 86400  # a generation outlives by far every entry made under an older one
+APP_USER = 0  # entries are sealed under the application's key, not a person's
+
+# The attributes a request's answer depends on, per model; a change to one bumps the generations.
+# A point's `last_refreshed_at` and `updated_at` are kept too (every column is) but change daily
+# and nothing an API answer holds depends on them: a copy up to ACCESS_TTL old is fine.
+WATCHED: dict[type, tuple[str, ...]] = {
+    User: ("is_active",),
+    ApiClient: ("revoked_at", "secret_hash", "user_id"),
+    UsagePoint: ("pdl", "user_id", "name", "kind", "status", "status_reason", "load_curve_enabled",
+                 "activation_date", "offer_id"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPoint:
+    """A point as `Access` keeps it: every column of its `usage_points` row, read-only. Requests read it
+    where they read a `UsagePoint` (the API never writes a point); tests/models/test_access.py checks
+    the fields are the table's columns."""
+
+    id: int
+    pdl: str
+    user_id: int
+    name: str
+    kind: str
+    load_curve_enabled: bool
+    status: str
+    status_reason: str
+    activation_date: date | None
+    last_refreshed_at: datetime | None
+    offer_id: int | None
+    created_at: datetime | None
+
+
+_POINT_COLUMNS = tuple(KeptPoint.__dataclass_fields__)
+_DATES = {"activation_date": date.fromisoformat, "last_refreshed_at": datetime.fromisoformat,
+          "created_at": datetime.fromisoformat}
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a request needs of its API client: the client (`client_pk` keys its quotas), its account,
+    and the account's points."""
+
+    client_pk: int
+    client_id: str
+    user_id: int
+    points: tuple[KeptPoint, ...]
+
+    @classmethod
+    def of(cls, client_pk: int, client_id: str, user_id: int, points: Iterable[UsagePoint]) -> Access:
+        return cls(client_pk, client_id, user_id,
+                   tuple(KeptPoint(**{key: getattr(p, key) for key in _POINT_COLUMNS}) for p in points))
+
+    def point(self, pdl: str | None) -> KeptPoint | None:
+        """The account's point with this PDL, None for any other string."""
+        return next((p for p in self.points if p.pdl == pdl), None)
+
+    def all_points(self) -> list[KeptPoint]:
+        """The account's points, by name then PDL (as `pipeline.api.own_points`)."""
+        return sorted(self.points, key=lambda p: (p.name, p.pdl))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"c": self.client_pk, "i": self.client_id, "u": self.user_id,
+                "p": [{key: _encode(getattr(p, key)) for key in _POINT_COLUMNS} for p in self.points]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Access:
+        return cls(int(data["c"]), str(data["i"]), int(data["u"]),
+                   tuple(KeptPoint(**{key: _decode(key, row[key]) for key in _POINT_COLUMNS}) for row in data["p"]))
+
+
+def _encode(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _decode(key: str, value: Any) -> Any:
+    return _DATES[key](value) if value is not None and key in _DATES else value
+
+
+class AccessCache:
+    """The entries and generations of `models.access` in one Valkey database."""
+
+    def __init__(self, client: redis.Redis, cache: EncryptedCache):
+        self.client, self.cache = client, cache
+
+    def lookup(self, secret_hash: str) -> tuple[Access | None, int]:
+        """(the access kept for this secret if still valid, else None; the client's generation now).
+        One round trip; pass the generation to `keep` after reading PostgreSQL."""
+        key = access_key(secret_hash)
+        blob, generation = self.client.mget([key, access_generation_key(secret_hash)])
+        generation = int(generation or 0)
+        data = self.cache.open(APP_USER, key, blob) if blob is not None else None
+        if not isinstance(data, dict) or data.get("g") != generation:
+            return None, generation
+        try:
+            return Access.from_json(data["a"]), generation
+        except (KeyError, TypeError, ValueError):
+            log.warning("access entry of an API client does not decode: treated as a miss")
+            return None, generation
+
+    def keep(self, secret_hash: str, generation: int, access: Access) -> None:
+        """Keep what PostgreSQL said, under the generation read before it was asked."""
+        key = access_key(secret_hash)
+        self.client.set(key, self.cache.seal(APP_USER, key, {"g": generation, "a": access.to_json()}), ex=ACCESS_TTL)
+
+
+def bump(client: redis.Redis, secret_hashes: Iterable[str]) -> None:
+    """Make every entry kept for these secrets unusable (one round trip)."""
+    hashes = sorted(set(secret_hashes))
+    if not hashes:
+        return
+    pipe = client.pipeline(transaction=False)
+    for secret_hash in hashes:
+        pipe.incr(access_generation_key(secret_hash))
+        pipe.expire(access_generation_key(secret_hash), GENERATION_TTL)
+    pipe.execute()
+
+
+# -- watching the changes ----------------------------------------------------------------------------
+
+_valkey_url: str | None = None
+_PENDING = "releve.access.changed"  # session.info: the hashes to bump again once the transaction commits
+
+
+def configure(valkey_url: str) -> None:
+    """Watch this process's sessions from now on and bump generations in `valkey_url`'s database
+    (called by `webapp.create_app`, `pipeline.celery_app.create_celery` and the CLI)."""
+    global _valkey_url
+    _valkey_url = valkey_url
+
+
+def changed(session: Session, user_ids: Iterable[int] = (), secret_hashes: Iterable[str] = ()) -> None:
+    """The access of these accounts' clients (and of these secrets) changes in this transaction: bump their
+    generations now, and again once it commits. Raises Valkey's error (the change must then not be made)."""
+    if _valkey_url is None:
+        return
+    hashes = set(secret_hashes)
+    users = {u for u in user_ids if u is not None}
+    if users:
+        with session.no_autoflush:
+            hashes.update(session.scalars(select(ApiClient.secret_hash).where(ApiClient.user_id.in_(sorted(users)))))
+    if not hashes:
+        return
+    bump(get_client(_valkey_url), hashes)
+    session.info.setdefault(_PENDING, set()).update(hashes)
+
+
+def _changed_attributes(obj: Any, names: tuple[str, ...]) -> list[str]:
+    state = inspect(obj)
+    return [name for name in names if state.attrs[name].history.has_changes()]
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context, _instances) -> None:
+    if _valkey_url is None:
+        return
+    users: set[int] = set()
+    hashes: set[str] = set()
+
+    def point_users(point: UsagePoint) -> None:
+        users.add(point.user_id)
+        users.update(inspect(point).attrs["user_id"].history.deleted or ())  # moved: its former holder too
+
+    for obj in session.new:
+        if isinstance(obj, UsagePoint):
+            point_users(obj)
+    for obj in session.deleted:
+        if isinstance(obj, UsagePoint):
+            point_users(obj)
+        elif isinstance(obj, User):
+            users.add(obj.id)
+        elif isinstance(obj, ApiClient):
+            hashes.add(obj.secret_hash)
+    for obj in session.dirty:
+        names = WATCHED.get(type(obj))
+        if not names or not _changed_attributes(obj, names):
+            continue
+        if isinstance(obj, UsagePoint):
+            point_users(obj)
+        elif isinstance(obj, User):
+            users.add(obj.id)
+        elif isinstance(obj, ApiClient):
+            hashes.add(obj.secret_hash)
+            hashes.update(inspect(obj).attrs["secret_hash"].history.deleted or ())
+    if users or hashes:
+        changed(session, users, hashes)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    hashes = session.info.pop(_PENDING, None)
+    if not hashes or _valkey_url is None:
+        return
+    try:
+        bump(get_client(_valkey_url), hashes)
+    except redis.RedisError as exc:  # bumped before the flush already; this one closes a narrow race
+        log.error("access of %d API client(s) not bumped after commit: %s", len(hashes), exc)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)

@@ -5,11 +5,14 @@ A real `releve web` (gunicorn with the Procfile's settings: `releve web`'s 2 wor
 PostgreSQL database and a Valkey database of this bench's own: an account with a consumption meter, 365
 days of daily energy in the encrypted cache, an API secret with quotas far above what the bench sends.
 The ceiling is the body of that API answer written into the app's static folder and served by the same
-gunicorn and Flask (`/static/…`), so both go through the same server, workers and middleware; the API
-adds authentication (one indexed query), the quota (one Lua call), the range read (one MGET of 365
-sealed entries, decrypted) and the JSON encoding.
+gunicorn and Flask (`/static/…`), so both go through the same server, workers and middleware. A client
+polling the same year, as measured here, is answered from Valkey alone: who the secret is (one MGET of
+the kept access, `models.access`), then the answer kept for that range and the quota charged (one Lua
+call), decrypted; PostgreSQL is asked once a minute per client. The first request of a range reads
+365 sealed days (one MGET) and encodes the JSON.
 
-For each of 8 and 32 connections: requests per second and the 50th/99th percentile latency, for each URL.
+For each of 8 and 32 connections: requests per second and the 50th/99th percentile latency, for each URL,
+after a 5-second unmeasured run of each (the first requests of a worker pay for its imports and pools).
 
 Servers: DATABASE_URL (a database it may empty; default: database `releve_bench_api` on 127.0.0.1:5432,
 created afresh) and VALKEY_URL (default redis://127.0.0.1:6379/13, emptied first).
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -74,22 +78,47 @@ PERCENTILE = re.compile(r"^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$", re.M)
 SCALE = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> tuple[float, float, float, str]:
-    """(requests/s, p50 ms, p99 ms, non-2xx summary) of one wrk run."""
+REQUESTS = re.compile(r"(\d+) requests in")
+SERVERS = {"postgres", "redis-server", "valkey-server"}
+
+
+def server_cpu_seconds(web_group: int) -> float:
+    """CPU time used so far by the web's processes (its process group), PostgreSQL and Valkey: what the
+    requests cost the servers, whatever else the machine (or its host) is doing meanwhile."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        comm, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        if comm in SERVERS or int(fields[2]) == web_group:  # fields[2]: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str],
+        web_group: int) -> tuple[float, float, float, float, str]:
+    """(requests/s, p50 ms, p99 ms, servers' CPU µs per request, non-2xx summary) of one wrk run."""
     argv = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
+    cpu = server_cpu_seconds(web_group)
     out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    cpu = server_cpu_seconds(web_group) - cpu
     rate = float(WRK_LINE.search(out).group(1))
     pct = {int(p): float(v) * SCALE[unit] for p, v, unit in PERCENTILE.findall(out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, pct.get(50, float("nan")), pct.get(99, float("nan")), f"{errors.group(1)} non-2xx" if errors else ""
+    per_request = cpu / max(1, int(REQUESTS.search(out).group(1))) * 1e6
+    return (rate, pct.get(50, float("nan")), pct.get(99, float("nan")), per_request,
+            f"{errors.group(1)} non-2xx" if errors else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=20, help="each wrk run")
+    parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="static then API, this many times per connection count")
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 32])
     args = parser.parse_args()
     valkey_url = os.environ.get("VALKEY_URL", "redis://127.0.0.1:6379/13")
@@ -120,19 +149,29 @@ def main() -> None:
         STATIC.write_bytes(answer.content)
         static_url = f"{base}/static/{STATIC.name}"
         assert requests.get(static_url, timeout=10).content == answer.content
+        for url, headers in ((static_url, {}), (api_url, auth)):  # warm both up (workers' imports, pools, caches)
+            wrk(url, max(args.connections), 5, headers, web.pid)
         load = os.getloadavg()
         print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} before the runs; "
-              f"body {len(answer.content)} bytes; releve web: 2 workers x 4 threads; wrk 2 threads, {args.seconds} s")
-        print(f"{'connections':>11}  {'what':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+              f"body {len(answer.content)} bytes; releve web: 2 workers x 4 threads; wrk 2 threads, {args.seconds} s a run")
+        print(f"{'connections':>11}  {'what':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11}"
+              f"   (median of {args.rounds} rounds)")
         for connections in args.connections:
-            results = {}
-            for label, url, headers in (("static JSON (ceiling)", static_url, {}),
-                                        ("/api/v1 daily, 365 days", api_url, auth)):
-                rate, p50, p99, errors = wrk(url, connections, args.seconds, headers)
-                results[label] = rate
-                print(f"{connections:>11}  {label:<28} {rate:>8.0f} {p50:>8.1f} {p99:>8.1f} {errors}")
-            ratio = results["/api/v1 daily, 365 days"] / results["static JSON (ceiling)"]
-            print(f"{'':>11}  API / ceiling: {ratio:.0%}")
+            # Static and API alternate, round after round: a neighbour's burst on a shared machine lands on
+            # both, and each round's ratio is taken before the median.
+            runs: dict[str, list[tuple[float, float, float, float, str]]] = {"static": [], "api": []}
+            for _ in range(args.rounds):
+                runs["static"].append(wrk(static_url, connections, args.seconds, {}, web.pid))
+                runs["api"].append(wrk(api_url, connections, args.seconds, auth, web.pid))
+            for key, label in (("static", "static JSON (ceiling)"), ("api", "/api/v1 daily, 365 days")):
+                rate, p50, p99, cpu = (statistics.median(r[i] for r in runs[key]) for i in range(4))
+                errors = " ".join(r[4] for r in runs[key] if r[4])
+                print(f"{connections:>11}  {label:<28} {rate:>8.0f} {p50:>8.1f} {p99:>8.1f} {cpu:>11.0f} {errors}")
+            ratios = [a[0] / s[0] for s, a in zip(runs["static"], runs["api"])]
+            cpu_ratios = [s[3] / a[3] for s, a in zip(runs["static"], runs["api"])]
+            print(f"{'':>11}  API / ceiling: {statistics.median(ratios):.0%} in req/s "
+                  f"(rounds: {', '.join(f'{r:.0%}' for r in ratios)}); "
+                  f"{statistics.median(cpu_ratios):.0%} in servers' CPU per request")
     finally:
         STATIC.unlink(missing_ok=True)
         os.killpg(web.pid, 15)

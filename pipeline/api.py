@@ -75,7 +75,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from models import calendar
-from models.access import Access, AccessCache
+from models.access import Access, AccessCache, KeptPoint
 from models.api_clients import ApiClient, hash_secret
 from models.cache import EncryptedCache
 from models.ecowatt import EcoWattSignal
@@ -464,8 +464,9 @@ class ReadApi:
 
     # -- authentication and ownership: Valkey's copy while it holds, else PostgreSQL (`models.access`) -----
 
-    def authenticate_hash_for(self, secret_hash: str, pdl: str | None) -> tuple[Caller | None, UsagePoint | None]:
-        """(the caller, its point with this PDL or None); (None, None) when the secret may not read."""
+    def authenticate_hash_for(self, secret_hash: str, pdl: str | None) -> tuple[Caller | None, KeptPoint | None]:
+        """(the caller, its point with this PDL or None); (None, None) when the secret may not read. The point
+        is Valkey's read-only copy of the row (`KeptPoint`), read wherever a `UsagePoint` is."""
         access, generation = self.access.lookup(secret_hash)
         if access is None:
             access = load_access(self.session, secret_hash)
@@ -475,7 +476,7 @@ class ReadApi:
         self._access = access
         return Caller(access.client_pk, access.client_id, access.user_id), access.point(pdl)
 
-    def authenticate_for(self, secret: str | None, pdl: str | None) -> tuple[Caller | None, UsagePoint | None]:
+    def authenticate_for(self, secret: str | None, pdl: str | None) -> tuple[Caller | None, KeptPoint | None]:
         if not secret:
             return None, None
         return self.authenticate_hash_for(hash_secret(secret), pdl)
@@ -490,11 +491,11 @@ class ReadApi:
         access = self._access
         return access if access is not None and access.client_pk == caller.client_pk else None
 
-    def own_points(self, caller: Caller) -> list[UsagePoint]:
+    def own_points(self, caller: Caller) -> list[KeptPoint] | list[UsagePoint]:
         access = self._access_of(caller)
         return access.all_points() if access is not None else own_points(self.session, caller.user_id)
 
-    def own_point(self, caller: Caller, pdl: str | None) -> UsagePoint | None:
+    def own_point(self, caller: Caller, pdl: str | None) -> KeptPoint | UsagePoint | None:
         access = self._access_of(caller)
         return access.point(pdl) if access is not None else own_point(self.session, caller.user_id, pdl)
 

@@ -105,7 +105,7 @@ def caller() -> Caller:
 def _authenticate() -> None:
     if request.endpoint in PUBLIC:
         return
-    # With a PDL in the path, the caller and its point come in one query.
+    # The caller and the point of the path come together: Valkey's copy (models/access.py), else PostgreSQL.
     found, point = api().authenticate_for(secret_of(request.headers.get("Authorization")),
                                           (request.view_args or {}).get("pdl"))
     if found is None:

@@ -1,8 +1,8 @@
 """MED v2's `POST /api/accounts/token`: a short-lived token standing for one API client's secret.
 
 The token is the secret's hash, signed with the app's SECRET_KEY and stamped (itsdangerous); it is
-checked like the secret itself (`pipeline.api.authenticate_hash`: one indexed lookup, revoked clients
-and disabled accounts refused at once), so revoking the secret ends its tokens too. It expires after
+checked like the secret itself (`pipeline.api.ReadApi.authenticate_hash`: revoked clients and disabled
+accounts refused at the next request), so revoking the secret ends its tokens too. It expires after
 TOKEN_SECONDS, far sooner than MED's 30-day JWT: a client asks for another with its secret.
 """
 

@@ -60,7 +60,8 @@ def _secret() -> str:
 
 def caller_and_point(pdl: str) -> tuple[Caller, UsagePoint]:
     """The API client behind the raw token (or `Bearer` token), 401 otherwise, and its point with this PDL,
-    404 otherwise (another account's PDL answers exactly as one that does not exist); one query."""
+    404 otherwise (another account's PDL answers exactly as one that does not exist); together, from
+    Valkey's copy of who the secret is (models/access.py) or PostgreSQL."""
     found, point = read_api().authenticate_for(_secret(), pdl)
     if found is None:
         raise DetailError(401, "Jeton inconnu, révoqué, ou compte désactivé.")

@@ -9,18 +9,22 @@ secret's SHA-256 (never the secret), for `ACCESS_TTL` seconds at most:
     releve:access:gen:{secret hash}   the client's access generation (a counter, kept a day)
 
 The entry is sealed like a cache entry, under the application's key (user 0) and bound to its name: an
-entry written into Valkey by anyone else fails authentication and is a miss, never a sign-in. It carries
-the generation its client had before PostgreSQL was read, and is used only while the generation is still
-that one (`AccessCache.lookup` reads both in one round trip).
+entry written into Valkey by anyone else fails authentication and is a miss, never a sign-in; it carries
+its own expiry, so one saved and put back later is a miss too. It carries the generation its client had
+before PostgreSQL was read, and is used only while the generation is still that one
+(`AccessCache.lookup` reads both in one round trip).
 
 Whatever changes who may read what bumps the generation of every client concerned: a client revoked
 (or its secret or account changed), an account disabled, enabled or deleted, a point added, removed,
 moved to another account, or changed in what a read depends on (`WATCHED`). The ORM hooks below see
 these in every session of a process that called `configure()` (the web, the workers, the CLI): once
 before the flush writes them (if Valkey cannot hear of the change, the change is not made) and again
-after the commit (a request that read PostgreSQL just before the commit cannot keep what it read). So a
-revoked secret or a disabled account is refused by the very next request, as when nothing was kept. A
-bulk `DELETE`/`UPDATE` statement does not go through these hooks: its author calls `changed()`.
+after the commit, the account's clients listed afresh (a request that read PostgreSQL just before the
+commit cannot keep what it read, even with a client added meanwhile). So a revoked secret or a disabled
+account is refused by the very next request, as when nothing was kept. A bulk `DELETE`/`UPDATE`
+statement, or a change PostgreSQL makes itself (`ON DELETE SET NULL`), does not go through these hooks:
+its author calls `changed()`. Should the second bump fail twice (Valkey or PostgreSQL gone at that very
+moment), it is logged: a request that read in that instant keeps its copy a minute at most.
 
 A counter lives a day after its last bump (`GENERATION_TTL`); Valkey runs with `noeviction` (the broker
 shares it), so nothing takes it sooner. When it goes, its value starts again from 0, which an entry made
@@ -31,13 +35,15 @@ made the minute before, under the value that went, carries a value ≥ 1 and is 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.api_clients import ApiClient
@@ -141,9 +147,13 @@ class AccessCache:
         One round trip; pass the generation to `keep` after reading PostgreSQL."""
         key = access_key(secret_hash)
         blob, generation = self.client.mget([key, access_generation_key(secret_hash)])
-        generation = int(generation or 0)
+        try:
+            generation = int(generation or 0)
+        except ValueError:  # not ours: nothing kept is used, nothing kept now will be
+            return None, -1
         data = self.cache.open(APP_USER, key, blob) if blob is not None else None
-        if not isinstance(data, dict) or data.get("g") != generation:
+        # The expiry sealed inside, not only Valkey's TTL: an entry put back later is a miss.
+        if not isinstance(data, dict) or data.get("g") != generation or not time.time() <= data.get("e", 0):
             return None, generation
         try:
             return Access.from_json(data["a"]), generation
@@ -154,7 +164,8 @@ class AccessCache:
     def keep(self, secret_hash: str, generation: int, access: Access) -> None:
         """Keep what PostgreSQL said, under the generation read before it was asked."""
         key = access_key(secret_hash)
-        self.client.set(key, self.cache.seal(APP_USER, key, {"g": generation, "a": access.to_json()}), ex=ACCESS_TTL)
+        entry = {"g": generation, "e": int(time.time()) + ACCESS_TTL, "a": access.to_json()}
+        self.client.set(key, self.cache.seal(APP_USER, key, entry), ex=ACCESS_TTL)
 
 
 def bump(client: redis.Redis, secret_hashes: Iterable[str]) -> None:
@@ -172,7 +183,7 @@ def bump(client: redis.Redis, secret_hashes: Iterable[str]) -> None:
 # -- watching the changes ----------------------------------------------------------------------------
 
 _valkey_url: str | None = None
-_PENDING = "releve.access.changed"  # session.info: the hashes to bump again once the transaction commits
+_PENDING = "releve.access.changed"  # session.info: (account ids, secret hashes) to bump again after the commit
 
 
 def configure(valkey_url: str) -> None:
@@ -182,20 +193,28 @@ def configure(valkey_url: str) -> None:
     _valkey_url = valkey_url
 
 
+def _secrets_of(connection, user_ids: Iterable[int]) -> set[str]:
+    return set(connection.scalars(select(ApiClient.secret_hash).where(ApiClient.user_id.in_(sorted(user_ids)))))
+
+
 def changed(session: Session, user_ids: Iterable[int] = (), secret_hashes: Iterable[str] = ()) -> None:
     """The access of these accounts' clients (and of these secrets) changes in this transaction: bump their
-    generations now, and again once it commits. Raises Valkey's error (the change must then not be made)."""
+    generations now, and again once it commits, the accounts' clients listed afresh then (one created
+    meanwhile by another transaction is bumped too). Raises Valkey's error (the change must then not be
+    made). Deleting an account: lock its row first (`pipeline.accounts.delete_account`), since its
+    clients are gone by the time it commits."""
     if _valkey_url is None:
         return
     hashes = set(secret_hashes)
     users = {u for u in user_ids if u is not None}
     if users:
         with session.no_autoflush:
-            hashes.update(session.scalars(select(ApiClient.secret_hash).where(ApiClient.user_id.in_(sorted(users)))))
-    if not hashes:
-        return
-    bump(get_client(_valkey_url), hashes)
-    session.info.setdefault(_PENDING, set()).update(hashes)
+            hashes |= _secrets_of(session, users)
+    if hashes:
+        bump(get_client(_valkey_url), hashes)
+    pending_users, pending_hashes = session.info.setdefault(_PENDING, (set(), set()))
+    pending_users |= users
+    pending_hashes |= hashes
 
 
 def _changed_attributes(obj: Any, names: tuple[str, ...]) -> list[str]:
@@ -241,13 +260,28 @@ def _before_flush(session: Session, _context, _instances) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    hashes = session.info.pop(_PENDING, None)
-    if not hashes or _valkey_url is None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending or _valkey_url is None:
         return
-    try:
-        bump(get_client(_valkey_url), hashes)
-    except redis.RedisError as exc:  # bumped before the flush already; this one closes a narrow race
-        log.error("access of %d API client(s) not bumped after commit: %s", len(hashes), exc)
+    users, hashes = pending
+    for attempt in (1, 2):
+        try:
+            if users:  # listed afresh: a client created by another transaction since the flush counts too
+                bind = session.get_bind()
+                if isinstance(bind, Engine):
+                    with bind.connect() as connection:
+                        hashes = hashes | _secrets_of(connection, users)
+                else:  # a Connection (the tests' sessions join one)
+                    hashes = hashes | _secrets_of(bind, users)
+            bump(get_client(_valkey_url), hashes)
+            return
+        except (redis.RedisError, SQLAlchemyError) as exc:
+            # Bumped before the flush already; what this one closes is a request that read PostgreSQL
+            # between that bump and the commit: its copy lives a minute at most (`ACCESS_TTL`).
+            if attempt == 2:
+                log.error("access of API clients not bumped after commit (accounts %s): %s", sorted(users), exc)
+            else:
+                time.sleep(0.1)
 
 
 @event.listens_for(Session, "after_soft_rollback")

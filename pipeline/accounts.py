@@ -45,7 +45,10 @@ def delete_account(session: Session, settings: Settings, user_id: int, *, ip: st
     guard_last_admin(session, user)
     point_ids = list(session.scalars(select(UsagePoint.id).where(UsagePoint.user_id == user_id)))
     before = {"roles": sorted(r.name for r in user.roles), "active": user.is_active, "points": len(point_ids)}
-    access.changed(session, [user_id])  # a bulk DELETE passes by the ORM's hooks: its API secrets are refused now
+    # A bulk DELETE passes by the ORM's hooks: its API secrets are refused now. The row is locked first, so
+    # no client can be added to the account meanwhile (its insert waits, then finds no account).
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    access.changed(session, [user_id])
     session.execute(delete(User).where(User.id == user_id))
     if actor is None:
         record(session, "account.deleted", actor_id=None, target=user_target(user_id), ip=ip)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import select
+from freezegun import freeze_time
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from factories import make_point, make_user
 from models import access
@@ -14,7 +17,10 @@ from models.access import Access, AccessCache, KeptPoint
 from models.api_clients import ApiClient
 from models.cache import EncryptedCache
 from models.keys import access_generation_key, access_key
+from models.household_offers import HouseholdOfferInput, create_household_offer, delete_household_offer
 from models.usage_points import UsagePoint
+from models.users import User
+from pipeline.api import load_access
 from sandbox.testing import free_port
 
 
@@ -169,3 +175,65 @@ def test_nothing_is_bumped_in_a_process_that_was_not_configured(session, valkey,
     client.revoked_at = datetime.now(UTC)
     session.flush()
     assert generation(valkey, client) == 0
+
+
+def test_a_client_added_while_its_account_is_disabled_is_bumped_at_the_commit(engine, valkey, kept, watched):
+    """The disabling transaction lists the account's clients before its flush; one the owner adds and uses
+    before that transaction commits (PostgreSQL lets it: the insert's key-share lock does not wait for the
+    update of `is_active`) is found by the list made again after the commit."""
+    with Session(engine, expire_on_commit=False) as setup:
+        user = make_user(setup)
+        setup.commit()
+    try:
+        with Session(engine) as admin, Session(engine) as owner, Session(engine) as request:
+            admin.get(User, user.id).is_active = False
+            admin.flush()  # first bump: the account has no client yet
+            client, _secret = ApiClient.issue(user.id, "nouveau")
+            owner.add(client)
+            owner.commit()
+            _, seen = kept.lookup(client.secret_hash)  # a request with the new secret, before the commit
+            kept.keep(client.secret_hash, seen, load_access(request, client.secret_hash))
+            request.commit()
+            assert kept.lookup(client.secret_hash)[0] is not None
+            admin.commit()
+        assert kept.lookup(client.secret_hash)[0] is None
+    finally:
+        with Session(engine) as cleanup:
+            cleanup.execute(delete(User).where(User.id == user.id))
+            cleanup.commit()
+
+
+def test_an_entry_put_back_after_its_minute_is_a_miss(session, valkey, kept):
+    """Someone who can write to Valkey saves an entry and puts it back, generation and all, after the
+    secret was revoked: the expiry sealed inside it refuses it."""
+    user = make_user(session)
+    client = issue(session, user)
+    with freeze_time(datetime.now(UTC)) as clock:
+        _, seen = kept.lookup(client.secret_hash)
+        kept.keep(client.secret_hash, seen, load_access(session, client.secret_hash))
+        saved = valkey.get(access_key(client.secret_hash))
+        access.bump(valkey, [client.secret_hash])
+        clock.tick(timedelta(seconds=access.ACCESS_TTL + 1))
+        valkey.set(access_key(client.secret_hash), saved)
+        valkey.set(access_generation_key(client.secret_hash), seen)
+        assert kept.lookup(client.secret_hash)[0] is None
+
+
+def test_a_generation_that_is_not_a_number_is_a_miss_not_an_error(session, valkey, kept):
+    user = make_user(session)
+    client = issue(session, user)
+    kept.keep(client.secret_hash, 0, load_access(session, client.secret_hash))
+    valkey.set(access_generation_key(client.secret_hash), b"\x00garbage")
+    assert kept.lookup(client.secret_hash) == (None, -1)
+
+
+def test_deleting_a_household_offer_bumps_its_owners_clients(session, valkey, watched):
+    """PostgreSQL empties the points' `offer_id` (ON DELETE SET NULL), out of the ORM's sight."""
+    user = make_user(session)
+    offer = create_household_offer(session, user.id, HouseholdOfferInput(
+        name="Mon offre", supplier_name="Fournisseur local", option="BASE", kva=9, valid_from=date(2025, 3, 1),
+        valid_to=None, fixed_eur_month=Decimal("17.90"), energy={"base": Decimal("0.2016")}))
+    make_point(session, user, kind="consumption", offer_id=offer.id)
+    client = issue(session, user)
+    assert delete_household_offer(session, user.id, offer.id)
+    assert generation(valkey, client) >= 1

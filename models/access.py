@@ -229,31 +229,24 @@ def _before_flush(session: Session, _context, _instances) -> None:
     users: set[int] = set()
     hashes: set[str] = set()
 
-    def point_users(point: UsagePoint) -> None:
-        users.add(point.user_id)
-        users.update(inspect(point).attrs["user_id"].history.deleted or ())  # moved: its former holder too
+    def concerned(obj: Any) -> None:
+        state = inspect(obj)
+        if isinstance(obj, UsagePoint):  # moved: its former holder too
+            users.update((obj.user_id, *(state.attrs["user_id"].history.deleted or ())))
+        elif isinstance(obj, User):
+            users.add(obj.id)
+        elif isinstance(obj, ApiClient):  # its secret changed: the former one too
+            hashes.update((obj.secret_hash, *(state.attrs["secret_hash"].history.deleted or ())))
 
     for obj in session.new:
-        if isinstance(obj, UsagePoint):
-            point_users(obj)
+        if isinstance(obj, UsagePoint):  # a new client or account reads nothing kept yet
+            concerned(obj)
     for obj in session.deleted:
-        if isinstance(obj, UsagePoint):
-            point_users(obj)
-        elif isinstance(obj, User):
-            users.add(obj.id)
-        elif isinstance(obj, ApiClient):
-            hashes.add(obj.secret_hash)
+        concerned(obj)
     for obj in session.dirty:
         names = WATCHED.get(type(obj))
-        if not names or not _changed_attributes(obj, names):
-            continue
-        if isinstance(obj, UsagePoint):
-            point_users(obj)
-        elif isinstance(obj, User):
-            users.add(obj.id)
-        elif isinstance(obj, ApiClient):
-            hashes.add(obj.secret_hash)
-            hashes.update(inspect(obj).attrs["secret_hash"].history.deleted or ())
+        if names and _changed_attributes(obj, names):
+            concerned(obj)
     if users or hashes:
         changed(session, users, hashes)
 

@@ -141,24 +141,22 @@ class EncryptedCache:
 
     # -- sealing ----------------------------------------------------------------------
 
-    def seal(self, user_id: int, key: str, value: Any) -> bytes:
+    def _seal(self, entry_format: int, user_id: int, key: str, plaintext: bytes) -> bytes:
+        """format, key version, nonce, then `plaintext` sealed under the user's key and bound to `key`."""
         nonce = os.urandom(NONCE_BYTES)
-        plaintext = json.dumps(value, default=_json_default, separators=(",", ":")).encode()
         aad = f"{key}|{user_id}".encode()
-        return bytes((FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
+        return bytes((entry_format, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
+
+    def seal(self, user_id: int, key: str, value: Any) -> bytes:
+        return self._seal(FORMAT, user_id, key, json.dumps(value, default=_json_default, separators=(",", ":")).encode())
 
     def seal_bytes(self, user_id: int, key: str, data: bytes) -> bytes:
         """`data` sealed as it is, no JSON around it (`open_bytes`)."""
-        nonce = os.urandom(NONCE_BYTES)
-        aad = f"{key}|{user_id}".encode()
-        return bytes((RAW_FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, data, aad)
+        return self._seal(RAW_FORMAT, user_id, key, data)
 
     def seal_day(self, user_id: int, key: str, day: date, value: Any, final: bool) -> bytes:
         """A day of a series, compact (format 2)."""
-        nonce = os.urandom(NONCE_BYTES)
-        plaintext = daypack.encode(day, value, final)
-        aad = f"{key}|{user_id}".encode()
-        return bytes((DAY_FORMAT, self.version)) + nonce + self._user_key(self.version, user_id).encrypt(nonce, plaintext, aad)
+        return self._seal(DAY_FORMAT, user_id, key, daypack.encode(day, value, final))
 
     def _plaintext(self, user_id: int, key: str, blob: bytes | None, formats: tuple[int, ...]) -> bytes | None:
         if blob is None:

@@ -575,7 +575,9 @@ class ReadApi:
     def stored_answer(self, caller: Caller, point: UsagePoint, series: str, start: date, end: date, variant: str, *,
                       now: datetime | None = None) -> Served[bytes] | None:
         """The answer kept for this range, if made from the readings as they are now, with the quota charged
-        as a cache read (when refused, `read` is not to be sent); None otherwise (nothing charged)."""
+        as a cache read (when refused, `read` is not to be sent); None otherwise: nothing charged, except for an
+        answer that no longer opens (sealed under a retired key, or tampered with), charged once more when made
+        afresh."""
         key = self._answer_key(point, series, start, end, variant, now)
         keys, args, moment = self.quotas.window(caller.client_pk)
         found = self._answer(keys=[*keys, readings_version_key(point.id), key], args=[1, *args, series])

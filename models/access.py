@@ -21,9 +21,9 @@ these in every session of a process that called `configure()` (the web, the work
 before the flush writes them (if Valkey cannot hear of the change, the change is not made) and again
 after the commit, the account's clients listed afresh (a request that read PostgreSQL just before the
 commit cannot keep what it read, even with a client added meanwhile). So a revoked secret or a disabled
-account is refused by the very next request, as when nothing was kept. A bulk `DELETE`/`UPDATE`
-statement, or a change PostgreSQL makes itself (`ON DELETE SET NULL`), does not go through these hooks:
-its author calls `changed()`. Should the second bump fail twice (Valkey or PostgreSQL gone at that very
+account is refused by the very next request, as when nothing was kept; an offer deleted counts for the
+accounts whose points named it (PostgreSQL empties their `offer_id` itself). A bulk `DELETE`/`UPDATE`
+statement does not go through these hooks: its author calls `changed()`. Should the second bump fail twice (Valkey or PostgreSQL gone at that very
 moment), it is logged: a request that read in that instant keeps its copy a minute at most.
 
 A counter lives a day after its last bump (`GENERATION_TTL`); Valkey runs with `noeviction` (the broker
@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from models.api_clients import ApiClient
 from models.cache import EncryptedCache
 from models.keys import access_generation_key, access_key
+from models.offers import Offer
 from models.usage_points import UsagePoint
 from models.users import User
 from models.valkey import get_client
@@ -243,6 +244,10 @@ def _before_flush(session: Session, _context, _instances) -> None:
             concerned(obj)
     for obj in session.deleted:
         concerned(obj)
+    offers = [obj.id for obj in session.deleted if isinstance(obj, Offer)]
+    if offers:  # PostgreSQL empties its points' offer_id (ON DELETE SET NULL), out of the ORM's sight
+        with session.no_autoflush:
+            users.update(session.scalars(select(UsagePoint.user_id).where(UsagePoint.offer_id.in_(offers))))
     for obj in session.dirty:
         names = WATCHED.get(type(obj))
         if names and _changed_attributes(obj, names):

@@ -14,7 +14,6 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import access
 from models.offers import (
     FIRST_VALID_DAY, KVA_VALUES, LAST_VALID_DAY, MAX_EUR_KWH, MAX_FIXED_EUR_MONTH, OPTION_RULES, Offer, OfferPrice,
 )
@@ -100,8 +99,6 @@ def delete_household_offer(session: Session, owner_id: int, offer_id: int) -> bo
     offer = household_offer(session, owner_id, offer_id)
     if offer is None:
         return False
-    # PostgreSQL sets the account's points' offer_id to NULL (ON DELETE SET NULL), past the ORM's hooks.
-    access.changed(session, [owner_id])
     session.delete(offer)
     session.flush()
     return True
